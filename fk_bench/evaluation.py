@@ -1,0 +1,225 @@
+"""The native evaluator: scores every answer word for every question and writes results.
+
+A word's score is lm-eval's log-likelihood of the continuation ``delimiter + word`` after the context,
+minus that of the bare ``delimiter``: with the seed's prompt "Q\\n" this is exactly
+log P(word | "Q\\n"), summed over the word's tokens when the tokenizer splits it. Context and
+continuation are encoded exactly as lm-eval's HFLM encodes them, so the lm-eval task reports the same
+numbers. Speed comes from batching equal-length prompts, unembedding only the positions scored, and
+sharing one forward pass between all answer words of a question.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+import fk_bench
+from fk_bench.answers import AnswerGroups
+from fk_bench.data import fewshot_pool
+from fk_bench.errors import FkBenchError
+from fk_bench.files import write_atomic, write_json_atomic
+from fk_bench.metrics import PER_QUESTION_METRICS, passes_filter, question_metrics, summarize
+from fk_bench.models import LoadedModel
+from fk_bench.prompts import build_prompt, encode, split_context
+
+DEFAULT_FILTER_THRESHOLD = 0.1
+
+
+@dataclass
+class _Item:
+    """One scored continuation: which question/column it belongs to and its tokens after the shared prefix."""
+
+    question: int
+    column: int
+    remainder: list[int]
+
+
+@dataclass
+class _Plan:
+    """Token sequences for one question: the shared prefix and each continuation's remainder."""
+
+    base: list[int]
+    items: list[_Item] = field(default_factory=list)
+
+
+def _common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
+    shortest = min(len(s) for s in sequences)
+    for i in range(shortest):
+        if len({s[i] for s in sequences}) > 1:
+            return i
+    return shortest
+
+
+def _plan(tokenizer: Any, question_index: int, prompt: str, words: Sequence[str]) -> _Plan:
+    context, delimiter = split_context(prompt)
+    if not context:
+        raise FkBenchError(f"question {question_index}: the prompt is empty")
+    context_enc = encode(tokenizer, context)
+    # Column len(words) is the bare delimiter; its log-likelihood is subtracted from every word's.
+    continuations = [encode(tokenizer, context + delimiter + word)[len(context_enc):] for word in words]
+    continuations.append(encode(tokenizer, context + delimiter)[len(context_enc):])
+    for word, continuation in zip(words, continuations):
+        if not continuation:
+            raise FkBenchError(f"answer word {word!r} encodes to no tokens after question {question_index}")
+    shared = _common_prefix_length(continuations)
+    plan = _Plan(base=context_enc + continuations[0][:shared])
+    for column, continuation in enumerate(continuations):
+        plan.items.append(_Item(question_index, column, continuation[shared:]))
+    return plan
+
+
+def _batches(keys: dict[tuple, list], batch_size: int):
+    for key in sorted(keys):
+        members = keys[key]
+        for start in range(0, len(members), batch_size):
+            yield key, members[start:start + batch_size]
+
+
+@torch.inference_mode()
+def _last_logprobs(model: Any, sequences: list[list[int]], keep: int, device: str) -> torch.Tensor:
+    """log-softmax of the logits at the last ``keep`` positions of equal-length sequences: [B, keep, vocab]."""
+    input_ids = torch.tensor(sequences, dtype=torch.long, device=device)
+    logits = model(input_ids=input_ids, logits_to_keep=keep, use_cache=False).logits
+    return torch.log_softmax(logits[:, -keep:].float(), dim=-1)
+
+
+def score_answer_words(
+    loaded: LoadedModel,
+    prompts: Sequence[str],
+    words: Sequence[str],
+    batch_size: int = 32,
+    progress: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores [n_prompts, n_words] (log P(word | prompt)) and token counts [n_prompts, n_words].
+
+    One batched pass over every prompt scores all first tokens; one extra batched pass runs only for
+    words whose remainder has several tokens.
+    """
+    tokenizer, model, device = loaded.tokenizer, loaded.model, loaded.device
+    plans = [_plan(tokenizer, i, prompt, words) for i, prompt in enumerate(prompts)]
+    loglik = np.zeros((len(prompts), len(words) + 1), dtype=np.float64)
+    n_tokens = np.zeros((len(prompts), len(words) + 1), dtype=np.int64)
+    for plan in plans:
+        for item in plan.items:
+            n_tokens[item.question, item.column] = len(item.remainder)
+
+    by_length: dict[tuple, list[_Plan]] = defaultdict(list)
+    for plan in plans:
+        by_length[(len(plan.base),)].append(plan)
+    extra: dict[tuple, list[_Item]] = defaultdict(list)
+    total = len(plans)
+    bar = tqdm(total=total, desc=f"scoring {loaded.name}", unit="q", disable=not progress)
+    for _, batch in _batches(by_length, batch_size):
+        logprobs = _last_logprobs(model, [p.base for p in batch], 1, device)[:, 0]
+        for row, plan in enumerate(batch):
+            for item in plan.items:
+                if item.remainder:
+                    loglik[item.question, item.column] = float(logprobs[row, item.remainder[0]])
+                if len(item.remainder) > 1:
+                    extra[(len(plan.base) + len(item.remainder) - 1, len(item.remainder) - 1)].append(item)
+        bar.update(len(batch))
+    bar.close()
+
+    bases = [plan.base for plan in plans]
+    for (_, keep), batch in _batches(extra, batch_size):
+        sequences = [bases[item.question] + item.remainder[:-1] for item in batch]
+        logprobs = _last_logprobs(model, sequences, keep, device)
+        for row, item in enumerate(batch):
+            targets = torch.tensor(item.remainder[1:], device=logprobs.device)
+            loglik[item.question, item.column] += float(logprobs[row].gather(-1, targets[:, None]).sum())
+    return loglik[:, :-1] - loglik[:, -1:], n_tokens[:, :-1]
+
+
+@dataclass
+class EvalResult:
+    """Everything one evaluation produced: settings, per-question table and summary."""
+
+    model: dict
+    dataset: dict
+    prompt_format: str
+    answer_groups: AnswerGroups
+    questions: pd.DataFrame
+    summary: dict
+    per_relation: dict
+    word_tokens: dict
+    seconds: float
+
+    def to_json(self) -> dict:
+        rows = self.questions.to_dict(orient="records")
+        return {
+            "fk_bench_version": fk_bench.__version__,
+            "model": self.model,
+            "dataset": self.dataset,
+            "prompt_format": self.prompt_format,
+            "answer_words": self.answer_groups.to_map(),
+            "answer_word_tokens": self.word_tokens,
+            "summary": self.summary,
+            "per_relation": self.per_relation,
+            "seconds": self.seconds,
+            "questions": rows,
+        }
+
+
+def evaluate(
+    loaded: LoadedModel,
+    questions: Any,
+    answer_groups: AnswerGroups,
+    prompt_format: str = "plain",
+    batch_size: int = 32,
+    filter_threshold: float = DEFAULT_FILTER_THRESHOLD,
+    fewshot_k: int = 4,
+    dataset_id: str = "default",
+    progress: bool = True,
+) -> EvalResult:
+    """Score ``questions`` (a validated dataset from :func:`fk_bench.data.load_questions`)."""
+    examples = fewshot_pool(fewshot_k) if prompt_format == "fewshot" else []
+    prompts = [build_prompt(q, prompt_format, loaded.tokenizer, examples) for q in questions["question"]]
+    labels = np.asarray(questions["answer"], dtype=bool)
+    start = time.perf_counter()
+    scores, n_tokens = score_answer_words(loaded, prompts, answer_groups.words, batch_size, progress)
+    seconds = time.perf_counter() - start
+
+    per_question = question_metrics(scores, answer_groups.is_true_word, labels)
+    table = pd.DataFrame({name: questions[name] for name in ("id", "question", "answer", "relation", "subject", "object", "corrupted_question")})
+    for name in PER_QUESTION_METRICS:
+        table[name] = per_question[name]
+    table["passes_filter"] = passes_filter(per_question, filter_threshold)
+    for column, word in enumerate(answer_groups.words):
+        table[f"score[{word}]"] = scores[:, column]
+
+    per_relation = {}
+    for relation, group in table.groupby("relation", sort=True):
+        index = group.index.to_numpy()
+        per_relation[relation] = summarize({k: v[index] for k, v in per_question.items()}, labels[index], filter_threshold)
+
+    max_tokens = n_tokens.max(axis=0) if len(prompts) else np.zeros(len(answer_groups.words), dtype=int)
+    return EvalResult(
+        model={"spec": loaded.spec, "name": loaded.name, "path": str(loaded.path), "device": loaded.device, "dtype": str(loaded.dtype).removeprefix("torch.")},
+        dataset={"id": dataset_id, "n_questions": len(prompts)},
+        prompt_format=prompt_format,
+        answer_groups=answer_groups,
+        questions=table,
+        summary={**summarize(per_question, labels, filter_threshold), "questions_per_second": len(prompts) / seconds if seconds else math.inf},
+        per_relation=per_relation,
+        word_tokens={
+            "single_token": [w for w, n in zip(answer_groups.words, max_tokens) if n == 1],
+            "multi_token": {w: int(n) for w, n in zip(answer_groups.words, max_tokens) if n > 1},
+        },
+        seconds=seconds,
+    )
+
+
+def write_results(result: EvalResult, out_dir: str | Path) -> Path:
+    """Write ``<out>/<model-name>/results.json`` and ``questions.csv``, each atomically."""
+    model_dir = Path(out_dir) / result.model["name"]
+    write_atomic(model_dir / "questions.csv", lambda tmp: result.questions.to_csv(tmp, index=False))
+    return write_json_atomic(model_dir / "results.json", result.to_json())

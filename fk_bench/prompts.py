@@ -1,0 +1,61 @@
+"""Prompt formats and the context/continuation split that lm-eval's HF model uses.
+
+``plain`` is the seed notebook's prompt: the question followed by "\\n" (the tokenizer prepends BOS).
+``fewshot`` puts k solved examples before it, ``chat`` wraps it in the tokenizer's chat template.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from fk_bench.errors import FkBenchError
+
+PROMPT_FORMATS = ("plain", "fewshot", "chat")
+QUESTION_SUFFIX = "\n"
+FEWSHOT_DELIMITER = "\n\n"
+
+
+def example_answer(label: bool) -> str:
+    """The answer word written after a solved few-shot example."""
+    return "Yes" if label else "No"
+
+
+def question_text(question: str) -> str:
+    """The seed's prompt for one question: ``"Is Paris the capital of France?\\n"``."""
+    return question + QUESTION_SUFFIX
+
+
+def build_prompt(
+    question: str,
+    prompt_format: str = "plain",
+    tokenizer: Any = None,
+    examples: Sequence[dict] = (),
+) -> str:
+    """The full prompt string for ``question`` (what lm-eval calls the context)."""
+    if prompt_format == "plain":
+        return question_text(question)
+    if prompt_format == "fewshot":
+        shots = "".join(question_text(ex["question"]) + example_answer(ex["answer"]) + FEWSHOT_DELIMITER for ex in examples)
+        return shots + question_text(question)
+    if prompt_format == "chat":
+        if tokenizer is None or not getattr(tokenizer, "chat_template", None):
+            name = getattr(tokenizer, "name_or_path", "this model")
+            raise FkBenchError(f"prompt format 'chat': the tokenizer of {name} has no chat template; use 'plain' or 'fewshot'")
+        return tokenizer.apply_chat_template(
+            [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
+        )
+    raise FkBenchError(f"prompt format {prompt_format!r}: choose one of {', '.join(PROMPT_FORMATS)}")
+
+
+def split_context(prompt: str) -> tuple[str, str]:
+    """Split a prompt as lm-eval's HFLM does: trailing whitespace moves into the continuation."""
+    stripped = prompt.rstrip()
+    return stripped, prompt[len(stripped):]
+
+
+def encode(tokenizer: Any, text: str) -> list[int]:
+    """Token ids exactly as HFLM's ``tok_encode``: special tokens added unless the text already starts with BOS."""
+    bos = getattr(tokenizer, "bos_token", None)
+    if bos and text.startswith(bos):
+        return tokenizer.encode(text, add_special_tokens=False)
+    return tokenizer.encode(text)
