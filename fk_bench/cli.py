@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -43,6 +44,11 @@ def _cmd_export_model(args: argparse.Namespace) -> None:
     print(export_model(args.model, args.out_dir))
 
 
+# Modules that bring their own subcommand: each defines ``add_subcommand(subparsers)`` and keeps
+# heavy imports inside the command function, so ``fk-bench --help`` stays fast.
+SUBCOMMAND_MODULES: tuple[str, ...] = ()
+
+
 def build_parser() -> argparse.ArgumentParser:
     from fk_bench.evaluation import DEFAULT_FILTER_THRESHOLD
     from fk_bench.prompts import PROMPT_FORMATS
@@ -71,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("model", help="'embedded', a local directory or a Hub id")
     ex.add_argument("out_dir", type=Path)
     ex.set_defaults(func=_cmd_export_model)
+
+    for module in SUBCOMMAND_MODULES:
+        importlib.import_module(module).add_subcommand(sub)
     return parser
 
 
