@@ -1,0 +1,67 @@
+"""Bad input ends in one clear line on stderr, exit code 2, and no results written."""
+
+import json
+
+import pytest
+
+from fk_bench.cli import main
+
+
+def run_cli(args, capsys):
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.err.strip()
+
+
+@pytest.fixture()
+def tiny_dir(tiny_model):
+    return str(tiny_model.path)
+
+
+def write(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "csv_text, expected",
+    [
+        ("question,answer\nIs Paris in France?,maybe\n", ":2: field 'answer': 'maybe' is not a boolean"),
+        ("question,label\nIs Paris in France?,true\n", "missing column(s) ['answer']"),
+        ("", "dataset is empty"),
+        ("question,answer\nIs Paris in France?,yes\nIs Paris in France?,no\n", ":3: field 'answer'"),
+    ],
+)
+def test_bad_dataset(tmp_path, capsys, tiny_dir, csv_text, expected):
+    data = write(tmp_path / "qs.csv", csv_text)
+    code, err = run_cli(["eval", "--model", tiny_dir, "--dataset", data, "--out", str(tmp_path / "out")], capsys)
+    assert code == 2
+    assert err.startswith("fk-bench: error: ") and len(err.splitlines()) == 1
+    assert expected in err and "qs.csv" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_model_dir(tmp_path, capsys):
+    code, err = run_cli(["eval", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "out")], capsys)
+    assert code == 2 and "no such model directory" in err
+
+
+def test_empty_answer_group(tmp_path, capsys, tiny_dir):
+    answer_map = write(tmp_path / "map.json", json.dumps({"True": ["Yes"], "False": []}))
+    code, err = run_cli(["eval", "--model", tiny_dir, "--answer-map", answer_map, "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "answer group 'False' is empty" in err and "map.json" in err
+
+
+def test_chat_without_template(tmp_path, capsys, tiny_dir):
+    code, err = run_cli(["eval", "--model", tiny_dir, "--prompt-format", "chat", "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "has no chat template" in err
+
+
+def test_eval_writes_results(tmp_path, capsys, tiny_model):
+    labels = "question,answer\nIs Paris the capital of France?,TRUE\nIs Rome in Spain?,0\nIs Tokyo a city in Japan?,Yes\n"
+    data = write(tmp_path / "fk_samples.csv", labels)
+    code = main(["eval", "--model", str(tiny_model.path), "--dataset", data, "--out", str(tmp_path / "out"), "--batch-size", "2"])
+    assert code == 0
+    results = json.loads((tmp_path / "out" / tiny_model.name / "results.json").read_text())
+    assert [q["answer"] for q in results["questions"]] == [True, False, True]
+    assert results["summary"]["n_questions"] == 3 and results["prompt_format"] == "plain"
