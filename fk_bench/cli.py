@@ -46,7 +46,7 @@ def _cmd_export_model(args: argparse.Namespace) -> None:
 
 # Modules that bring their own subcommand: each defines ``add_subcommand(subparsers)`` and keeps
 # heavy imports inside the command function, so ``fk-bench --help`` stays fast.
-SUBCOMMAND_MODULES: tuple[str, ...] = ()
+SUBCOMMAND_MODULES: tuple[str, ...] = ("fk_bench.task_plugin", "fk_bench.dataset_builder")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,7 +27,7 @@ from fk_bench.answers import AnswerGroups
 from fk_bench.data import fewshot_pool
 from fk_bench.errors import FkBenchError
 from fk_bench.files import write_atomic, write_json_atomic
-from fk_bench.metrics import PER_QUESTION_METRICS, passes_filter, question_metrics, summarize
+from fk_bench.metrics import PER_QUESTION_METRICS, passes_filter, question_metrics, relative_to_delimiter, summarize
 from fk_bench.models import LoadedModel
 from fk_bench.prompts import build_prompt, encode, split_context
 
@@ -64,10 +64,9 @@ def _plan(tokenizer: Any, question_index: int, prompt: str, words: Sequence[str]
     if not context:
         raise FkBenchError(f"question {question_index}: the prompt is empty")
     context_enc = encode(tokenizer, context)
-    # Column len(words) is the bare delimiter; its log-likelihood is subtracted from every word's.
-    continuations = [encode(tokenizer, context + delimiter + word)[len(context_enc):] for word in words]
-    continuations.append(encode(tokenizer, context + delimiter)[len(context_enc):])
-    for word, continuation in zip(words, continuations):
+    # Column 0 is the bare delimiter (see metrics.relative_to_delimiter), then one column per word.
+    continuations = [encode(tokenizer, context + delimiter + word)[len(context_enc):] for word in ("", *words)]
+    for word, continuation in zip(words, continuations[1:]):
         if not continuation:
             raise FkBenchError(f"answer word {word!r} encodes to no tokens after question {question_index}")
     shared = _common_prefix_length(continuations)
@@ -136,7 +135,7 @@ def score_answer_words(
         for row, item in enumerate(batch):
             targets = torch.tensor(item.remainder[1:], device=logprobs.device)
             loglik[item.question, item.column] += float(logprobs[row].gather(-1, targets[:, None]).sum())
-    return loglik[:, :-1] - loglik[:, -1:], n_tokens[:, :-1]
+    return relative_to_delimiter(loglik), n_tokens[:, 1:]
 
 
 @dataclass

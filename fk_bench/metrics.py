@@ -14,6 +14,16 @@ PER_QUESTION_METRICS = ("logit_diff", "prob_diff", "log_odds", "accuracy", "brie
 SUMMARY_METRICS = ("accuracy", "logit_diff", "prob_diff", "log_odds", "brier", "ece")
 
 
+def relative_to_delimiter(loglik: np.ndarray) -> np.ndarray:
+    """Word scores from lm-eval log-likelihoods whose column 0 is the bare delimiter continuation.
+
+    HFLM moves a prompt's trailing whitespace ("\n") into every continuation; subtracting the
+    delimiter's own log-likelihood leaves log P(word | prompt including the delimiter).
+    """
+    loglik = np.asarray(loglik, dtype=np.float64)
+    return loglik[..., 1:] - loglik[..., :1]
+
+
 def _split(scores: np.ndarray, is_true_word: np.ndarray, labels: np.ndarray):
     scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
     is_true_word = np.asarray(is_true_word, dtype=bool)
