@@ -46,11 +46,11 @@ def _cmd_export_model(args: argparse.Namespace) -> None:
 
 # Modules that bring their own subcommand: each defines ``add_subcommand(subparsers)`` and keeps
 # heavy imports inside the command function, so ``fk-bench --help`` stays fast.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("fk_bench.task_plugin", "fk_bench.dataset_builder")
+SUBCOMMAND_MODULES: tuple[str, ...] = ("fk_bench.task_plugin", "fk_bench.leaderboard", "fk_bench.dataset_builder", "interp.report")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from fk_bench.evaluation import DEFAULT_FILTER_THRESHOLD
+    from fk_bench.metrics import DEFAULT_FILTER_THRESHOLD
     from fk_bench.prompts import PROMPT_FORMATS
 
     parser = argparse.ArgumentParser(prog="fk-bench", description=__doc__)

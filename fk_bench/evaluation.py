@@ -27,11 +27,9 @@ from fk_bench.answers import AnswerGroups
 from fk_bench.data import fewshot_pool
 from fk_bench.errors import FkBenchError
 from fk_bench.files import write_atomic, write_json_atomic
-from fk_bench.metrics import PER_QUESTION_METRICS, passes_filter, question_metrics, relative_to_delimiter, summarize
+from fk_bench.metrics import DEFAULT_FILTER_THRESHOLD, PER_QUESTION_METRICS, passes_filter, question_metrics, relative_to_delimiter, summarize
 from fk_bench.models import LoadedModel
 from fk_bench.prompts import build_prompt, encode, split_context
-
-DEFAULT_FILTER_THRESHOLD = 0.1
 
 
 @dataclass

@@ -11,7 +11,7 @@ import numpy as np
 from scipy.special import expit, logsumexp
 
 PER_QUESTION_METRICS = ("logit_diff", "prob_diff", "log_odds", "accuracy", "brier", "p_true")
-SUMMARY_METRICS = ("accuracy", "logit_diff", "prob_diff", "log_odds", "brier", "ece")
+DEFAULT_FILTER_THRESHOLD = 0.1
 
 
 def relative_to_delimiter(loglik: np.ndarray) -> np.ndarray:

@@ -74,4 +74,4 @@ def embedded_model() -> LoadedModel:
 
 @pytest.fixture(scope="session")
 def paris_questions():
-    return load_questions()
+    return load_questions(config="paris")

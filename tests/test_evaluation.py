@@ -79,6 +79,6 @@ def test_fewshot_prompt_is_deterministic(tiny_model, paris_questions):
 
 def test_custom_groups(tiny_model):
     groups = AnswerGroups(("Yes",), ("No",))
-    questions = load_questions()
+    questions = load_questions(config="paris")
     result = evaluate(tiny_model, questions, groups, progress=False)
     assert list(result.questions.filter(like="score[").columns) == ["score[Yes]", "score[No]"]

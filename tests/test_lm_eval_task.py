@@ -12,14 +12,16 @@ from fk_bench.data import load_questions
 from fk_bench.evaluation import evaluate
 from fk_bench.task_plugin import tasks_dir
 
+LIMIT = 24
 METRICS = {"acc": "accuracy", "log_odds": "log_odds", "logit_diff": "logit_diff", "prob_diff": "prob_diff", "brier": "brier"}
 
 
-def run_lm_eval(lm, task: str) -> list[dict]:
+def run_lm_eval(lm, task: str, limit: int | None = None) -> list[dict]:
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    out = lm_eval.simple_evaluate(model=lm, tasks=[task], task_manager=TaskManager(include_path=str(tasks_dir())), log_samples=True)
+    manager = TaskManager(include_path=str(tasks_dir()))
+    out = lm_eval.simple_evaluate(model=lm, tasks=[task], task_manager=manager, log_samples=True, limit=limit)
     return sorted(out["samples"][task], key=lambda s: s["doc_id"])
 
 
@@ -41,9 +43,9 @@ def tiny_hflm(tiny_model):
 
 @pytest.mark.parametrize("task, prompt_format", [("fk_yesno_paris", "plain"), ("fk_yesno_fewshot", "fewshot")])
 def test_lm_eval_equals_native_on_tiny_model(tiny_model, tiny_hflm, task, prompt_format):
-    samples = run_lm_eval(tiny_hflm, task)
+    samples = run_lm_eval(tiny_hflm, task, limit=LIMIT)
     config = "paris" if task.endswith("paris") else "all"
-    questions = load_questions(config=config)
+    questions = load_questions(config=config, limit=LIMIT)
     native = evaluate(tiny_model, questions, DEFAULT_GROUPS, prompt_format=prompt_format, fewshot_k=4, progress=False)
     assert native.word_tokens["multi_token"], "the tiny tokenizer splits some answer words"
     assert_same_numbers(samples, native)

@@ -1,0 +1,80 @@
+"""Native evaluator throughput against its FLOP floor, and the cached embedded model's reload time.
+
+The floor: the forward FLOPs the evaluator cannot avoid (2 x non-embedding parameters per prompt token,
+attention scores, and one unembedding row block per question: 2 x d_model x vocab), divided by this
+machine's float32 matmul rate measured in the same run on the model's own layer shapes. Ratio =
+floor time / measured time (1.0 = every FLOP at matmul speed).
+
+    python benchmarks/bench_eval.py --questions 1024 --batch-size 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+import torch
+
+
+def matmul_gflops(tokens: int, d_model: int, d_ff: int, repeats: int = 30) -> float:
+    """Best-of float32 matmul rate on the MLP's shape ([tokens, d_model] @ [d_model, d_ff])."""
+    a, b = torch.randn(tokens, d_model), torch.randn(d_model, d_ff)
+    for _ in range(3):
+        a @ b
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        best = min(best, (time.perf_counter() - start) / repeats)
+    return 2 * tokens * d_model * d_ff / best / 1e9
+
+
+def reload_seconds() -> float:
+    """Wall time of ``load_model('embedded')`` in a fresh process (imports excluded), the cache already built."""
+    code = (
+        "import time, fk_bench.models as m, transformers, torch\n"
+        "s = time.perf_counter(); m.load_model('embedded', device='cpu'); print(time.perf_counter() - s)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--questions", type=int, default=1024)
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args()
+
+    from fk_bench.answers import DEFAULT_GROUPS
+    from fk_bench.data import load_questions
+    from fk_bench.evaluation import evaluate
+    from fk_bench.models import load_model
+    from fk_bench.prompts import build_prompt, encode
+
+    loaded = load_model("embedded", device="cpu")
+    cfg = loaded.model.config
+    questions = load_questions(config="all").shuffle(seed=0).select(range(args.questions))
+    result = evaluate(loaded, questions, DEFAULT_GROUPS, batch_size=args.batch_size, progress=False)
+
+    n_params = sum(p.numel() for p in loaded.model.parameters())
+    embedding = loaded.model.get_input_embeddings().weight.numel()
+    tokens = [len(encode(loaded.tokenizer, build_prompt(q))) for q in questions["question"]]
+    n_tokens = sum(tokens)
+    attention = sum(4 * cfg.num_hidden_layers * cfg.num_attention_heads * cfg.head_dim * t * t for t in tokens)
+    flops = 2 * (n_params - embedding) * n_tokens + attention + 2 * cfg.hidden_size * cfg.vocab_size * len(tokens)
+    rate = matmul_gflops(args.batch_size * sum(tokens) // len(tokens), cfg.hidden_size, cfg.intermediate_size)
+    floor = flops / (rate * 1e9)
+    print(f"torch threads {torch.get_num_threads()}, batch size {args.batch_size}")
+    print(f"questions {len(tokens)}, prompt tokens {n_tokens} (mean {n_tokens / len(tokens):.1f}), "
+          f"non-embedding params {(n_params - embedding) / 1e6:.1f}M, forward FLOPs {flops / 1e9:.0f} G")
+    print(f"measured matmul rate {rate:.1f} GFLOP/s -> FLOP floor {floor:.2f} s ({len(tokens) / floor:.1f} q/s)")
+    print(f"fk-bench evaluate {result.seconds:.2f} s ({len(tokens) / result.seconds:.1f} q/s): "
+          f"{floor / result.seconds:.0%} of the floor")
+    print(f"embedded model reload (cached, fresh process, imports excluded): {reload_seconds():.2f} s")
+
+
+if __name__ == "__main__":
+    main()
