@@ -8,29 +8,38 @@ columns of :data:`COLUMNS`. Bad rows fail with one line naming the file, row and
 from __future__ import annotations
 
 import csv
+import functools
 import json
+import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
 import datasets
+import pyarrow.parquet
 
 from fk_bench.errors import FkBenchError
 
 RESOURCES = Path(__file__).parent / "resources"
-DEFAULT_DATASET = RESOURCES / "seed_paris.csv"
+# The packaged dataset (built by ``fk-bench build-dataset``): config "all" by default, one config per
+# relation, and "paris" (the seed's questions).
+DEFAULT_DATASET = RESOURCES / "fk_yesno"
+DEFAULT_CONFIG = "all"
 
 REQUIRED_COLUMNS = ("question", "answer")
-COLUMNS = ("id", "question", "answer", "relation", "subject", "object", "corrupted_question")
+# ``corrupted_same_length``: whether question and corrupted question have the same token length
+# under the embedded model's tokenizer; None where the source does not say.
+BOOL_COLUMNS = ("answer", "corrupted_same_length")
+COLUMNS = ("id", "question", "answer", "relation", "subject", "object", "corrupted_question", "corrupted_same_length")
 FEATURES = datasets.Features(
-    {name: datasets.Value("bool" if name == "answer" else "string") for name in COLUMNS}
+    {name: datasets.Value("bool" if name in BOOL_COLUMNS else "string") for name in COLUMNS}
 )
 
 _TRUE_LABELS = {"true", "yes", "1"}
 _FALSE_LABELS = {"false", "no", "0"}
 
 
-def parse_label(value: Any, where: str) -> bool:
-    """A boolean label from bools, true/false or yes/no in any case, or 1/0; anything else is an error."""
+def parse_label(value: Any, where: str, field: str = "answer") -> bool:
+    """A boolean from bools, true/false or yes/no in any case, or 1/0; anything else is an error."""
     if isinstance(value, bool):
         return value
     if isinstance(value, (int, float)) and value in (0, 1):
@@ -41,7 +50,7 @@ def parse_label(value: Any, where: str) -> bool:
             return True
         if text in _FALSE_LABELS:
             return False
-    raise FkBenchError(f"{where}: field 'answer': {value!r} is not a boolean (use true/false, yes/no or 1/0)")
+    raise FkBenchError(f"{where}: field {field!r}: {value!r} is not a boolean (use true/false, yes/no or 1/0)")
 
 
 def normalize_rows(rows: Iterable[tuple[str, dict]], source: str) -> list[dict]:
@@ -79,6 +88,8 @@ def normalize_rows(rows: Iterable[tuple[str, dict]], source: str) -> list[dict]:
         out["subject"] = out["subject"] or ""
         out["object"] = out["object"] or ""
         out["corrupted_question"] = (out["corrupted_question"] or "").rstrip("\n") or None
+        if out["corrupted_same_length"] is not None:
+            out["corrupted_same_length"] = parse_label(out["corrupted_same_length"], where, "corrupted_same_length")
         normalized.append(out)
     if not normalized:
         raise FkBenchError(f"{source}: dataset is empty")
@@ -92,7 +103,7 @@ def _csv_rows(path: Path) -> Iterable[tuple[str, dict]]:
             raise FkBenchError(f"{path}: dataset is empty")
         missing = [name for name in REQUIRED_COLUMNS if name not in reader.fieldnames]
         if missing:
-            raise FkBenchError(f"{path}: missing column(s) {missing} in header {reader.fieldnames}")
+            raise FkBenchError(f"{path}:1: missing column(s) {missing} in header {reader.fieldnames}")
         for row in reader:
             yield f"{path}:{reader.line_num}", {key: (value if value != "" else None) for key, value in row.items()}
 
@@ -117,7 +128,12 @@ def _dataset_rows(dataset: datasets.Dataset, source: str) -> Iterable[tuple[str,
 
 
 def _load_hf(source: str, config: str | None, split: str) -> datasets.Dataset:
+    """``datasets.load_dataset``; a local folder is read afresh into memory every time, because the
+    datasets cache key does not change when the folder's files are regenerated (it would serve stale rows)."""
     try:
+        if Path(source).is_dir():
+            with tempfile.TemporaryDirectory(prefix="fk-bench-dataset-") as cache_dir:
+                return datasets.load_dataset(source, name=config, split=split, cache_dir=cache_dir, keep_in_memory=True)
         return datasets.load_dataset(source, name=config, split=split)
     except (FileNotFoundError, ValueError, ConnectionError, OSError) as err:
         raise FkBenchError(f"dataset {source!r} (config {config}, split {split}) could not be loaded: {err}") from None
@@ -130,11 +146,13 @@ def load_questions(
     relation: str | None = None,
     limit: int | None = None,
 ) -> datasets.Dataset:
-    """Validated questions from ``source`` (default: the packaged dataset).
+    """Validated questions from ``source`` (default: the packaged dataset, config ``all``).
 
     ``source`` is a dataset folder or Hub name (loaded with :func:`datasets.load_dataset`, ``config``
     and ``split`` apply), or a ``.csv``, ``.jsonl``/``.json`` or ``.parquet`` file.
     """
+    if source is None:
+        config = config or DEFAULT_CONFIG
     path = Path(source) if source is not None else DEFAULT_DATASET
     label = str(path)
     if path.suffix == ".csv":
@@ -142,7 +160,7 @@ def load_questions(
     elif path.suffix in (".jsonl", ".json"):
         rows = _jsonl_rows(path) if path.exists() else None
     elif path.suffix == ".parquet":
-        rows = _dataset_rows(datasets.Dataset.from_parquet(str(path)), label) if path.exists() else None
+        rows = _dataset_rows(datasets.Dataset(pyarrow.parquet.read_table(path)), label) if path.exists() else None
     else:
         rows = _dataset_rows(_load_hf(str(source if source is not None else path), config, split), label)
     if rows is None:
@@ -157,21 +175,15 @@ def load_questions(
     return table
 
 
-# Solved examples for the few-shot prompt until the packaged dataset's ``train`` split replaces them.
-_FEWSHOT_FALLBACK = [
-    {"question": "Is Berlin the capital of Germany?", "answer": True},
-    {"question": "Is Madrid the capital of Italy?", "answer": False},
-    {"question": "Is Tokyo a city in Japan?", "answer": True},
-    {"question": "Is Egypt a country in South America?", "answer": False},
-    {"question": "Is the euro the currency of Spain?", "answer": True},
-    {"question": "Is Fe the chemical symbol of gold?", "answer": False},
-    {"question": "Does Canada share a border with the United States?", "answer": True},
-    {"question": "Is Lima the capital of Chile?", "answer": False},
-]
+@functools.lru_cache(maxsize=1)
+def _fewshot_rows() -> tuple[dict, ...]:
+    return tuple(load_questions(split="train").to_list())
 
 
 def fewshot_pool(k: int) -> list[dict]:
-    """The deterministic few-shot examples: the first ``k`` of the pool, true and false alternating."""
-    if k > len(_FEWSHOT_FALLBACK):
-        raise FkBenchError(f"fewshot k={k}: the pool has only {len(_FEWSHOT_FALLBACK)} examples")
-    return _FEWSHOT_FALLBACK[:k]
+    """The deterministic few-shot examples: the first ``k`` rows of the packaged ``train`` split, where
+    the answers alternate True/False and the relations take turns."""
+    rows = _fewshot_rows()
+    if k > len(rows):
+        raise FkBenchError(f"fewshot k={k}: the pool ({DEFAULT_DATASET.name} train split) has only {len(rows)} examples")
+    return [dict(row) for row in rows[:k]]

