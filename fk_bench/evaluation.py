@@ -4,7 +4,7 @@ A word's score is lm-eval's log-likelihood of the continuation ``delimiter + wor
 minus that of the bare ``delimiter``: with the seed's prompt "Q\\n" this is exactly
 log P(word | "Q\\n"), summed over the word's tokens when the tokenizer splits it. Context and
 continuation are encoded exactly as lm-eval's HFLM encodes them, so the lm-eval task reports the same
-numbers. Speed comes from batching equal-length prompts, unembedding only the positions scored, and
+numbers. Speed comes from batching length-sorted prompts, unembedding only the positions scored, and
 sharing one forward pass between all answer words of a question.
 """
 
@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -74,19 +73,28 @@ def _plan(tokenizer: Any, question_index: int, prompt: str, words: Sequence[str]
     return plan
 
 
-def _batches(keys: dict[tuple, list], batch_size: int):
-    for key in sorted(keys):
-        members = keys[key]
-        for start in range(0, len(members), batch_size):
-            yield key, members[start:start + batch_size]
-
-
 @torch.inference_mode()
-def _last_logprobs(model: Any, sequences: list[list[int]], keep: int, device: str) -> torch.Tensor:
-    """log-softmax of the logits at the last ``keep`` positions of equal-length sequences: [B, keep, vocab]."""
-    input_ids = torch.tensor(sequences, dtype=torch.long, device=device)
-    logits = model(input_ids=input_ids, logits_to_keep=keep, use_cache=False).logits
-    return torch.log_softmax(logits[:, -keep:].float(), dim=-1)
+def _iter_logprobs(
+    model: Any, sequences: Sequence[list[int]], keeps: Sequence[int], batch_size: int, pad_id: int, device: str
+) -> Iterator[tuple[int, torch.Tensor]]:
+    """Yield ``(index, log-probs [keep, vocab])`` for the last ``keep`` positions of every sequence.
+
+    Sequences run sorted by length, so a batch holds near-equal lengths; shorter ones are padded on
+    the right, which never changes their logits (causal attention looks only backwards). Only the
+    positions some row needs are unembedded (``logits_to_keep``).
+    """
+    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+    for start in range(0, len(order), batch_size):
+        batch = order[start:start + batch_size]
+        lengths = [len(sequences[i]) for i in batch]
+        input_ids = torch.full((len(batch), max(lengths)), pad_id, dtype=torch.long)
+        for row, i in enumerate(batch):
+            input_ids[row, : lengths[row]] = torch.tensor(sequences[i])
+        first = min(length - keeps[i] for length, i in zip(lengths, batch))
+        logits = model(input_ids=input_ids.to(device), logits_to_keep=max(lengths) - first, use_cache=False).logits
+        for row, i in enumerate(batch):
+            end = lengths[row] - first
+            yield i, torch.log_softmax(logits[row, end - keeps[i]:end].float(), dim=-1)
 
 
 def score_answer_words(
@@ -102,37 +110,28 @@ def score_answer_words(
     words whose remainder has several tokens.
     """
     tokenizer, model, device = loaded.tokenizer, loaded.model, loaded.device
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     plans = [_plan(tokenizer, i, prompt, words) for i, prompt in enumerate(prompts)]
     loglik = np.zeros((len(prompts), len(words) + 1), dtype=np.float64)
-    n_tokens = np.zeros((len(prompts), len(words) + 1), dtype=np.int64)
-    for plan in plans:
-        for item in plan.items:
-            n_tokens[item.question, item.column] = len(item.remainder)
+    n_tokens = np.array([[len(item.remainder) for item in plan.items] for plan in plans], dtype=np.int64)
 
-    by_length: dict[tuple, list[_Plan]] = defaultdict(list)
-    for plan in plans:
-        by_length[(len(plan.base),)].append(plan)
-    extra: dict[tuple, list[_Item]] = defaultdict(list)
-    total = len(plans)
-    bar = tqdm(total=total, desc=f"scoring {loaded.name}", unit="q", disable=not progress)
-    for _, batch in _batches(by_length, batch_size):
-        logprobs = _last_logprobs(model, [p.base for p in batch], 1, device)[:, 0]
-        for row, plan in enumerate(batch):
-            for item in plan.items:
-                if item.remainder:
-                    loglik[item.question, item.column] = float(logprobs[row, item.remainder[0]])
-                if len(item.remainder) > 1:
-                    extra[(len(plan.base) + len(item.remainder) - 1, len(item.remainder) - 1)].append(item)
-        bar.update(len(batch))
+    bar = tqdm(total=len(plans), desc=f"scoring {loaded.name}", unit="q", disable=not progress)
+    for q, logprobs in _iter_logprobs(model, [p.base for p in plans], [1] * len(plans), batch_size, pad_id, device):
+        scored = [item for item in plans[q].items if item.remainder]
+        first_tokens = torch.tensor([item.remainder[0] for item in scored], device=logprobs.device)
+        for item, value in zip(scored, logprobs[0, first_tokens].tolist()):
+            loglik[q, item.column] = value
+        bar.update(1)
     bar.close()
 
-    bases = [plan.base for plan in plans]
-    for (_, keep), batch in _batches(extra, batch_size):
-        sequences = [bases[item.question] + item.remainder[:-1] for item in batch]
-        logprobs = _last_logprobs(model, sequences, keep, device)
-        for row, item in enumerate(batch):
-            targets = torch.tensor(item.remainder[1:], device=logprobs.device)
-            loglik[item.question, item.column] += float(logprobs[row].gather(-1, targets[:, None]).sum())
+    # Words of several tokens: one more pass over prompt + word[:-1] scores the remaining tokens.
+    extra = [item for plan in plans for item in plan.items if len(item.remainder) > 1]
+    sequences = [plans[item.question].base + item.remainder[:-1] for item in extra]
+    keeps = [len(item.remainder) - 1 for item in extra]
+    for k, logprobs in _iter_logprobs(model, sequences, keeps, batch_size, pad_id, device):
+        item = extra[k]
+        targets = torch.tensor(item.remainder[1:], device=logprobs.device)
+        loglik[item.question, item.column] += float(logprobs.gather(-1, targets[:, None]).sum())
     return relative_to_delimiter(loglik), n_tokens[:, 1:]
 
 
