@@ -5,7 +5,7 @@ attention scores, and one unembedding row block per question: 2 x d_model x voca
 machine's float32 matmul rate measured in the same run on the model's own layer shapes. Ratio =
 floor time / measured time (1.0 = every FLOP at matmul speed).
 
-    python benchmarks/bench_eval.py --questions 1024 --batch-size 64
+    python benchmarks/bench_eval.py --questions 1024 --batch-size 32 128 256
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def reload_seconds() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=int, default=1024)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, nargs="+", default=[32, 128, 256])
     args = parser.parse_args()
 
     from fk_bench.answers import DEFAULT_GROUPS
@@ -57,22 +57,21 @@ def main() -> None:
     loaded = load_model("embedded", device="cpu")
     cfg = loaded.model.config
     questions = load_questions(config="all").shuffle(seed=0).select(range(args.questions))
-    result = evaluate(loaded, questions, DEFAULT_GROUPS, batch_size=args.batch_size, progress=False)
-
     n_params = sum(p.numel() for p in loaded.model.parameters())
     embedding = loaded.model.get_input_embeddings().weight.numel()
     tokens = [len(encode(loaded.tokenizer, build_prompt(q))) for q in questions["question"]]
     n_tokens = sum(tokens)
     attention = sum(4 * cfg.num_hidden_layers * cfg.num_attention_heads * cfg.head_dim * t * t for t in tokens)
     flops = 2 * (n_params - embedding) * n_tokens + attention + 2 * cfg.hidden_size * cfg.vocab_size * len(tokens)
-    rate = matmul_gflops(args.batch_size * sum(tokens) // len(tokens), cfg.hidden_size, cfg.intermediate_size)
-    floor = flops / (rate * 1e9)
-    print(f"torch threads {torch.get_num_threads()}, batch size {args.batch_size}")
-    print(f"questions {len(tokens)}, prompt tokens {n_tokens} (mean {n_tokens / len(tokens):.1f}), "
-          f"non-embedding params {(n_params - embedding) / 1e6:.1f}M, forward FLOPs {flops / 1e9:.0f} G")
-    print(f"measured matmul rate {rate:.1f} GFLOP/s -> FLOP floor {floor:.2f} s ({len(tokens) / floor:.1f} q/s)")
-    print(f"fk-bench evaluate {result.seconds:.2f} s ({len(tokens) / result.seconds:.1f} q/s): "
-          f"{floor / result.seconds:.0%} of the floor")
+    print(f"torch threads {torch.get_num_threads()}; questions {len(tokens)}, prompt tokens {n_tokens} "
+          f"(mean {n_tokens / len(tokens):.1f}), non-embedding params {(n_params - embedding) / 1e6:.1f}M, "
+          f"forward FLOPs {flops / 1e9:.0f} G")
+    for batch_size in args.batch_size:
+        result = evaluate(loaded, questions, DEFAULT_GROUPS, batch_size=batch_size, progress=False)
+        rate = matmul_gflops(batch_size * n_tokens // len(tokens), cfg.hidden_size, cfg.intermediate_size)
+        floor = flops / (rate * 1e9)
+        print(f"batch {batch_size}: matmul rate {rate:.1f} GFLOP/s -> FLOP floor {floor:.2f} s ({len(tokens) / floor:.1f} q/s); "
+              f"fk-bench evaluate {result.seconds:.2f} s ({len(tokens) / result.seconds:.1f} q/s) = {floor / result.seconds:.0%} of the floor")
     print(f"embedded model reload (cached, fresh process, imports excluded): {reload_seconds():.2f} s")
 
 

@@ -7,7 +7,7 @@ starts, and the native questions are loaded before its clock starts. lm-eval's t
 ``fk_bench.evaluation.evaluate`` (prompts, scoring, metrics). The script also checks that both report
 the same per-question numbers.
 
-    python benchmarks/bench_lm_eval_vs_native.py --per-relation 20 --batch-size 32
+    python benchmarks/bench_lm_eval_vs_native.py --per-relation 20 --lm-eval-batch-size 32 --native-batch-size 128
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="embedded")
     parser.add_argument("--per-relation", type=int, default=20)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lm-eval-batch-size", type=int, default=32)
+    parser.add_argument("--native-batch-size", type=int, default=128)
     args = parser.parse_args()
 
     import datasets
@@ -38,7 +39,7 @@ def main() -> None:
     from fk_bench.task_plugin import tasks_dir
 
     loaded = load_model(args.model, device="cpu")
-    lm = HFLM(pretrained=loaded.model, tokenizer=loaded.tokenizer, batch_size=args.batch_size)
+    lm = HFLM(pretrained=loaded.model, tokenizer=loaded.tokenizer, batch_size=args.lm_eval_batch_size)
     print(f"torch threads: {torch.get_num_threads()}")
 
     task_dict = TaskManager(include_path=str(tasks_dir())).load(["fk_yesno"])
@@ -51,7 +52,7 @@ def main() -> None:
         [load_questions(config=relation, limit=args.per_relation) for relation in relations]
     )
     start = time.perf_counter()
-    native = evaluate(loaded, questions, DEFAULT_GROUPS, batch_size=args.batch_size, progress=False)
+    native = evaluate(loaded, questions, DEFAULT_GROUPS, batch_size=args.native_batch_size, progress=False)
     native_seconds = time.perf_counter() - start
 
     lm_eval_log_odds = {
@@ -59,7 +60,8 @@ def main() -> None:
     }
     diffs = [abs(lm_eval_log_odds[i] - v) for i, v in zip(native.questions["id"], native.questions["log_odds"])]
     n = len(native.questions)
-    print(f"questions: {n} ({args.per_relation} per relation x {len(relations)} relations), batch size {args.batch_size}")
+    print(f"questions: {n} ({args.per_relation} per relation x {len(relations)} relations); batch size lm-eval "
+          f"{args.lm_eval_batch_size}, native {args.native_batch_size}")
     print(f"lm-eval evaluate:  {lm_eval_seconds:.2f} s ({n / lm_eval_seconds:.1f} q/s)")
     print(f"fk-bench evaluate: {native_seconds:.2f} s ({n / native_seconds:.1f} q/s)")
     print(f"speed-up native vs lm-eval: {lm_eval_seconds / native_seconds:.2f}x")

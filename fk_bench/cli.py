@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--relation", default=None, help="only questions of this relation")
     ev.add_argument("--out", required=True, type=Path, help="results folder; writes OUT/<model-name>/results.json")
     ev.add_argument("--limit", type=int, default=None)
-    ev.add_argument("--batch-size", type=int, default=32)
+    ev.add_argument("--batch-size", type=int, default=128, help="questions per forward pass (the unembedding matrix is read once per batch)")
     ev.add_argument("--prompt-format", choices=PROMPT_FORMATS, default="plain")
     ev.add_argument("--fewshot-k", type=int, default=4)
     ev.add_argument("--answer-map", type=Path, default=None, help='JSON {"True": [...], "False": [...]}')

@@ -101,7 +101,7 @@ def score_answer_words(
     loaded: LoadedModel,
     prompts: Sequence[str],
     words: Sequence[str],
-    batch_size: int = 32,
+    batch_size: int = 128,
     progress: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores [n_prompts, n_words] (log P(word | prompt)) and token counts [n_prompts, n_words].
@@ -170,7 +170,7 @@ def evaluate(
     questions: Any,
     answer_groups: AnswerGroups,
     prompt_format: str = "plain",
-    batch_size: int = 32,
+    batch_size: int = 128,
     filter_threshold: float = DEFAULT_FILTER_THRESHOLD,
     fewshot_k: int = 4,
     dataset_id: str = "default",
