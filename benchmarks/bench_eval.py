@@ -32,10 +32,10 @@ def matmul_gflops(tokens: int, d_model: int, d_ff: int, repeats: int = 30) -> fl
     return 2 * tokens * d_model * d_ff / best / 1e9
 
 
-def reload_seconds() -> float:
+def reload_seconds(threads: int) -> float:
     """Wall time of ``load_model('embedded')`` in a fresh process (imports excluded), the cache already built."""
     code = (
-        "import time, fk_bench.models as m, transformers, torch\n"
+        f"import time, fk_bench.models as m, transformers, torch; torch.set_num_threads({threads})\n"
         "s = time.perf_counter(); m.load_model('embedded', device='cpu'); print(time.perf_counter() - s)"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
@@ -46,7 +46,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=int, default=1024)
     parser.add_argument("--batch-size", type=int, nargs="+", default=[32, 128, 256])
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     from fk_bench.answers import DEFAULT_GROUPS
     from fk_bench.data import load_questions
@@ -72,7 +75,7 @@ def main() -> None:
         floor = flops / (rate * 1e9)
         print(f"batch {batch_size}: matmul rate {rate:.1f} GFLOP/s -> FLOP floor {floor:.2f} s ({len(tokens) / floor:.1f} q/s); "
               f"fk-bench evaluate {result.seconds:.2f} s ({len(tokens) / result.seconds:.1f} q/s) = {floor / result.seconds:.0%} of the floor")
-    print(f"embedded model reload (cached, fresh process, imports excluded): {reload_seconds():.2f} s")
+    print(f"embedded model reload (cached, fresh process, imports excluded): {reload_seconds(torch.get_num_threads()):.2f} s")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ A word's score is lm-eval's log-likelihood of the continuation ``delimiter + wor
 minus that of the bare ``delimiter``: with the seed's prompt "Q\\n" this is exactly
 log P(word | "Q\\n"), summed over the word's tokens when the tokenizer splits it. Context and
 continuation are encoded exactly as lm-eval's HFLM encodes them, so the lm-eval task reports the same
-numbers. Speed comes from batching length-sorted prompts, unembedding only the positions scored, and
+numbers. Speed comes from batching equal-length prompts, unembedding only the positions scored, and
 sharing one forward pass between all answer words of a question.
 """
 
@@ -75,26 +75,23 @@ def _plan(tokenizer: Any, question_index: int, prompt: str, words: Sequence[str]
 
 @torch.inference_mode()
 def _iter_logprobs(
-    model: Any, sequences: Sequence[list[int]], keeps: Sequence[int], batch_size: int, pad_id: int, device: str
+    model: Any, sequences: Sequence[list[int]], keeps: Sequence[int], batch_size: int, device: str
 ) -> Iterator[tuple[int, torch.Tensor]]:
     """Yield ``(index, log-probs [keep, vocab])`` for the last ``keep`` positions of every sequence.
 
-    Sequences run sorted by length, so a batch holds near-equal lengths; shorter ones are padded on
-    the right, which never changes their logits (causal attention looks only backwards). Only the
-    positions some row needs are unembedded (``logits_to_keep``).
+    A batch holds sequences of one length and one ``keep``: no padding, and only the positions
+    scored are unembedded (``logits_to_keep``), which matters with a 262k-word vocabulary.
     """
-    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
-    for start in range(0, len(order), batch_size):
-        batch = order[start:start + batch_size]
-        lengths = [len(sequences[i]) for i in batch]
-        input_ids = torch.full((len(batch), max(lengths)), pad_id, dtype=torch.long)
-        for row, i in enumerate(batch):
-            input_ids[row, : lengths[row]] = torch.tensor(sequences[i])
-        first = min(length - keeps[i] for length, i in zip(lengths, batch))
-        logits = model(input_ids=input_ids.to(device), logits_to_keep=max(lengths) - first, use_cache=False).logits
-        for row, i in enumerate(batch):
-            end = lengths[row] - first
-            yield i, torch.log_softmax(logits[row, end - keeps[i]:end].float(), dim=-1)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, sequence in enumerate(sequences):
+        groups.setdefault((len(sequence), keeps[i]), []).append(i)
+    for (_, keep), members in sorted(groups.items()):
+        for start in range(0, len(members), batch_size):
+            batch = members[start:start + batch_size]
+            input_ids = torch.tensor([sequences[i] for i in batch], dtype=torch.long, device=device)
+            logits = model(input_ids=input_ids, logits_to_keep=keep, use_cache=False).logits
+            logprobs = torch.log_softmax(logits[:, -keep:].float(), dim=-1)
+            yield from zip(batch, logprobs)
 
 
 def score_answer_words(
@@ -110,13 +107,12 @@ def score_answer_words(
     words whose remainder has several tokens.
     """
     tokenizer, model, device = loaded.tokenizer, loaded.model, loaded.device
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     plans = [_plan(tokenizer, i, prompt, words) for i, prompt in enumerate(prompts)]
     loglik = np.zeros((len(prompts), len(words) + 1), dtype=np.float64)
     n_tokens = np.array([[len(item.remainder) for item in plan.items] for plan in plans], dtype=np.int64)
 
     bar = tqdm(total=len(plans), desc=f"scoring {loaded.name}", unit="q", disable=not progress)
-    for q, logprobs in _iter_logprobs(model, [p.base for p in plans], [1] * len(plans), batch_size, pad_id, device):
+    for q, logprobs in _iter_logprobs(model, [p.base for p in plans], [1] * len(plans), batch_size, device):
         scored = [item for item in plans[q].items if item.remainder]
         first_tokens = torch.tensor([item.remainder[0] for item in scored], device=logprobs.device)
         for item, value in zip(scored, logprobs[0, first_tokens].tolist()):
@@ -128,7 +124,7 @@ def score_answer_words(
     extra = [item for plan in plans for item in plan.items if len(item.remainder) > 1]
     sequences = [plans[item.question].base + item.remainder[:-1] for item in extra]
     keeps = [len(item.remainder) - 1 for item in extra]
-    for k, logprobs in _iter_logprobs(model, sequences, keeps, batch_size, pad_id, device):
+    for k, logprobs in _iter_logprobs(model, sequences, keeps, batch_size, device):
         item = extra[k]
         targets = torch.tensor(item.remainder[1:], device=logprobs.device)
         loglik[item.question, item.column] += float(logprobs.gather(-1, targets[:, None]).sum())
