@@ -3,7 +3,8 @@
 The floor: the forward FLOPs the evaluator cannot avoid (2 x non-embedding parameters per prompt token,
 attention scores, and one unembedding row block per question: 2 x d_model x vocab), divided by this
 machine's float32 matmul rate measured in the same run on the model's own layer shapes. Ratio =
-floor time / measured time (1.0 = every FLOP at matmul speed).
+floor time / measured time (1.0 = every FLOP at matmul speed). Also the reload time of the cached
+embedded model in a fresh process, with the import of transformers' model code timed apart.
 
     python benchmarks/bench_eval.py --questions 1024 --batch-size 32 128 256
 """
@@ -32,14 +33,17 @@ def matmul_gflops(tokens: int, d_model: int, d_ff: int, repeats: int = 30) -> fl
     return 2 * tokens * d_model * d_ff / best / 1e9
 
 
-def reload_seconds(threads: int) -> float:
-    """Wall time of ``load_model('embedded')`` in a fresh process (imports excluded), the cache already built."""
+def reload_seconds(threads: int) -> tuple[float, float]:
+    """In a fresh process, the cache already built: (seconds to import transformers' Gemma 3 model code,
+    seconds for ``load_model('embedded')`` after it)."""
     code = (
-        f"import time, fk_bench.models as m, transformers, torch; torch.set_num_threads({threads})\n"
-        "s = time.perf_counter(); m.load_model('embedded', device='cpu'); print(time.perf_counter() - s)"
+        f"import time, torch, transformers, fk_bench.models as m; torch.set_num_threads({threads})\n"
+        "s = time.perf_counter(); import transformers.models.gemma3.modeling_gemma3; i = time.perf_counter() - s\n"
+        "s = time.perf_counter(); m.load_model('embedded', device='cpu'); print(i, time.perf_counter() - s)"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    imports, load = out.stdout.strip().splitlines()[-1].split()
+    return float(imports), float(load)
 
 
 def main() -> None:
@@ -75,7 +79,9 @@ def main() -> None:
         floor = flops / (rate * 1e9)
         print(f"batch {batch_size}: matmul rate {rate:.1f} GFLOP/s -> FLOP floor {floor:.2f} s ({len(tokens) / floor:.1f} q/s); "
               f"fk-bench evaluate {result.seconds:.2f} s ({len(tokens) / result.seconds:.1f} q/s) = {floor / result.seconds:.0%} of the floor")
-    print(f"embedded model reload (cached, fresh process, imports excluded): {reload_seconds(torch.get_num_threads()):.2f} s")
+    imports, load = reload_seconds(torch.get_num_threads())
+    print(f"embedded model reload in a fresh process: load_model {load:.2f} s from the cache "
+          f"(after {imports:.2f} s importing transformers' Gemma 3 model code, paid by any transformers run)")
 
 
 if __name__ == "__main__":

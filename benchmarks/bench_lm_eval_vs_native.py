@@ -28,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import datasets
-    import lm_eval
+    from lm_eval.evaluator import evaluate as lm_eval_evaluate
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
@@ -44,7 +44,7 @@ def main() -> None:
 
     task_dict = TaskManager(include_path=str(tasks_dir())).load(["fk_yesno"])
     start = time.perf_counter()
-    out = lm_eval.evaluator.evaluate(lm=lm, task_dict=task_dict, limit=args.per_relation, log_samples=True)
+    out = lm_eval_evaluate(lm=lm, task_dict=task_dict, limit=args.per_relation, log_samples=True)
     lm_eval_seconds = time.perf_counter() - start
 
     relations = sorted(name.removeprefix("fk_yesno_") for name in out["samples"])

@@ -176,7 +176,12 @@ def load_model(spec: str = EMBEDDED, device: str | None = None, dtype: str | tor
 
 
 def load_bridge(loaded: LoadedModel) -> "TransformerBridge":
-    """The TransformerLens 4 bridge over the same weights, in compatibility mode and eval mode."""
+    """The TransformerLens 4 bridge over the same weights, in compatibility mode and eval mode.
+
+    Compatibility mode processes the weights in place (folds the final norm's gain into the
+    unembedding, centres it): ``loaded.model``'s log-probs stay the same, its raw logits shift by a
+    constant per position. Run the evaluator first, or on a separate copy, when raw logits matter.
+    """
     from transformer_lens.model_bridge import TransformerBridge
 
     bridge = TransformerBridge.boot_transformers(
