@@ -49,6 +49,18 @@ def _cmd_export_model(args: argparse.Namespace) -> None:
 SUBCOMMAND_MODULES: tuple[str, ...] = ("fk_bench.task_plugin", "fk_bench.leaderboard", "fk_bench.dataset_builder", "interp.report")
 
 
+def add_model_and_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every command that runs a model on questions shares (eval, report)."""
+    parser.add_argument("--model", default="embedded", help="'embedded', a local Hugging Face directory or a Hub id")
+    parser.add_argument("--dataset", default=None, help="dataset folder, Hub name, .csv, .jsonl or .parquet (default: packaged)")
+    parser.add_argument("--config", default=None, help="dataset config (for dataset folders)")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--relation", default=None, help="only questions of this relation")
+    parser.add_argument("--answer-map", type=Path, default=None, help='JSON {"True": [...], "False": [...]}')
+    parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+
+
 def build_parser() -> argparse.ArgumentParser:
     from fk_bench.metrics import DEFAULT_FILTER_THRESHOLD
     from fk_bench.prompts import PROMPT_FORMATS
@@ -57,20 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     ev = sub.add_parser("eval", help="score a model on factual yes/no questions")
-    ev.add_argument("--model", default="embedded", help="'embedded', a local Hugging Face directory or a Hub id")
-    ev.add_argument("--dataset", default=None, help="dataset folder, Hub name, .csv, .jsonl or .parquet (default: packaged)")
-    ev.add_argument("--config", default=None, help="dataset config (for dataset folders)")
-    ev.add_argument("--split", default="test")
-    ev.add_argument("--relation", default=None, help="only questions of this relation")
+    add_model_and_data_arguments(ev)
     ev.add_argument("--out", required=True, type=Path, help="results folder; writes OUT/<model-name>/results.json")
     ev.add_argument("--limit", type=int, default=None)
     ev.add_argument("--batch-size", type=int, default=128, help="questions per forward pass (the unembedding matrix is read once per batch)")
     ev.add_argument("--prompt-format", choices=PROMPT_FORMATS, default="plain")
     ev.add_argument("--fewshot-k", type=int, default=4)
-    ev.add_argument("--answer-map", type=Path, default=None, help='JSON {"True": [...], "False": [...]}')
     ev.add_argument("--filter-threshold", type=float, default=DEFAULT_FILTER_THRESHOLD)
-    ev.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
-    ev.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     ev.set_defaults(func=_cmd_eval)
 
     ex = sub.add_parser("export-model", help="write a model as a Hugging Face directory (for lm_eval --model hf)")

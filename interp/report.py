@@ -485,20 +485,15 @@ def _cmd_report(args: argparse.Namespace) -> None:
 
 def add_subcommand(subparsers: Any) -> None:
     """Register ``fk-bench report``."""
+    from fk_bench.cli import add_model_and_data_arguments
+
     rp = subparsers.add_parser("report", help="DLA and activation-patching report (HTML + JSON) for a model that passes the gate")
-    rp.add_argument("--model", default="embedded", help="'embedded', a local Hugging Face directory or a Hub id")
-    rp.add_argument("--dataset", default=None, help="dataset folder, Hub name, .csv, .jsonl or .parquet (default: packaged)")
-    rp.add_argument("--config", default=None)
-    rp.add_argument("--split", default="test")
-    rp.add_argument("--relation", default=None)
+    add_model_and_data_arguments(rp)
     rp.add_argument("--out", required=True, type=Path, help="writes OUT/<model-name>/report.html and report.json (or did_not_pass.json)")
     rp.add_argument("--max-questions", type=int, default=None, help="analyse at most N of the questions that pass the filter")
     rp.add_argument("--min-accuracy", type=float, default=DEFAULT_MIN_ACCURACY, help="gate: models below this accuracy get no report")
     rp.add_argument("--filter-threshold", type=float, default=None, help="per-question filter: prob_diff at least this (default: the evaluator's)")
-    rp.add_argument("--answer-map", type=Path, default=None)
     rp.add_argument("--top-k", type=int, default=3, help="top positive and negative heads whose attention patterns are shown")
     rp.add_argument("--pattern-questions", type=int, default=2, help="questions whose attention patterns are shown")
     rp.add_argument("--no-attribution", action="store_true", help="skip attribution patching")
-    rp.add_argument("--device", default=None)
-    rp.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     rp.set_defaults(func=_cmd_report)
