@@ -18,6 +18,7 @@ import datasets
 import pyarrow.parquet
 
 from fk_bench.errors import FkBenchError
+from fk_bench.hub import offline_mode, require_hub
 
 RESOURCES = Path(__file__).parent / "resources"
 # The packaged dataset (built by ``fk-bench build-dataset``): config "all" by default, one config per
@@ -134,6 +135,10 @@ def _load_hf(source: str, config: str | None, split: str) -> datasets.Dataset:
         if Path(source).is_dir():
             with tempfile.TemporaryDirectory(prefix="fk-bench-dataset-") as cache_dir:
                 return datasets.load_dataset(source, name=config, split=split, cache_dir=cache_dir, keep_in_memory=True)
+        if not offline_mode():
+            # Not a local folder: a Hub dataset. Fail at once when the Hub is out of reach (datasets
+            # would retry for half a minute); with HF_HUB_OFFLINE=1 a cached copy is used.
+            require_hub(f"dataset {source!r}")
         return datasets.load_dataset(source, name=config, split=split)
     except (FileNotFoundError, ValueError, ConnectionError, OSError) as err:
         raise FkBenchError(f"dataset {source!r} (config {config}, split {split}) could not be loaded: {err}") from None

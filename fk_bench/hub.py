@@ -9,9 +9,14 @@ from urllib.parse import urlparse
 from fk_bench.errors import FkBenchError
 
 
+def offline_mode() -> bool:
+    """Whether the user asked the Hugging Face libraries to work from their caches only."""
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+
+
 def hub_is_reachable(timeout: float = 3.0) -> bool:
-    """Whether the Hub endpoint answers a TCP connect within ``timeout`` seconds (False when offline mode is set)."""
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+    """Whether the Hub endpoint answers a TCP connect within ``timeout`` seconds (False in offline mode)."""
+    if offline_mode():
         return False
     endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
     port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
@@ -26,6 +31,6 @@ def require_hub(what: str) -> None:
     """Fail with one clear line when ``what`` needs the Hub and the Hub cannot be reached."""
     if not hub_is_reachable():
         raise FkBenchError(
-            f"{what} is not a local path and not in the Hugging Face cache, and the Hub cannot be reached "
-            "(offline, or HF_HUB_OFFLINE is set); pass a local directory or file instead"
+            f"{what} is not a local path, and the Hugging Face Hub cannot be reached (offline, or HF_HUB_OFFLINE "
+            "is set); pass a local directory or file (with HF_HUB_OFFLINE=1 a copy in the Hugging Face cache is used)"
         )

@@ -132,3 +132,11 @@ def test_cli_reports_bad_dataset_in_one_line(tmp_path, capsys):
     assert main(["eval", "--dataset", str(path), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("fk-bench: error:") and "\n" not in err and f"{path}:2:" in err
+
+
+def test_unreachable_hub_dataset_fails_at_once(monkeypatch):
+    """A name that is no local folder needs the Hub: one clear line instead of datasets' retry loop."""
+    monkeypatch.setattr("fk_bench.data.offline_mode", lambda: False)
+    monkeypatch.setattr("fk_bench.hub.hub_is_reachable", lambda timeout=3.0: False)
+    with pytest.raises(FkBenchError, match="dataset 'some-org/some-dataset' is not a local path.*Hub cannot be reached"):
+        load_questions("some-org/some-dataset")
