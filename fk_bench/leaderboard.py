@@ -96,7 +96,9 @@ def _result_files(paths: Iterable[Path]) -> list[Path]:
 
 
 def collect_rows(paths: Iterable[str | Path], threshold: float = DEFAULT_FILTER_THRESHOLD) -> pd.DataFrame:
-    """Rows for every readable result under ``paths``, best log_odds first."""
+    """Rows for every readable result under ``paths``, best log_odds first, each linked to its model's
+    interp report when one lies beside the result or under any of ``paths``."""
+    paths = list(paths)
     rows = []
     for path in _result_files(Path(p) for p in paths):
         try:
@@ -111,6 +113,10 @@ def collect_rows(paths: Iterable[str | Path], threshold: float = DEFAULT_FILTER_
             warnings.warn(f"{path}: skipped, not a readable fk-bench or lm-eval result ({type(err).__name__}: {err})", stacklevel=2)
     if not rows:
         raise FkBenchError("leaderboard: no readable results among the given paths")
+    # `fk-bench report --out DIR` writes DIR/<model-name>/report.html: link it wherever it was given.
+    reports = {report.parent.name: str(report) for path in map(Path, paths) if path.is_dir() for report in sorted(path.rglob("report.html"))}
+    for row in rows:
+        row["report"] = row["report"] or reports.get(row["model"])
     table = pd.DataFrame(rows)
     relation_columns = sorted(c for c in table.columns if c.startswith("acc["))
     table = table[COLUMNS + relation_columns + ["report", "source"]]

@@ -33,6 +33,8 @@ def results_dir(tmp_path, tiny_model):
     (tmp_path / "lm_eval" / "foreign").mkdir()
     (tmp_path / "lm_eval" / "foreign" / "results_y.json").write_text(json.dumps({"hello": 1}))
     (tmp_path / "native" / tiny_model.name / "report.html").write_text("<html></html>")
+    (tmp_path / "reports" / "big-model").mkdir(parents=True)
+    (tmp_path / "reports" / "big-model" / "report.html").write_text("<html></html>")
     return tmp_path
 
 
@@ -43,7 +45,12 @@ def test_rows_sorted_with_relations_and_warnings(results_dir, tiny_model):
     assert "broken" in messages and "foreign" in messages
     assert list(table["model"]) [0] == "big-model" and table["log_odds"].is_monotonic_decreasing
     assert set(table["model"]) == {"big-model", "small-model", tiny_model.name}
+    assert pd.isna(table[table["model"] == "small-model"].iloc[0]["report"])
     big = table[table["model"] == "big-model"].iloc[0]
+    assert pd.isna(big["report"]), "reports elsewhere are linked only when their folder is given"
+    with pytest.warns(UserWarning):
+        linked = collect_rows([results_dir / "lm_eval", results_dir / "reports"])
+    assert linked[linked["model"] == "big-model"].iloc[0]["report"].endswith("reports/big-model/report.html")
     assert big["acc[capital_of]"] == 0.9 and big["n"] == 20 and big["accuracy"] == pytest.approx(0.7)
     native = table[table["model"] == tiny_model.name].iloc[0]
     assert native["setting"] == "fk-bench plain" and native["report"].endswith("report.html")
