@@ -6,6 +6,7 @@ import pytest
 from fk_bench.answers import DEFAULT_GROUPS
 from fk_bench.cli import main
 from fk_bench.data import load_questions
+from fk_bench.errors import FkBenchError
 from fk_bench.evaluation import evaluate, write_results
 from fk_bench.leaderboard import collect_rows, render
 
@@ -73,5 +74,5 @@ def test_nothing_readable_is_an_error(tmp_path, capsys):
     with pytest.warns(UserWarning):
         assert main(["leaderboard", str(tmp_path), "--out", str(tmp_path / "b.md")]) == 2
     assert "no readable results" in capsys.readouterr().err
-    with pytest.raises(Exception):
+    with pytest.raises(FkBenchError, match=r"b.txt: leaderboard output must end in .md, .csv or .html"):
         render(pd.DataFrame(), tmp_path / "b.txt")
