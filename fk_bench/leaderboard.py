@@ -126,18 +126,18 @@ def collect_rows(paths: Iterable[str | Path], threshold: float = DEFAULT_FILTER_
 def render(table: pd.DataFrame, out: str | Path) -> Path:
     """Write the table as Markdown, CSV or HTML, chosen by ``out``'s suffix."""
     out = Path(out)
+    if out.suffix not in (".csv", ".md", ".html"):
+        raise FkBenchError(f"{out}: leaderboard output must end in .md, .csv or .html")
     shown = table.drop(columns=["source"])
     if out.suffix == ".csv":
         return write_atomic(out, lambda tmp: table.to_csv(tmp, index=False))
     if out.suffix == ".md":
         shown = shown.assign(report=[f"[report]({r})" if isinstance(r, str) else "" for r in shown["report"]])
         return write_text_atomic(out, shown.to_markdown(index=False, floatfmt=".3f") + "\n")
-    if out.suffix == ".html":
-        shown = shown.assign(report=[f'<a href="{html.escape(r)}">report</a>' if isinstance(r, str) else "" for r in shown["report"]])
-        body = shown.to_html(index=False, escape=False, float_format=lambda v: f"{v:.3f}", na_rep="")
-        page = f"<!doctype html><html><head><meta charset='utf-8'><title>fk-bench leaderboard</title></head><body><h1>fk-bench leaderboard</h1>{body}</body></html>\n"
-        return write_text_atomic(out, page)
-    raise FkBenchError(f"{out}: leaderboard output must end in .md, .csv or .html")
+    shown = shown.assign(report=[f'<a href="{html.escape(r)}">report</a>' if isinstance(r, str) else "" for r in shown["report"]])
+    body = shown.to_html(index=False, escape=False, float_format=lambda v: f"{v:.3f}", na_rep="")
+    page = f"<!doctype html><html><head><meta charset='utf-8'><title>fk-bench leaderboard</title></head><body><h1>fk-bench leaderboard</h1>{body}</body></html>\n"
+    return write_text_atomic(out, page)
 
 
 def _cmd_leaderboard(args: argparse.Namespace) -> None:
