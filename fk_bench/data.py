@@ -140,7 +140,7 @@ def _load_hf(source: str, config: str | None, split: str) -> datasets.Dataset:
             # would retry for half a minute); with HF_HUB_OFFLINE=1 a cached copy is used.
             require_hub(f"dataset {source!r}")
         return datasets.load_dataset(source, name=config, split=split)
-    except (FileNotFoundError, ValueError, ConnectionError, OSError) as err:
+    except (ValueError, OSError) as err:  # OSError covers missing files and failed connections
         raise FkBenchError(f"dataset {source!r} (config {config}, split {split}) could not be loaded: {err}") from None
 
 

@@ -162,7 +162,7 @@ def load_model(spec: str = EMBEDDED, device: str | None = None, dtype: str | tor
     path = resolve_model_dir(spec)
     device = device or default_device()
     torch_dtype = parse_dtype(dtype)
-    # The tokenizer (a 33 MB JSON for Gemma) and the weights load in parallel: both release the GIL.
+    # The tokenizer (a 33 MB JSON for Gemma) loads in a thread beside the weights.
     with ThreadPoolExecutor(max_workers=1) as pool:
         load_tokenizer = _load_embedded_tokenizer if spec == EMBEDDED else AutoTokenizer.from_pretrained
         tokenizer_future = pool.submit(load_tokenizer, path)

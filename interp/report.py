@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from fk_bench.errors import FkBenchError
+from fk_bench.metrics import DEFAULT_FILTER_THRESHOLD
 
 DEFAULT_MIN_ACCURACY = 0.6
 DEFAULT_MIN_PATCH_DELTA = 0.0
@@ -33,7 +34,7 @@ class ReportSettings:
 
     max_questions: int | None = None
     min_accuracy: float = DEFAULT_MIN_ACCURACY
-    filter_threshold: float | None = None
+    filter_threshold: float = DEFAULT_FILTER_THRESHOLD
     top_k: int = 3
     pattern_questions: int = 2
     attribution: bool = True
@@ -401,15 +402,13 @@ def _patching_section(loaded: Any, rows: list[dict], answers: Any, settings: Rep
 
 def build_report(loaded: Any, questions: Any, groups: Any, out_dir: str | Path, settings: ReportSettings | None = None) -> ReportResult:
     """Gate ``loaded`` on ``questions``, then write its report under ``out_dir/<model-name>/``."""
-    from fk_bench.evaluation import DEFAULT_FILTER_THRESHOLD, evaluate
+    from fk_bench.evaluation import evaluate
     from fk_bench.files import write_json_atomic, write_text_atomic
     from fk_bench.models import load_bridge
     from fk_bench.prompts import build_prompt
     from interp.attribution import single_token_answers
 
     settings = settings or ReportSettings()
-    if settings.filter_threshold is None:
-        settings.filter_threshold = DEFAULT_FILTER_THRESHOLD
     start = time.perf_counter()
     model_dir = Path(out_dir) / loaded.name
     result = evaluate(loaded, questions, groups, filter_threshold=settings.filter_threshold, dataset_id=settings.dataset_id, progress=settings.progress)
@@ -492,7 +491,7 @@ def add_subcommand(subparsers: Any) -> None:
     rp.add_argument("--out", required=True, type=Path, help="writes OUT/<model-name>/report.html and report.json (or did_not_pass.json)")
     rp.add_argument("--max-questions", type=int, default=None, help="analyse at most N of the questions that pass the filter")
     rp.add_argument("--min-accuracy", type=float, default=DEFAULT_MIN_ACCURACY, help="gate: models below this accuracy get no report")
-    rp.add_argument("--filter-threshold", type=float, default=None, help="per-question filter: prob_diff at least this (default: the evaluator's)")
+    rp.add_argument("--filter-threshold", type=float, default=DEFAULT_FILTER_THRESHOLD, help="per-question filter: prob_diff at least this")
     rp.add_argument("--top-k", type=int, default=3, help="top positive and negative heads whose attention patterns are shown")
     rp.add_argument("--pattern-questions", type=int, default=2, help="questions whose attention patterns are shown")
     rp.add_argument("--no-attribution", action="store_true", help="skip attribution patching")

@@ -13,7 +13,7 @@ import datasets
 import numpy as np
 
 from fk_bench.answers import DEFAULT_GROUPS
-from fk_bench.data import fewshot_pool, load_questions
+from fk_bench.data import DEFAULT_CONFIG, fewshot_pool, load_questions
 from fk_bench.metrics import expected_calibration_error, question_metrics, relative_to_delimiter
 from fk_bench.prompts import QUESTION_SUFFIX, example_answer
 
@@ -21,7 +21,7 @@ CHOICES = [QUESTION_SUFFIX + word for word in ("", *DEFAULT_GROUPS.words)]
 FEWSHOT_POOL_SIZE = 8
 
 
-def load_fk_yesno(config: str = "all", **_metadata) -> datasets.DatasetDict:
+def load_fk_yesno(config: str = DEFAULT_CONFIG, **_metadata) -> datasets.DatasetDict:
     """The packaged dataset's train (few-shot pool) and test splits for one config."""
     return datasets.DatasetDict({split: load_questions(config=config, split=split) for split in ("train", "test")})
 
