@@ -17,7 +17,6 @@ written with a fixed schema, so the same seed (and package versions) gives byte-
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import re
@@ -758,19 +757,3 @@ def write_dataset(
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(previous, ignore_errors=True)
     return configs
-
-
-def _cmd_build_dataset(args: argparse.Namespace) -> None:
-    configs = write_dataset(args.out, seed=args.seed)
-    counts = ", ".join(f"{name}={len(splits['test'])}" for name, splits in configs.items())
-    print(f"wrote {args.out} (seed {args.seed}); test questions per config: {counts}")
-
-
-def add_subcommand(subparsers: Any) -> None:
-    """Register ``fk-bench build-dataset``."""
-    parser = subparsers.add_parser(
-        "build-dataset", help="generate the yes/no dataset from offline knowledge bases (needs the 'build' extra)"
-    )
-    parser.add_argument("--out", required=True, type=Path, help="dataset folder to write (parquet files + README card)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED}, the packaged dataset)")
-    parser.set_defaults(func=_cmd_build_dataset)

@@ -7,7 +7,6 @@ foreign JSON is skipped with a warning naming it; the rest render, sorted by log
 
 from __future__ import annotations
 
-import argparse
 import html
 import json
 import math
@@ -138,16 +137,3 @@ def render(table: pd.DataFrame, out: str | Path) -> Path:
     body = shown.to_html(index=False, escape=False, float_format=lambda v: f"{v:.3f}", na_rep="")
     page = f"<!doctype html><html><head><meta charset='utf-8'><title>fk-bench leaderboard</title></head><body><h1>fk-bench leaderboard</h1>{body}</body></html>\n"
     return write_text_atomic(out, page)
-
-
-def _cmd_leaderboard(args: argparse.Namespace) -> None:
-    table = collect_rows(args.results, threshold=args.filter_threshold)
-    print(render(table, args.out))
-
-
-def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("leaderboard", help="compare models from fk-bench and lm-eval result files")
-    parser.add_argument("results", nargs="+", type=Path, help="result files or folders (searched recursively)")
-    parser.add_argument("--out", required=True, type=Path, help="output .md, .csv or .html")
-    parser.add_argument("--filter-threshold", type=float, default=DEFAULT_FILTER_THRESHOLD, help="prob_diff threshold when recounting lm-eval samples")
-    parser.set_defaults(func=_cmd_leaderboard)

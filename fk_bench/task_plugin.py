@@ -6,7 +6,6 @@ an installed wheel it is ``fk_bench/tasks``, in a checkout (or editable install)
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from fk_bench.errors import FkBenchError
@@ -19,8 +18,3 @@ def tasks_dir() -> Path:
         if (candidate / "fk_yesno").is_dir():
             return candidate
     raise FkBenchError(f"the lm-eval task folder was not found next to {package}; reinstall fk-bench")
-
-
-def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("tasks-dir", help="print the lm-eval --include_path for the fk_yesno tasks")
-    parser.set_defaults(func=lambda args: print(tasks_dir()))

@@ -8,7 +8,6 @@ analysis uses only the questions that pass the filter.
 
 from __future__ import annotations
 
-import argparse
 import html
 import math
 import time
@@ -450,49 +449,3 @@ def build_report(loaded: Any, questions: Any, groups: Any, out_dir: str | Path, 
     write_text_atomic(model_dir / "report.html", page)
     (model_dir / "did_not_pass.json").unlink(missing_ok=True)  # from an earlier run that did not pass
     return ReportResult(model_dir, True, data, seconds)
-
-
-# --------------------------------------------------------------------------------------------------
-# Command line
-
-
-def _cmd_report(args: argparse.Namespace) -> None:
-    from fk_bench.answers import load_answer_groups
-    from fk_bench.data import load_questions
-    from fk_bench.models import load_model
-
-    if args.max_questions is not None and args.max_questions < 1:
-        raise FkBenchError(f"--max-questions {args.max_questions}: must be at least 1")
-    groups = load_answer_groups(args.answer_map)
-    questions = load_questions(args.dataset, split=args.split, config=args.config, relation=args.relation)
-    loaded = load_model(args.model, device=args.device, dtype=args.dtype)
-    settings = ReportSettings(
-        max_questions=args.max_questions,
-        min_accuracy=args.min_accuracy,
-        filter_threshold=args.filter_threshold,
-        top_k=args.top_k,
-        pattern_questions=args.pattern_questions,
-        attribution=not args.no_attribution,
-        dataset_id=str(args.dataset or "default"),
-    )
-    report = build_report(loaded, questions, groups, args.out, settings)
-    if report.passed:
-        print(f"{loaded.name}: report of {len(report.data['dla']['questions'])} question(s), {report.data['patching']['n_pairs']} patched pair(s) in {report.seconds['total']:.1f} s\nwrote {report.path}")
-    else:
-        print(f"{loaded.name}: no report ({report.data['reason']})\nwrote {report.path}")
-
-
-def add_subcommand(subparsers: Any) -> None:
-    """Register ``fk-bench report``."""
-    from fk_bench.cli import add_model_and_data_arguments
-
-    rp = subparsers.add_parser("report", help="DLA and activation-patching report (HTML + JSON) for a model that passes the gate")
-    add_model_and_data_arguments(rp)
-    rp.add_argument("--out", required=True, type=Path, help="writes OUT/<model-name>/report.html and report.json (or did_not_pass.json)")
-    rp.add_argument("--max-questions", type=int, default=None, help="analyse at most N of the questions that pass the filter")
-    rp.add_argument("--min-accuracy", type=float, default=DEFAULT_MIN_ACCURACY, help="gate: models below this accuracy get no report")
-    rp.add_argument("--filter-threshold", type=float, default=DEFAULT_FILTER_THRESHOLD, help="per-question filter: prob_diff at least this")
-    rp.add_argument("--top-k", type=int, default=3, help="top positive and negative heads whose attention patterns are shown")
-    rp.add_argument("--pattern-questions", type=int, default=2, help="questions whose attention patterns are shown")
-    rp.add_argument("--no-attribution", action="store_true", help="skip attribution patching")
-    rp.set_defaults(func=_cmd_report)

@@ -1,6 +1,6 @@
 """Shared setup for the interp tests: a tiny Gemma 3 whose RMSNorm gains are not all one.
 
-The conftest's tiny model initialises every RMSNorm weight to zero (gain 1), which would hide a
+The tiny model initialises every RMSNorm weight to zero (gain 1), which would hide a
 missing norm gain in the DLA directions or the per-head decomposition; these helpers perturb them.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from conftest import build_tiny_model
+from support import build_tiny_model
 from fk_bench.answers import DEFAULT_GROUPS
 from fk_bench.models import LoadedModel
 from interp.attribution import AnswerTokens, single_token_answers
@@ -21,7 +21,7 @@ CORRUPTED = "Is Paris the capital of Italy?\n"
 
 
 def perturbed_tiny_model(path: Path, seed: int = 1, sliding_window: int | None = None) -> LoadedModel:
-    """The conftest's tiny Gemma 3 with random RMSNorm gains (and optionally a short sliding window)."""
+    """The tiny Gemma 3 with random RMSNorm gains (and optionally a short sliding window)."""
     loaded = build_tiny_model(path, seed=seed)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():

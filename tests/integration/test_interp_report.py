@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import build_tiny_model
+from support import build_tiny_model
 from fk_bench.answers import DEFAULT_GROUPS
 from fk_bench.cli import main
 from fk_bench.data import load_questions

@@ -10,7 +10,7 @@ import transformer_lens.patching as tl_patching
 from fk_bench.errors import FkBenchError
 from fk_bench.models import load_bridge
 from interp import patching
-from interp_support import CLEAN, CORRUPTED, perturbed_tiny_model, private_embedded_model, tiny_answers
+from support.interp import CLEAN, CORRUPTED, perturbed_tiny_model, private_embedded_model, tiny_answers
 
 TL_FUNCTIONS = {
     "resid_pre": (tl_patching.get_act_patch_resid_pre, patching.get_act_patch_resid_pre),

@@ -65,3 +65,55 @@ def test_eval_writes_results(tmp_path, capsys, tiny_model):
     results = json.loads((tmp_path / "out" / tiny_model.name / "results.json").read_text())
     assert [q["answer"] for q in results["questions"]] == [True, False, True]
     assert results["summary"]["n_questions"] == 3 and results["prompt_format"] == "plain"
+
+
+@pytest.mark.parametrize(
+    "option, value, expected",
+    [
+        ("--batch-size", "-3", "must be at least 1"),
+        ("--batch-size", "0", "must be at least 1"),
+        ("--limit", "0", "must be at least 1"),
+        ("--limit", "-1", "must be at least 1"),
+        ("--fewshot-k", "-36", "must be at least 1"),
+        ("--filter-threshold", "2", "between -1 and 1"),
+        ("--filter-threshold", "nan", "not a finite number"),
+        ("--limit", "ten", "not an integer"),
+    ],
+)
+def test_numeric_options_are_checked_when_parsed(tmp_path, capsys, option, value, expected):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", "--model", "embedded", option, value, "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}" in err and expected in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["eval", "report"])
+def test_out_that_is_a_file_fails_before_any_work(tmp_path, capsys, command):
+    (tmp_path / "out").write_text("not a folder")
+    code, err = run_cli([command, "--model", str(tmp_path / "no-such-model"), "--out", str(tmp_path / "out")], capsys)
+    assert code == 2 and "exists and is not a folder" in err and "out" in err
+
+
+def test_unexpected_errors_are_one_line_unless_debug(tmp_path, capsys, monkeypatch):
+    import fk_bench.cli.tasks_dir as tasks_dir_command
+
+    def boom(args):
+        raise RuntimeError("something nobody foresaw")
+
+    monkeypatch.setattr(tasks_dir_command, "run", boom)
+    assert main(["tasks-dir"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "fk-bench: unexpected error: RuntimeError: something nobody foresaw (rerun with --debug for the traceback)"
+    assert main(["--debug", "tasks-dir"]) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_help_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys; from fk_bench.cli import build_parser; build_parser(); print('torch' in sys.modules, 'transformers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]

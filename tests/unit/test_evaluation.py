@@ -7,7 +7,8 @@ import torch
 
 from fk_bench.answers import DEFAULT_GROUPS, AnswerGroups
 from fk_bench.data import load_questions
-from fk_bench.evaluation import evaluate, score_answer_words, write_results
+from fk_bench.evaluation import evaluate, write_results
+from fk_bench.scoring import score_answer_words
 from fk_bench.prompts import build_prompt, encode, split_context
 
 PROMPTS = [build_prompt(q) for q in ["Is Paris the capital of France?", "Is Rome in Italy?", "Is Tokyo a city in Japan?"]]

@@ -12,7 +12,7 @@ from fk_bench.models import load_bridge
 from fk_bench.metrics import question_metrics
 from fk_bench.prompts import encode
 from interp import attribution
-from interp_support import CLEAN, perturbed_tiny_model, private_embedded_model, tiny_answers
+from support.interp import CLEAN, perturbed_tiny_model, private_embedded_model, tiny_answers
 
 PROMPTS = [(CLEAN, True), ("Is the Louvre Museum in Rome?\n", False)]
 

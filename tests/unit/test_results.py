@@ -1,0 +1,99 @@
+"""Results are never wrong, half-written or mixed up: non-finite scores stop the run, the pair of result
+files is written as one unit, runs of different prompt formats get their own folders, files are readable."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from fk_bench.answers import DEFAULT_GROUPS
+from fk_bench.errors import FkBenchError
+from fk_bench.evaluation import evaluate, write_results
+from fk_bench.files import atomic_dir, strict_json, write_json_atomic
+
+
+@pytest.fixture(scope="module")
+def result(tiny_model, paris_questions):
+    return evaluate(tiny_model, paris_questions, DEFAULT_GROUPS, batch_size=4, progress=False)
+
+
+def test_non_finite_scores_are_an_error_not_accuracy_zero(tiny_model, paris_questions, monkeypatch):
+    import fk_bench.evaluation as evaluation
+
+    def nan_scores(loaded, prompts, words, batch_size, progress):
+        scores = np.zeros((len(prompts), len(words)))
+        scores[1, 0] = np.nan
+        return scores, np.ones_like(scores, dtype=int)
+
+    monkeypatch.setattr(evaluation, "score_answer_words", nan_scores)
+    with pytest.raises(FkBenchError, match=r"non-finite scores for 1 of .* question\(s\) \(first: paris-1\)"):
+        evaluate(tiny_model, paris_questions, DEFAULT_GROUPS, progress=False)
+
+
+def test_strict_json_refuses_non_finite_numbers():
+    with pytest.raises(FkBenchError, match=r"summary\.accuracy"):
+        strict_json({"summary": {"accuracy": float("nan")}})
+    assert json.loads(strict_json({"a": [1.5, None]})) == {"a": [1.5, None]}
+
+
+def test_results_record_every_setting_that_changes_a_number(tiny_model, paris_questions, tmp_path):
+    result = evaluate(
+        tiny_model, paris_questions, DEFAULT_GROUPS, prompt_format="fewshot", fewshot_k=3, batch_size=4, progress=False,
+        dataset_id="default", dataset_settings={"config": "paris", "split": "test", "relation": None, "limit": None},
+    )
+    data = json.loads(write_results(result, tmp_path).read_text())
+    assert data["settings"] == {
+        "prompt_format": "fewshot", "fewshot_k": 3, "dtype": "float32", "device": "cpu",
+        "answer_map": DEFAULT_GROUPS.source, "batch_size": 4, "filter_threshold": 0.1,
+    }
+    assert data["dataset"] == {"id": "default", "config": "paris", "split": "test", "relation": None, "limit": None, "n_questions": len(paris_questions)}
+
+
+def test_prompt_formats_get_their_own_folders(tiny_model, paris_questions, result, tmp_path):
+    fewshot = evaluate(tiny_model, paris_questions, DEFAULT_GROUPS, prompt_format="fewshot", fewshot_k=2, progress=False)
+    plain_path, fewshot_path = write_results(result, tmp_path), write_results(fewshot, tmp_path)
+    assert plain_path.parent != fewshot_path.parent
+    assert json.loads(plain_path.read_text())["settings"]["prompt_format"] == "plain"
+    assert json.loads(fewshot_path.read_text())["settings"]["fewshot_k"] == 2
+
+
+def test_result_pair_is_replaced_as_a_unit(result, tmp_path, monkeypatch):
+    path = write_results(result, tmp_path)
+    (path.parent / "report.html").write_text("<html>a report written beside the results</html>")
+    before = {name: (path.parent / name).read_bytes() for name in ("results.json", "questions.csv")}
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(type(result.questions), "to_csv", fail)
+    with pytest.raises(OSError, match="disk full"):
+        write_results(result, tmp_path)
+    assert {name: (path.parent / name).read_bytes() for name in before} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.parent.name], "no staging folder left behind"
+    monkeypatch.undo()
+    write_results(result, tmp_path)
+    assert (path.parent / "report.html").exists(), "files the run does not write are kept"
+
+
+def test_result_files_are_as_readable_as_any_user_file(result, tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = write_results(result, tmp_path)
+        write_json_atomic(tmp_path / "x.json", {"a": 1})
+    finally:
+        os.umask(old)
+    for file in (path, path.parent / "questions.csv", tmp_path / "x.json"):
+        assert stat.S_IMODE(file.stat().st_mode) == 0o644, file
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o755
+
+
+def test_atomic_dir_refuses_a_file_in_the_way(tmp_path):
+    (tmp_path / "taken").write_text("a file")
+    with pytest.raises(FkBenchError, match="exists and is not a folder"):
+        with atomic_dir(tmp_path / "taken") as staging:
+            (staging / "a").write_text("x")
+    assert (tmp_path / "taken").read_text() == "a file"
