@@ -1,7 +1,7 @@
 """Answer groups: the words that mean "true" and the words that mean "false".
 
 A model spreads its "yes" over many tokens (Yes, Sure, Correct, ...), so fk-bench scores groups of
-answer words rather than one token (the seed notebook's ``answer_map``).
+answer words rather than one token, as the original study did with its ``answer_map``.
 """
 
 from __future__ import annotations
@@ -11,11 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fk_bench.errors import FkBenchError
+from fk_bench.files import read_text
 
 DEFAULT_ANSWER_MAP: dict[str, list[str]] = {
     "True": ["Yes", "Sure", "Correct", "Certainly", "Absolutely", "Indeed", "True", "Yep"],
     "False": ["No", "no", "Nope", " No", " no", "Wrong", "NO", "False"],
 }
+
+_EXAMPLE = '{"True": ["Yes", ...], "False": ["No", ...]}'
+_JSON_KINDS = {list: "a JSON array", str: "a JSON string", int: "a number", float: "a number", bool: "true/false", type(None): "null"}
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,8 @@ class AnswerGroups:
     @classmethod
     def from_map(cls, answer_map: dict, source: str = "answer map") -> "AnswerGroups":
         if not isinstance(answer_map, dict):
-            raise FkBenchError(f"{source}: expected an object with keys 'True' and 'False'")
+            kind = _JSON_KINDS.get(type(answer_map), type(answer_map).__name__)
+            raise FkBenchError(f"{source}: holds {kind}; expected an object of two word lists, {_EXAMPLE}")
         missing = [key for key in ("True", "False") if key not in answer_map]
         if missing:
             raise FkBenchError(f"{source}: missing key(s) {missing}; expected 'True' and 'False' lists")
@@ -68,14 +73,12 @@ class AnswerGroups:
 
     @classmethod
     def from_json(cls, path: str | Path) -> "AnswerGroups":
-        """Read a JSON file in the seed's format: ``{"True": [...], "False": [...]}``."""
+        """Read a UTF-8 JSON file in the original study's format: ``{"True": [...], "False": [...]}``."""
         path = Path(path)
         try:
-            answer_map = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise FkBenchError(f"{path}: answer map file not found") from None
+            answer_map = json.loads(read_text(path, "answer map"))
         except json.JSONDecodeError as err:
-            raise FkBenchError(f"{path}: not valid JSON ({err})") from None
+            raise FkBenchError(f"{path}: not valid JSON ({err}); expected {_EXAMPLE}") from None
         return cls.from_map(answer_map, source=str(path))
 
 
@@ -83,5 +86,5 @@ DEFAULT_GROUPS = AnswerGroups.from_map(DEFAULT_ANSWER_MAP, source="default answe
 
 
 def load_answer_groups(path: str | Path | None = None) -> AnswerGroups:
-    """The seed's answer map, or the one in ``path``."""
+    """The original study's answer map, or the one in ``path``."""
     return DEFAULT_GROUPS if path is None else AnswerGroups.from_json(path)

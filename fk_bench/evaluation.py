@@ -13,6 +13,7 @@ import pandas as pd
 import fk_bench
 from fk_bench.answers import AnswerGroups
 from fk_bench.data import fewshot_pool
+from fk_bench.dataset.schema import QUESTION_COLUMNS
 from fk_bench.errors import FkBenchError
 from fk_bench.files import atomic_dir, strict_json
 from fk_bench.metrics import DEFAULT_FILTER_THRESHOLD, PER_QUESTION_METRICS, passes_filter, question_metrics, summarize
@@ -20,7 +21,8 @@ from fk_bench.models import LoadedModel
 from fk_bench.prompts import build_prompt
 from fk_bench.scoring import score_answer_words
 
-QUESTION_COLUMNS = ("id", "question", "answer", "relation", "subject", "object", "corrupted_question", "pair_id")
+RESULT_COLUMNS = tuple(name for name in QUESTION_COLUMNS if name != "corrupted_same_length")
+"""The question columns copied into questions.csv beside the metrics."""
 
 
 @dataclass
@@ -84,10 +86,6 @@ def _check_finite(scores: np.ndarray, questions: Any, loaded: LoadedModel) -> No
         )
 
 
-def _pair_ids(questions: Any) -> list | None:
-    return list(questions["pair_id"]) if "pair_id" in questions.column_names else None
-
-
 def evaluate(
     loaded: LoadedModel,
     questions: Any,
@@ -119,8 +117,8 @@ def evaluate(
     _check_finite(scores, questions, loaded)
 
     per_question = question_metrics(scores, answer_groups.is_true_word, labels)
-    pair_ids = _pair_ids(questions)
-    table = pd.DataFrame({name: questions[name] for name in QUESTION_COLUMNS if name in questions.column_names})
+    pair_ids = list(questions["pair_id"])
+    table = pd.DataFrame({name: questions[name] for name in RESULT_COLUMNS})
     for name in PER_QUESTION_METRICS:
         table[name] = per_question[name]
     table["passes_filter"] = passes_filter(per_question, filter_threshold)
@@ -133,7 +131,7 @@ def evaluate(
         for relation, group in table.groupby("relation", sort=True):
             index = group.index.to_numpy()
             per_relation[relation] = summarize(
-                {k: v[index] for k, v in per_question.items()}, labels[index], filter_threshold, None if pair_ids is None else [pair_ids[i] for i in index]
+                {k: v[index] for k, v in per_question.items()}, labels[index], filter_threshold, [pair_ids[i] for i in index]
             )
     except ValueError as err:  # a pair id shared by questions of one label: the data is wrong
         raise FkBenchError(f"dataset {dataset_id}: {err}") from None

@@ -157,6 +157,8 @@ def read_text(path: str | Path, what: str = "file") -> str:
         raise FkBenchError(f"{what} {path}: cannot be read ({err.strerror})") from None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise FkBenchError(f"{what} {path}: is UTF-16 encoded; save it as UTF-8")
+    if b"\x00" in raw:  # NUL bytes are valid UTF-8, but no text file of ours holds them
+        raise FkBenchError(f"{what} {path}: looks like UTF-16 or binary (it holds NUL bytes); save it as UTF-8 text")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:

