@@ -109,7 +109,7 @@ def evaluate(
     if prompt_format == "fewshot" and fewshot_k < 1:
         raise FkBenchError(f"fewshot k={fewshot_k}: must be at least 1")
     examples = fewshot_pool(fewshot_k) if prompt_format == "fewshot" else []
-    prompts = [build_prompt(q, prompt_format, loaded.tokenizer, examples) for q in questions["question"]]
+    prompts = [build_prompt(q, prompt_format, loaded.tokenizer, examples, model_name=loaded.name) for q in questions["question"]]
     labels = np.asarray(questions["answer"], dtype=bool)
     start = time.perf_counter()
     scores, n_tokens = score_answer_words(loaded, prompts, answer_groups.words, batch_size, progress)

@@ -1,7 +1,10 @@
 """Prompt formats and the context/continuation split that lm-eval's HF model uses.
 
-``plain`` is the seed notebook's prompt: the question followed by "\\n" (the tokenizer prepends BOS).
-``fewshot`` puts k solved examples before it, ``chat`` wraps it in the tokenizer's chat template.
+``plain`` is the original study's prompt: the question followed by "\\n" (the tokenizer prepends BOS).
+``fewshot`` puts k solved examples before it. ``chat`` is the question as the user's message in the
+tokenizer's chat template with the generation prompt, and the answer word follows that prompt directly
+(no "\\n" of its own): exactly what ``lm_eval --apply_chat_template`` scores for the fk_yesno tasks,
+which drops the task's target delimiter under a chat template (see tasks/fk_yesno/README.md).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ def example_answer(label: bool) -> str:
 
 
 def question_text(question: str) -> str:
-    """The seed's prompt for one question: ``"Is Paris the capital of France?\\n"``."""
+    """The plain prompt for one question: ``"Is Paris the capital of France?\\n"``."""
     return question + QUESTION_SUFFIX
 
 
@@ -30,8 +33,13 @@ def build_prompt(
     prompt_format: str = "plain",
     tokenizer: Any = None,
     examples: Sequence[dict] = (),
+    *,
+    model_name: str | None = None,
 ) -> str:
-    """The full prompt string for ``question`` (what lm-eval calls the context)."""
+    """The full prompt string for ``question`` (what lm-eval calls the context).
+
+    ``model_name`` only names the model in the error raised when ``chat`` finds no chat template.
+    """
     if prompt_format == "plain":
         return question_text(question)
     if prompt_format == "fewshot":
@@ -39,12 +47,18 @@ def build_prompt(
         return shots + question_text(question)
     if prompt_format == "chat":
         if tokenizer is None or not getattr(tokenizer, "chat_template", None):
-            name = getattr(tokenizer, "name_or_path", "this model")
+            name = model_name or _tokenizer_source(tokenizer)
             raise FkBenchError(f"prompt format 'chat': the tokenizer of {name} has no chat template; use 'plain' or 'fewshot'")
         return tokenizer.apply_chat_template(
             [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
         )
     raise FkBenchError(f"prompt format {prompt_format!r}: choose one of {', '.join(PROMPT_FORMATS)}")
+
+
+def _tokenizer_source(tokenizer: Any) -> str:
+    """Where a tokenizer came from, for messages ('this model' when it does not say)."""
+    init_kwargs = getattr(tokenizer, "init_kwargs", None) or {}
+    return getattr(tokenizer, "name_or_path", "") or init_kwargs.get("name_or_path") or "this model"
 
 
 def split_context(prompt: str) -> tuple[str, str]:

@@ -1,24 +1,54 @@
 """lm-eval hooks for the fk_yesno tasks: data, prompt, choices and grouped-answer metrics.
 
-The seed's prompt is "Q\\n" followed by the answer word. HFLM moves a context's trailing newline into
-the continuation anyway, so here the context is the bare question and every choice starts with the
-newline: choice 0 is the newline alone, and its log-likelihood is subtracted from every answer word's,
-so a word's score is log P(word | "Q\\n") exactly as in ``fk-bench eval`` (same token ids, same
-split). The metrics are fk_bench.metrics' own functions, not a copy.
+The plain prompt is the question, the target delimiter "\\n", then the answer word; the choices are
+the answer words themselves. A word's score must be log P(word | prompt), as in ``fk-bench eval``, so
+:class:`FkYesNoTask` adds one request per question: the bare delimiter, whose log-likelihood
+``process_results`` subtracts from every word's. With ``--apply_chat_template`` lm-eval drops the
+target delimiter and the word follows the template's generation prompt directly; the bare request
+then scores whatever whitespace ends the template (HFLM moves it into every continuation), so the
+score is log P(word | chat prompt), exactly ``fk-bench eval --prompt-format chat`` (same token ids).
+The metrics are fk_bench.metrics' own functions, not a copy.
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import datasets
 import numpy as np
+from lm_eval.api.instance import Instance
+from lm_eval.api.task import ConfigurableTask
 
+from fk_bench import metrics
 from fk_bench.answers import DEFAULT_GROUPS
 from fk_bench.data import DEFAULT_CONFIG, fewshot_pool, load_questions
-from fk_bench.metrics import expected_calibration_error, question_metrics, relative_to_delimiter
-from fk_bench.prompts import QUESTION_SUFFIX, example_answer
+from fk_bench.prompts import example_answer
+from fk_bench.task_plugin import lm_eval_name
 
-CHOICES = [QUESTION_SUFFIX + word for word in ("", *DEFAULT_GROUPS.words)]
+WORDS = list(DEFAULT_GROUPS.words)
 FEWSHOT_POOL_SIZE = 8
+
+
+class FkYesNoTask(ConfigurableTask):
+    """A multiple-choice task whose requests are the bare target delimiter followed by one per answer word."""
+
+    def __init__(self, config: dict | None = None) -> None:
+        # lm-eval hands over the whole YAML, including the ``class`` key that chose this class.
+        super().__init__(config={key: value for key, value in (config or {}).items() if key != "class"})
+
+    def construct_requests(self, doc: dict, ctx: Any, **kwargs: Any) -> list[Instance]:
+        requests = super().construct_requests(doc, ctx, **kwargs)
+        context, first = requests[0].arguments[:2]
+        delimiter = first[: len(first) - len(WORDS[0])]  # what lm-eval put before every word
+        if not delimiter and context == context.rstrip():
+            return requests  # nothing between prompt and word: log P(empty continuation) = 0
+        bare = Instance(
+            request_type="loglikelihood", doc=doc, arguments=(context, delimiter), idx=0, metadata=requests[0].metadata
+        )
+        for request in requests:
+            request.idx += 1
+        return [bare, *requests]
 
 
 def load_fk_yesno(config: str = DEFAULT_CONFIG, **_metadata) -> datasets.DatasetDict:
@@ -35,28 +65,55 @@ def doc_to_text(doc: dict) -> str:
 
 
 def doc_to_choice(doc: dict) -> list[str]:
-    return CHOICES
+    return WORDS
 
 
 def doc_to_target(doc: dict) -> int:
     """The index of "Yes" or "No": what a solved few-shot example shows."""
-    return CHOICES.index(QUESTION_SUFFIX + example_answer(doc["answer"]))
+    return WORDS.index(example_answer(doc["answer"]))
 
 
 def process_results(doc: dict, results: list[tuple[float, bool]]) -> dict:
-    loglik = np.array([[ll for ll, _ in results]])
-    scores = relative_to_delimiter(loglik)
-    metrics = question_metrics(scores, DEFAULT_GROUPS.is_true_word, np.array([doc["answer"]]))
+    """Per-question metrics as numbers; corpus-level ones as (p_true, label, pair_id) for the aggregations."""
+    loglik = [ll for ll, _ in results]
+    if len(loglik) == len(WORDS):  # no bare-delimiter request (see FkYesNoTask)
+        loglik = [0.0, *loglik]
+    scores = metrics.relative_to_delimiter(np.array([loglik]))
+    label = bool(doc["answer"])
+    per_question = metrics.question_metrics(scores, DEFAULT_GROUPS.is_true_word, np.array([label]))
+    sample = (float(per_question["p_true"][0]), label, doc.get("pair_id"))
     return {
-        "acc": float(metrics["accuracy"][0]),
-        "log_odds": float(metrics["log_odds"][0]),
-        "logit_diff": float(metrics["logit_diff"][0]),
-        "prob_diff": float(metrics["prob_diff"][0]),
-        "brier": float(metrics["brier"][0]),
-        "ece": (float(metrics["p_true"][0]), bool(doc["answer"])),
+        lm_eval_name(name): float(per_question[name][0]) if metric.per_question else sample
+        for name, metric in metrics.METRICS.items()
     }
 
 
-def ece(items: list[tuple[float, bool]]) -> float:
-    p_true, labels = zip(*items)
-    return expected_calibration_error(np.array(p_true), np.array(labels))
+def _unpack(items: list[tuple]) -> tuple[np.ndarray, np.ndarray, list]:
+    p_true, labels, pair_ids = zip(*items)
+    return np.array(p_true, dtype=np.float64), np.array(labels, dtype=bool), list(pair_ids)
+
+
+def _number(value: float | None) -> float:
+    """lm-eval needs a number from an aggregation: an absent metric (no pairs, one class) is NaN, not 0."""
+    return math.nan if value is None else value
+
+
+def ece(items: list[tuple]) -> float:
+    p_true, labels, _ = _unpack(items)
+    return metrics.expected_calibration_error(p_true, labels)
+
+
+def yes_rate(items: list[tuple]) -> float:
+    p_true, _, _ = _unpack(items)
+    return metrics.yes_rate(p_true)
+
+
+def paired_accuracy(items: list[tuple]) -> float:
+    """Over the pairs whose both questions are in the evaluated slice; NaN when there are none."""
+    p_true, labels, pair_ids = _unpack(items)
+    return _number(metrics.paired_accuracy(p_true, labels, pair_ids))
+
+
+def auroc(items: list[tuple]) -> float:
+    p_true, labels, _ = _unpack(items)
+    return _number(metrics.auroc(p_true, labels))

@@ -1,59 +1,137 @@
-"""The lm-eval task reports the same per-question numbers as ``fk-bench eval`` (single- and multi-token words)."""
+"""The lm-eval task reports the same numbers as ``fk-bench eval``: per question (every per-question
+metric and p_true, single- and multi-token words) under the plain, fewshot and chat prompts, and the
+corpus-level aggregations (yes_rate, paired_accuracy, auroc, ece) as fk_bench.metrics computes them."""
 
-import json
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import math
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
+from fk_bench import metrics
 from fk_bench.answers import DEFAULT_GROUPS
 from fk_bench.data import load_questions
 from fk_bench.evaluation import evaluate
-from fk_bench.task_plugin import tasks_dir
+from fk_bench.prompts import build_prompt
+from fk_bench.task_plugin import GROUP_MEAN_METRICS_EXTRA, lm_eval_name, tasks_dir
+from support import build_tiny_tokenizer
+from support.lm_eval_task import (
+    CORPUS, PER_QUESTION, assert_same_aggregates, assert_same_numbers, pair_ids, read_results, read_samples, run_lm_eval,
+    sorted_samples,
+)
 
 LIMIT = 24
-METRICS = {"acc": "accuracy", "log_odds": "log_odds", "logit_diff": "logit_diff", "prob_diff": "prob_diff", "brier": "brier"}
+CHAT_TEMPLATES = {
+    # BOS and a system turn written by the template, a generation prompt ending in "\n" (HFLM moves it
+    # into every continuation), like the ChatML templates of SmolLM2 and Qwen2.5.
+    "ends-with-newline": (
+        "{{ bos_token }}<|system|>\nAnswer briefly.<eos>\n"
+        "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}<eos>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+    ),
+    # No BOS (the tokenizer adds it) and nothing after the generation prompt: no delimiter to subtract.
+    "ends-without-whitespace": "{% for m in messages %}{{ m['content'] }}{% endfor %}{% if add_generation_prompt %} Answer:{% endif %}",
+}
 
 
-def run_lm_eval(lm, task: str, limit: int | None = None) -> list[dict]:
-    import lm_eval
-    from lm_eval.tasks import TaskManager
-
-    manager = TaskManager(include_path=str(tasks_dir()))
-    out = lm_eval.simple_evaluate(model=lm, tasks=[task], task_manager=manager, log_samples=True, limit=limit)
-    return sorted(out["samples"][task], key=lambda s: s["doc_id"])
-
-
-def assert_same_numbers(samples: list[dict], native) -> None:
-    assert len(samples) == len(native.questions)
-    for sample, (_, row) in zip(samples, native.questions.iterrows()):
-        assert sample["doc"]["question"] == row["question"]
-        for lm_eval_name, native_name in METRICS.items():
-            assert sample[lm_eval_name] == pytest.approx(row[native_name], abs=1e-4), (row["question"], lm_eval_name)
-        assert sample["ece"][0] == pytest.approx(row["p_true"], abs=1e-4)
+def _load_task_module(name: str):
+    path = tasks_dir() / "fk_yesno" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"fk_yesno_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
 def tiny_hflm(tiny_model):
     from lm_eval.models.huggingface import HFLM
 
-    return HFLM(pretrained=tiny_model.model, tokenizer=tiny_model.tokenizer, batch_size=4)
+    return HFLM(pretrained=tiny_model.model, tokenizer=tiny_model.tokenizer, batch_size=8)
 
 
-@pytest.mark.parametrize("task, prompt_format", [("fk_yesno_paris", "plain"), ("fk_yesno_fewshot", "fewshot")])
-def test_lm_eval_equals_native_on_tiny_model(tiny_model, tiny_hflm, task, prompt_format):
-    samples = run_lm_eval(tiny_hflm, task, limit=LIMIT)
-    config = "paris" if task.endswith("paris") else "all"
+@pytest.fixture(scope="module", params=list(CHAT_TEMPLATES))
+def tiny_chat_model(request, tiny_model):
+    """The tiny model with a chat template on its own copy of the tokenizer (the shared one has none)."""
+    tokenizer = build_tiny_tokenizer()
+    tokenizer.chat_template = CHAT_TEMPLATES[request.param]
+    return dataclasses.replace(tiny_model, tokenizer=tokenizer)
+
+
+@pytest.mark.parametrize("task, config, prompt_format", [("fk_yesno_paris", "paris", "plain"), ("fk_yesno_fewshot", "all", "fewshot")])
+def test_lm_eval_equals_native_on_tiny_model(tiny_model, tiny_hflm, task, config, prompt_format):
+    out = run_lm_eval(tiny_hflm, task, limit=LIMIT)
     questions = load_questions(config=config, limit=LIMIT)
     native = evaluate(tiny_model, questions, DEFAULT_GROUPS, prompt_format=prompt_format, fewshot_k=4, progress=False)
     assert native.word_tokens["multi_token"], "the tiny tokenizer splits some answer words"
-    assert_same_numbers(samples, native)
+    assert_same_numbers(sorted_samples(out, task), native.questions)
+    assert_same_aggregates(out["results"][task], native.questions, pair_ids(questions))
+
+
+def test_apply_chat_template_equals_native_chat(tiny_chat_model):
+    """``--apply_chat_template`` scores each word right after the template's generation prompt, as
+    ``--prompt-format chat`` does: same token ids, same numbers (per question and aggregated)."""
+    from lm_eval.models.huggingface import HFLM
+
+    lm = HFLM(pretrained=tiny_chat_model.model, tokenizer=tiny_chat_model.tokenizer, batch_size=8)
+    out = run_lm_eval(lm, "fk_yesno_paris", apply_chat_template=True)
+    samples = sorted_samples(out, "fk_yesno_paris")
+    questions = load_questions(config="paris")
+    native = evaluate(tiny_chat_model, questions, DEFAULT_GROUPS, prompt_format="chat", progress=False)
+    prompts = [build_prompt(q, "chat", tiny_chat_model.tokenizer) for q in questions["question"]]
+    assert [s["arguments"][0][0] for s in samples] == prompts, "lm-eval's context is fk-bench's chat prompt"
+    assert_same_numbers(samples, native.questions)
+    assert_same_aggregates(out["results"]["fk_yesno_paris"], native.questions, pair_ids(questions))
+
+
+def test_group_means_are_corpus_values_and_corpus_only_metrics_stay_per_task(tiny_model, tiny_hflm):
+    """The fk_yesno group's size-weighted means equal the metrics over all its questions; paired_accuracy,
+    auroc and ece (not means over questions) are reported per relation only."""
+    out = run_lm_eval(tiny_hflm, "fk_yesno", limit=3)
+    group = out["results"]["fk_yesno"]
+    subtasks = sorted(name for name in out["samples"])
+    samples = [sample for task in subtasks for sample in sorted_samples(out, task)]
+    assert len(samples) == 3 * len(subtasks)
+    for name in PER_QUESTION:
+        assert group[f"{lm_eval_name(name)},none"] == pytest.approx(np.mean([s[lm_eval_name(name)] for s in samples]), abs=1e-6)
+    assert GROUP_MEAN_METRICS_EXTRA == ("yes_rate",)
+    assert group["yes_rate,none"] == pytest.approx(metrics.yes_rate([s["yes_rate"][0] for s in samples]), abs=1e-6)
+    for name in CORPUS:
+        if name not in GROUP_MEAN_METRICS_EXTRA:
+            assert f"{lm_eval_name(name)},none" not in group
+            assert all(f"{lm_eval_name(name)},none" in out["results"][task] for task in subtasks)
+
+
+def test_aggregations_call_fk_bench_metrics_with_pairs():
+    """paired_accuracy counts only pairs whose both questions were evaluated; none -> NaN, never 0."""
+    utils = _load_task_module("utils")
+    items = [(0.9, True, "a"), (0.2, False, "a"), (0.4, True, "b"), (0.4, False, "b"), (0.7, False, "c"), (0.3, True, None)]
+    p_true = np.array([p for p, _, _ in items])
+    labels = np.array([label for _, label, _ in items])
+    ids = [pair for _, _, pair in items]
+    assert utils.paired_accuracy(items) == pytest.approx(0.75) == metrics.paired_accuracy(p_true, labels, ids)
+    assert utils.auroc(items) == pytest.approx(metrics.auroc(p_true, labels))
+    assert utils.yes_rate(items) == pytest.approx(1 / 3)
+    assert utils.ece(items) == pytest.approx(metrics.expected_calibration_error(p_true, labels))
+    assert math.isnan(utils.paired_accuracy([(0.9, True, "a"), (0.2, False, "b"), (0.5, True, None)]))
+    assert math.isnan(utils.auroc([(0.9, True, "a"), (0.2, True, "b")]))
+
+
+def test_generated_yaml_is_up_to_date_with_the_metric_registry():
+    generator = _load_task_module("_generate_configs")
+    for name, text in generator.expected_files().items():
+        assert (tasks_dir() / "fk_yesno" / name).read_text() == text, f"{name} is stale: run python tasks/fk_yesno/_generate_configs.py"
+    template = generator.template_yaml()
+    assert all(f"metric: {lm_eval_name(name)} " in template for name in metrics.METRICS)
 
 
 def test_tasks_dir_holds_the_group_and_paris_task():
     names = {p.name for p in (tasks_dir() / "fk_yesno").iterdir()}
-    assert {"fk_yesno_paris.yaml", "fk_yesno_fewshot.yaml", "utils.py", "README.md"} <= names
+    assert {"_fk_yesno.yaml", "_fk_yesno_template_yaml", "fk_yesno_paris.yaml", "fk_yesno_fewshot.yaml", "utils.py", "README.md"} <= names
 
 
 @pytest.mark.embedded
@@ -68,10 +146,10 @@ def test_stock_cli_on_exported_embedded_model(embedded_model, tmp_path):
         "--log_samples", "--output_path", str(tmp_path / "lm_eval_out"),
     ]
     subprocess.run(command, check=True, cwd=tmp_path, capture_output=True, text=True)
-    sample_file = next((tmp_path / "lm_eval_out").rglob("samples_fk_yesno_paris_*.jsonl"))
-    samples = sorted((json.loads(line) for line in sample_file.read_text().splitlines()), key=lambda s: s["doc_id"])
-    native = evaluate(embedded_model, load_questions(config="paris"), DEFAULT_GROUPS, progress=False)
-    assert_same_numbers(samples, native)
-    results = json.loads(next((tmp_path / "lm_eval_out").rglob("results_*.json")).read_text())
-    assert results["results"]["fk_yesno_paris"]["acc,none"] == pytest.approx(native.summary["accuracy"])
-    assert np.isfinite(results["results"]["fk_yesno_paris"]["ece,none"])
+    samples = read_samples(tmp_path / "lm_eval_out", "fk_yesno_paris")
+    questions = load_questions(config="paris")
+    native = evaluate(embedded_model, questions, DEFAULT_GROUPS, progress=False)
+    assert_same_numbers(samples, native.questions)
+    results = read_results(tmp_path / "lm_eval_out")
+    assert_same_aggregates(results["results"]["fk_yesno_paris"], native.questions, pair_ids(questions))
+

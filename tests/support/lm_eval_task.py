@@ -1,0 +1,88 @@
+"""Helpers for tests that compare the fk_yesno lm-eval task with ``fk-bench eval``: run lm-eval, read
+its output, and assert per-question and corpus-level numbers equal fk-bench's within 1e-4."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fk_bench import metrics
+from fk_bench.task_plugin import lm_eval_name, tasks_dir
+
+PER_QUESTION = [name for name, metric in metrics.METRICS.items() if metric.per_question]
+CORPUS = [name for name, metric in metrics.METRICS.items() if not metric.per_question]
+
+
+@functools.cache
+def task_manager():
+    """Only our task folder: indexing lm-eval's own thousands of task files takes longer than the tests."""
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_path=str(tasks_dir()), include_defaults=False)
+
+
+def run_lm_eval(lm, task: str, limit: int | None = None, apply_chat_template: bool = False) -> dict:
+    """``lm_eval.simple_evaluate`` in this process, with the samples logged."""
+    import lm_eval
+
+    return lm_eval.simple_evaluate(
+        model=lm, tasks=[task], task_manager=task_manager(), log_samples=True, limit=limit,
+        apply_chat_template=apply_chat_template,
+    )
+
+
+def sorted_samples(out: dict, task: str) -> list[dict]:
+    return sorted(out["samples"][task], key=lambda s: s["doc_id"])
+
+
+def read_samples(out_dir: Path, task: str) -> list[dict]:
+    """The logged samples of ``task`` from an ``lm_eval --log_samples --output_path out_dir`` run."""
+    sample_file = next(out_dir.rglob(f"samples_{task}_*.jsonl"))
+    return sorted((json.loads(line) for line in sample_file.read_text().splitlines()), key=lambda s: s["doc_id"])
+
+
+def read_results(out_dir: Path) -> dict:
+    return json.loads(next(out_dir.rglob("results_*.json")).read_text())
+
+
+def pair_ids(questions) -> list:
+    """The questions' pair ids (None where the data has none)."""
+    return list(questions["pair_id"]) if "pair_id" in questions.column_names else [None] * len(questions)
+
+
+def assert_same_numbers(samples: list[dict], table: pd.DataFrame) -> None:
+    """Every per-question metric and p_true of every question within 1e-4 (``table``: EvalResult.questions)."""
+    assert len(samples) == len(table)
+    for sample, (_, row) in zip(samples, table.iterrows()):
+        assert sample["doc"]["question"] == row["question"]
+        for name in PER_QUESTION:
+            assert sample[lm_eval_name(name)] == pytest.approx(row[name], abs=1e-4), (row["question"], name)
+        for name in CORPUS:
+            p_true, label, _ = sample[name]
+            assert p_true == pytest.approx(row["p_true"], abs=1e-4) and label == row["answer"], (row["question"], name)
+
+
+def assert_same_aggregates(result: dict, table: pd.DataFrame, pairs: list) -> None:
+    """A task's reported numbers are fk_bench.metrics' on the native p_true; an absent one (None) is NaN."""
+    p_true, labels = table["p_true"].to_numpy(), table["answer"].to_numpy(dtype=bool)
+    expected = {
+        "yes_rate": metrics.yes_rate(p_true),
+        "paired_accuracy": metrics.paired_accuracy(p_true, labels, pairs),
+        "auroc": metrics.auroc(p_true, labels),
+        "ece": metrics.expected_calibration_error(p_true, labels),
+    }
+    assert set(expected) == set(CORPUS), "a new corpus-level metric needs its lm-eval aggregation checked here"
+    for name, value in expected.items():
+        reported = result[f"{lm_eval_name(name)},none"]
+        if value is None:
+            assert math.isnan(reported), name
+        else:
+            assert reported == pytest.approx(value, abs=1e-4), name
+    for name in PER_QUESTION:
+        assert result[f"{lm_eval_name(name)},none"] == pytest.approx(float(np.mean(table[name])), abs=1e-4), name
