@@ -139,7 +139,7 @@ def evaluate(
     max_tokens = n_tokens.max(axis=0)
     dtype = str(loaded.dtype).removeprefix("torch.")
     return EvalResult(
-        model={"spec": loaded.spec, "name": loaded.name, "path": str(loaded.path), "device": loaded.device, "dtype": dtype},
+        model=loaded.describe(),
         dataset={"id": dataset_id, **(dataset_settings or {}), "n_questions": len(prompts)},
         settings={
             "prompt_format": prompt_format,

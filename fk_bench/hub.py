@@ -27,10 +27,13 @@ def hub_is_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def require_hub(what: str) -> None:
-    """Fail with one clear line when ``what`` needs the Hub and the Hub cannot be reached."""
+def require_hub(what: str, not_local: str = "a local path", instead: str = "a local directory or file") -> None:
+    """Fail with one clear line when ``what`` needs the Hub and the Hub cannot be reached.
+
+    The line reads "<what> is not <not_local>, and the Hub cannot be reached ...; pass <instead>".
+    """
     if not hub_is_reachable():
         raise FkBenchError(
-            f"{what} is not a local path, and the Hugging Face Hub cannot be reached (offline, or HF_HUB_OFFLINE "
-            "is set); pass a local directory or file (with HF_HUB_OFFLINE=1 a copy in the Hugging Face cache is used)"
+            f"{what} is not {not_local}, and the Hugging Face Hub cannot be reached (offline, or HF_HUB_OFFLINE "
+            f"is set); pass {instead} (with HF_HUB_OFFLINE=1 a copy in the Hugging Face cache is used)"
         )

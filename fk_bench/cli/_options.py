@@ -83,9 +83,11 @@ def load_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     """Answer groups, questions and model from the shared options, cheapest first so bad input fails fast."""
     from fk_bench.answers import load_answer_groups
     from fk_bench.data import load_questions
-    from fk_bench.models import load_model
+    from fk_bench.models import load_model, resolve_device, resolve_dtype
 
+    device = resolve_device(args.device)
+    dtype = resolve_dtype(args.dtype, device)
     groups = load_answer_groups(args.answer_map)
     questions = load_questions(args.dataset, split=args.split, config=args.config, relation=args.relation, limit=args.limit)
-    loaded = load_model(args.model, device=args.device, dtype=args.dtype)
+    loaded = load_model(args.model, device=device, dtype=dtype)
     return groups, questions, loaded

@@ -13,11 +13,14 @@ from fk_bench.answers import DEFAULT_GROUPS
 from fk_bench.data import load_questions
 from fk_bench.evaluation import evaluate
 from fk_bench.task_plugin import tasks_dir
+from fk_bench.models.zoo import is_installed, zoo_model
 from support.lm_eval_task import assert_same_aggregates, assert_same_numbers, pair_ids, read_results, read_samples
 
-pytestmark = pytest.mark.smollm2
-
 MODEL = "smollm2-135m-instruct"
+pytestmark = [
+    pytest.mark.smollm2,
+    pytest.mark.skipif(not is_installed(zoo_model(MODEL)), reason=f"not installed: {zoo_model(MODEL).gguf.pip_command}"),
+]
 RELATION = "capital_of"
 LIMIT = 4  # two true questions and their twins: paired_accuracy has pairs to count
 

@@ -1,0 +1,188 @@
+"""The model cache (zoo models dequantized once into Hugging Face directories) and cheap checks of any
+model directory.
+
+A cached directory holds a manifest (format, the size of every file, where the weights came from),
+written last inside the staging folder that :func:`fk_bench.files.atomic_dir` renames into place. Each
+load checks the manifest's sizes, the safetensors headers and config.json (milliseconds, no hashing);
+a cache that fails is rebuilt with a message on stderr. One build at a time per model (a file lock), so
+processes started together do not dequantize the same model twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import struct
+import sys
+from pathlib import Path
+from typing import Callable
+
+from fk_bench.errors import FkBenchError
+from fk_bench.files import STAGING_PREFIX, atomic_dir, check_writable_dir, remove_stale_staging
+
+MANIFEST = ".fk-bench-complete"
+CACHE_FORMAT = 3
+"""Bump when a cached directory's layout or contents change: older caches are rebuilt."""
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "spiece.model", "sentencepiece.bpe.model", "tekken.json")
+_MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors format's own limit
+
+
+def cache_root() -> Path:
+    """Where fk-bench keeps dequantized models (``FK_BENCH_CACHE`` overrides)."""
+    if "FK_BENCH_CACHE" in os.environ:
+        return Path(os.environ["FK_BENCH_CACHE"])
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("fk-bench"))
+
+
+def models_dir() -> Path:
+    return cache_root() / "models"
+
+
+def safetensors_problem(path: Path) -> str | None:
+    """Why ``path`` is not a complete safetensors file (bad header, or size not what the header says), or None."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            raw = handle.read(8)
+            if len(raw) < 8:
+                return f"{path.name} is {size} bytes, too short for a safetensors header"
+            (header_bytes,) = struct.unpack("<Q", raw)
+            if header_bytes > min(_MAX_HEADER_BYTES, size - 8):
+                return f"{path.name}: safetensors header length {header_bytes:,} does not fit the file ({size:,} bytes)"
+            header = json.loads(handle.read(header_bytes))
+    except OSError as err:
+        return f"{path.name} cannot be read ({err.strerror})"
+    except (ValueError, UnicodeDecodeError):
+        return f"{path.name}: the safetensors header is not valid JSON"
+    if not isinstance(header, dict):
+        return f"{path.name}: the safetensors header is not a JSON object"
+    try:
+        data_end = max((int(entry["data_offsets"][1]) for key, entry in header.items() if key != "__metadata__"), default=0)
+    except (TypeError, KeyError, IndexError, ValueError):
+        return f"{path.name}: the safetensors header has a tensor without data_offsets"
+    expected = 8 + header_bytes + data_end
+    if size != expected:
+        return f"{path.name} is {size:,} bytes, its header describes {expected:,} (truncated or damaged)"
+    return None
+
+
+def model_dir_problems(path: Path) -> list[str]:
+    """What is wrong with the Hugging Face model directory ``path``, cheaply: config.json parseable, every
+    safetensors file (and every shard its index names) complete per its header, tokenizer files present."""
+    problems = []
+    config = path / "config.json"
+    try:
+        if not isinstance(json.loads(config.read_text(encoding="utf-8")), dict):
+            problems.append("config.json is not a JSON object")
+    except FileNotFoundError:
+        problems.append("no config.json")
+    except (OSError, ValueError, UnicodeDecodeError):
+        problems.append("config.json is not valid JSON")
+    index = path / "model.safetensors.index.json"
+    shards = set(path.glob("*.safetensors"))
+    if index.exists():
+        try:
+            names = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
+        except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+            problems.append(f"{index.name} is not a valid safetensors index")
+            names = set()
+        problems.extend(f"{name} (named in {index.name}) is missing" for name in sorted(names) if not (path / name).exists())
+    problems.extend(problem for shard in sorted(shards) if (problem := safetensors_problem(shard)))
+    if not any((path / name).is_file() for name in TOKENIZER_FILES):
+        problems.append(f"no tokenizer files (none of {', '.join(TOKENIZER_FILES)})")
+    return problems
+
+
+def read_manifest(path: Path) -> dict | None:
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def cache_problem(path: Path) -> str | None:
+    """Why the cached model at ``path`` cannot be used as it is (absent, older format, damaged), or None."""
+    if not path.is_dir():
+        return "not built yet"
+    manifest = read_manifest(path)
+    if manifest is None:
+        return "incomplete (no valid manifest)"
+    if manifest.get("format") != CACHE_FORMAT:
+        return f"of an older cache format ({manifest.get('format')}, now {CACHE_FORMAT})"
+    for name, size in manifest.get("files", {}).items():
+        file = path / name
+        if not file.is_file():
+            return f"damaged: {name} is missing"
+        if file.stat().st_size != size:
+            return f"damaged: {name} is {file.stat().st_size:,} bytes, expected {size:,}"
+    problems = model_dir_problems(path)
+    return f"damaged: {problems[0]}" if problems else None
+
+
+def _remove_own_staging(parent: Path, name: str) -> None:
+    """Remove staging folders of ``name`` left by killed builds (safe under the build lock: no other build of it runs)."""
+    own = re.compile(rf"{re.escape(STAGING_PREFIX + name)}-(previous-\d+|[a-z0-9_]{{8}})")  # atomic_dir's names
+    for entry in parent.glob(f"{STAGING_PREFIX}{name}-*"):
+        if own.fullmatch(entry.name):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def cached_model(name: str, build: Callable[[Path], dict], what: str) -> Path:
+    """The cached directory ``models_dir()/name``, built by ``build(staging)`` when absent or damaged.
+
+    ``build`` writes the model files into the staging folder and returns what to record about their
+    source (package, version, sha256...). The manifest is written last; the folder appears whole or not
+    at all. ``what`` names the work for the message printed before building.
+    """
+    from filelock import FileLock
+
+    target = models_dir() / name
+    remove_stale_staging(target.parent)  # leftovers of builds killed hours ago, of any model
+    problem = cache_problem(target)
+    if problem is None:
+        return target
+    check_writable_dir(target.parent, "model cache folder (FK_BENCH_CACHE sets another)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target.parent / f".{name}.lock")):
+        problem = cache_problem(target)  # another process may have built it while we waited
+        if problem is None:
+            return target
+        _remove_own_staging(target.parent, name)
+        if problem == "not built yet":
+            print(f"fk-bench: {what} into {target} (once)", file=sys.stderr)
+        else:
+            print(f"fk-bench: the cached model {target} is {problem}; rebuilding it ({what})", file=sys.stderr)
+        try:
+            _build_into(target, build)
+        except OSError as err:  # a full disk, most likely: the staging folder is already gone
+            raise FkBenchError(f"building the cached model {name} in {target.parent}: {err.strerror or err}") from None
+    return target
+
+
+def _build_into(target: Path, build: Callable[[Path], dict]) -> None:
+    """Run ``build`` in a staging folder, write the manifest last, check the result, rename it over ``target``."""
+    with atomic_dir(target) as staging:
+        source = build(staging)
+        files = {item.name: item.stat().st_size for item in sorted(staging.iterdir()) if item.is_file()}
+        manifest = {"format": CACHE_FORMAT, "name": target.name, "source": source, "files": files}
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        problems = model_dir_problems(staging)
+        if problems:
+            raise FkBenchError(f"building the cached model {target.name}: {'; '.join(problems)}")
+        for item in staging.iterdir():
+            os.chmod(item, 0o666 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def directory_size(path: Path) -> int:
+    return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
