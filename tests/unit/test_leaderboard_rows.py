@@ -1,0 +1,82 @@
+"""Leaderboard rows from lm-eval's result files (every setting read back) and their grouping with
+fk-bench's rows; no model needed."""
+
+import json
+import math
+
+import pytest
+
+from fk_bench.leaderboard import collect_rows
+from fk_bench.leaderboard.collect import data_label, prompt_label
+
+
+def lm_eval_file(folder, task: str, stamp: str = "2026-11-27T00-00-00", **top) -> None:
+    """A results file as lm-eval 0.4.13 writes it for one fk_yesno task."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = {
+        "results": {task: {"alias": task, "acc,none": 0.75, "paired_accuracy,none": 0.9, "yes_rate,none": 0.4, "log_odds,none": 1.0}},
+        "n-shot": {task: top.pop("k", 0)},
+        "n-samples": {task: {"original": 402, "effective": 4}},
+        "config": {"model_args": top.pop("model_args", "pretrained=org/some-model,dtype=bfloat16"), "device": "cpu", "limit": top.pop("limit", 4)},
+        "chat_template": top.pop("chat_template", None),
+        **top,
+    }
+    (folder / f"results_{stamp}.json").write_text(json.dumps(data))
+
+
+def test_lm_eval_settings_are_read_back(tmp_path):
+    lm_eval_file(tmp_path / "fewshot", "fk_yesno_fewshot", k=4)
+    lm_eval_file(tmp_path / "chat", "fk_yesno_capital_of", chat_template="{% for m in messages %}{% endfor %}")
+    rows = {row["prompt_format"]: row for _, row in collect_rows([tmp_path]).iterrows()}
+    fewshot, chat = rows["fewshot"], rows["chat"]
+    assert prompt_label(fewshot) == "fewshot (k=4)" and chat["fewshot_k"] == ""
+    assert fewshot["model"] == "org__some-model" and fewshot["dtype"] == "bfloat16" and fewshot["harness"] == "lm-eval"
+    # fk_yesno_fewshot reads config "all" whole: its limit is the first 4 questions, not 4 per relation.
+    assert data_label(fewshot) == "fk_yesno · all · test · first 4"
+    assert (chat["config"], chat["relation"]) == ("capital_of", "capital_of") and data_label(chat) == "fk_yesno · capital_of · test · first 4"
+    assert fewshot["group"] != chat["group"], "different questions: never ranked together"
+    assert (chat["paired_accuracy"], chat["accuracy"], chat["yes_rate"]) == (0.9, 0.75, 0.4)
+    assert math.isnan(chat["auroc"]) and math.isnan(chat["n_pass_filter"]), "not in the file and no samples: n/a"
+
+
+def test_n_pass_filter_is_recounted_from_the_same_runs_samples(tmp_path):
+    lm_eval_file(tmp_path, "fk_yesno_capital_of", stamp="A")
+    samples = [{"acc": 1.0, "prob_diff": 0.5}, {"acc": 1.0, "prob_diff": 0.05}, {"acc": 0.0, "prob_diff": 0.9}, {"acc": 1.0, "prob_diff": 0.1}]
+    (tmp_path / "samples_fk_yesno_capital_of_A.jsonl").write_text("\n".join(json.dumps(s) for s in samples))
+    (tmp_path / "samples_fk_yesno_capital_of_B.jsonl").write_text(json.dumps({"acc": 1.0, "prob_diff": 1.0}))
+    assert collect_rows([tmp_path], threshold=0.1).iloc[0]["n_pass_filter"] == 2
+    assert collect_rows([tmp_path], threshold=0.5).iloc[0]["n_pass_filter"] == 1
+    (tmp_path / "samples_fk_yesno_capital_of_A.jsonl").unlink()
+    assert math.isnan(collect_rows([tmp_path]).iloc[0]["n_pass_filter"]), "another run's samples are never counted"
+
+
+def test_fk_bench_and_lm_eval_on_the_same_questions_share_a_group(tmp_path):
+    """lm-eval's group with --limit 2 scores the first 2 questions of every relation's task: the slice
+    `fk-bench leaderboard --run-zoo --per-relation 2` scores, so the rows are comparable."""
+    lm_eval_file(tmp_path / "lm", "fk_yesno_capital_of")
+    data = json.loads((tmp_path / "lm" / "results_2026-11-27T00-00-00.json").read_text())
+    data["results"]["fk_yesno"] = {"acc,none": 0.5}
+    data["n-samples"] = {"fk_yesno_capital_of": {"effective": 2}, "fk_yesno_currency_of": {"effective": 2}}
+    data["results"]["fk_yesno_currency_of"] = {"acc,none": 0.5}
+    data["config"]["limit"] = 2
+    (tmp_path / "lm" / "results_2026-11-27T00-00-00.json").write_text(json.dumps(data))
+    native = {
+        "fk_bench_version": "0.2.0", "model": {"spec": "x", "name": "x", "dtype": "float32", "device": "cpu"},
+        "settings": {"prompt_format": "plain", "fewshot_k": None, "dtype": "float32", "device": "cpu", "answer_map": "default answer map"},
+        "dataset": {"id": "default", "config": "all", "split": "test", "relation": None, "limit": 2, "limit_per_relation": True, "n_questions": 4},
+        "summary": {"n_questions": 4, "accuracy": 0.5, "paired_accuracy": 1.0, "yes_rate": float("nan")},
+    }
+    (tmp_path / "native").mkdir()
+    (tmp_path / "native" / "results.json").write_text(json.dumps(native))
+    table = collect_rows([tmp_path])
+    assert set(table["group"]) == {1} and list(table["harness"]) == ["fk-bench", "lm-eval"]
+    assert list(table["rank"]) == [1, 2] and math.isnan(table.iloc[0]["yes_rate"])
+
+
+@pytest.mark.parametrize("model_args, expected", [
+    ({"pretrained": "/gone/my-model/"}, "my-model"),
+    ("pretrained=EleutherAI/pythia-70m", "EleutherAI__pythia-70m"),
+])
+def test_lm_eval_model_names_match_fk_bench_eval(tmp_path, model_args, expected):
+    lm_eval_file(tmp_path, "fk_yesno_capital_of", model_args=model_args)
+    assert collect_rows([tmp_path]).iloc[0]["model"] == expected
