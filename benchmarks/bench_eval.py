@@ -1,88 +1,116 @@
-"""Native evaluator throughput against its FLOP floor, and the cached embedded model's reload time.
+"""Native evaluator throughput: its share of the FLOP floor per zoo model and dtype, the prompt formats
+against the plain prompt (with and without the shared-prefix cache), and the cached model's reload.
 
-The floor: the forward FLOPs the evaluator cannot avoid (2 x non-embedding parameters per prompt token,
-attention scores, and one unembedding row block per question: 2 x d_model x vocab), divided by this
-machine's float32 matmul rate measured in the same run on the model's own layer shapes. Ratio =
-floor time / measured time (1.0 = every FLOP at matmul speed). Also the reload time of the cached
-embedded model in a fresh process, with the import of transformers' model code timed apart.
-
-    python benchmarks/bench_eval.py --questions 1024 --batch-size 32 128 256
+    pytest benchmarks/bench_eval.py --benchmark-only                 # everything, about 40 minutes
+    pytest benchmarks/bench_eval.py --benchmark-only -k floor        # one figure
+    pytest benchmarks/bench_eval.py --benchmark-only --fk-models embedded --fk-repeats 1   # quick look
 """
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
-import time
 
-import torch
+import numpy as np
+import pytest
 
+from fk_bench.answers import DEFAULT_GROUPS
+from fk_bench.scoring import score_answer_words
+from measure import CHAT_MODELS, floor_questions, forward_flops, mlp_rate, prompts_for, spread, timed
 
-def matmul_gflops(tokens: int, d_model: int, d_ff: int, repeats: int = 30) -> float:
-    """Best-of float32 matmul rate on the MLP's shape ([tokens, d_model] @ [d_model, d_ff])."""
-    a, b = torch.randn(tokens, d_model), torch.randn(d_model, d_ff)
-    for _ in range(3):
-        a @ b
-    best = float("inf")
-    for _ in range(5):
-        start = time.perf_counter()
-        for _ in range(repeats):
-            a @ b
-        best = min(best, (time.perf_counter() - start) / repeats)
-    return 2 * tokens * d_model * d_ff / best / 1e9
+BATCH_SIZE = 128
+UNCACHED = 64
 
 
-def reload_seconds(threads: int) -> tuple[float, float]:
-    """In a fresh process, the cache already built: (seconds to import transformers' Gemma 3 model code,
-    seconds for ``load_model('embedded')`` after it)."""
-    code = (
-        f"import time, torch, transformers, fk_bench.models as m; torch.set_num_threads({threads})\n"
-        "s = time.perf_counter(); import transformers.models.gemma3.modeling_gemma3; i = time.perf_counter() - s\n"
-        "s = time.perf_counter(); m.load_model('embedded', device='cpu'); print(i, time.perf_counter() - s)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-    imports, load = out.stdout.strip().splitlines()[-1].split()
-    return float(imports), float(load)
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_floor(zoo_name, dtype, models, figure, benchmark, pytestconfig):
+    """Plain prompt, ``--fk-floor-questions`` shuffled questions: measured time against the FLOP floor."""
+    loaded = models.get(zoo_name, dtype)
+    questions = floor_questions(pytestconfig.getoption("--fk-floor-questions"))
+    prompts = prompts_for(loaded, questions["question"], "plain")
+    flops = forward_flops(loaded, prompts)
+    n = len(prompts)
+
+    def run():
+        return [timed(lambda: score_answer_words(loaded, prompts, DEFAULT_GROUPS.words, BATCH_SIZE, False))[0]
+                for _ in range(pytestconfig.getoption("--fk-repeats"))]
+
+    seconds = benchmark.pedantic(run, rounds=1, iterations=1)
+    rate = mlp_rate(loaded, BATCH_SIZE * flops.tokens // n)
+    floor = flops.total / (rate * 1e9)
+    figure += [
+        f"{zoo_name} {dtype}, plain, {n} questions, batch {BATCH_SIZE}: {flops.tokens} tokens read "
+        f"({flops.tokens / n:.1f} a question), {flops.scored} positions unembedded, {flops.total / 1e9:.0f} GFLOP",
+        f"matmul rate on the MLP shape {rate:.0f} GFLOP/s -> floor {floor:.2f} s ({n / floor:.1f} q/s)",
+        f"measured {spread(seconds)} s = {spread([n / s for s in seconds], 1)} q/s "
+        f"= {spread([floor / s for s in seconds])} of the floor",
+    ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--questions", type=int, default=1024)
-    parser.add_argument("--batch-size", type=int, nargs="+", default=[32, 128, 256])
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-
-    from fk_bench.answers import DEFAULT_GROUPS
+def test_prompt_formats(zoo_name, models, figure, benchmark, pytestconfig):
+    """float32, ``--fk-questions`` capital_of questions: fewshot (k=4) and chat against plain, with the
+    shared-prefix cache (timed ``--fk-repeats`` times, interleaved), and without it once on the first
+    ``UNCACHED`` questions (its speed, and the equality of the numbers)."""
     from fk_bench.data import load_questions
-    from fk_bench.evaluation import evaluate
-    from fk_bench.models import load_model
-    from fk_bench.prompts import build_prompt, encode
 
-    loaded = load_model("embedded", device="cpu")
-    cfg = loaded.model.config
-    questions = load_questions(config="all").shuffle(seed=0).select(range(args.questions))
-    n_params = sum(p.numel() for p in loaded.model.parameters())
-    embedding = loaded.model.get_input_embeddings().weight.numel()
-    tokens = [len(encode(loaded.tokenizer, build_prompt(q))) for q in questions["question"]]
-    n_tokens = sum(tokens)
-    attention = sum(4 * cfg.num_hidden_layers * cfg.num_attention_heads * cfg.head_dim * t * t for t in tokens)
-    flops = 2 * (n_params - embedding) * n_tokens + attention + 2 * cfg.hidden_size * cfg.vocab_size * len(tokens)
-    print(f"torch threads {torch.get_num_threads()}; questions {len(tokens)}, prompt tokens {n_tokens} "
-          f"(mean {n_tokens / len(tokens):.1f}), non-embedding params {(n_params - embedding) / 1e6:.1f}M, "
-          f"forward FLOPs {flops / 1e9:.0f} G")
-    for batch_size in args.batch_size:
-        result = evaluate(loaded, questions, DEFAULT_GROUPS, batch_size=batch_size, progress=False)
-        rate = matmul_gflops(batch_size * n_tokens // len(tokens), cfg.hidden_size, cfg.intermediate_size)
-        floor = flops / (rate * 1e9)
-        print(f"batch {batch_size}: matmul rate {rate:.1f} GFLOP/s -> FLOP floor {floor:.2f} s ({len(tokens) / floor:.1f} q/s); "
-              f"fk-bench evaluate {result.seconds:.2f} s ({len(tokens) / result.seconds:.1f} q/s) = {floor / result.seconds:.0%} of the floor")
-    imports, load = reload_seconds(torch.get_num_threads())
-    print(f"embedded model reload in a fresh process: load_model {load:.2f} s from the cache "
-          f"(after {imports:.2f} s importing transformers' Gemma 3 model code, paid by any transformers run)")
+    loaded = models.get(zoo_name, "float32")
+    questions = load_questions(config="capital_of", limit=pytestconfig.getoption("--fk-questions"))["question"]
+    formats = ["plain", "fewshot"] + (["chat"] if zoo_name in CHAT_MODELS else [])
+    prompts = {f: prompts_for(loaded, questions, f) for f in formats}
+    n = len(questions)
+
+    def score(f: str, share: bool = True):
+        chosen = prompts[f] if share else prompts[f][:UNCACHED]
+        return score_answer_words(loaded, chosen, DEFAULT_GROUPS.words, BATCH_SIZE, False, share_prefix=share)[0]
+
+    def run():
+        times = {f: [] for f in formats}
+        scores = {}
+        for _ in range(pytestconfig.getoption("--fk-repeats")):
+            for f in formats:
+                seconds, scores[f] = timed(lambda: score(f))
+                times[f].append(seconds)
+        # Without the cache (slow) on the first UNCACHED questions: its speed, and the same numbers.
+        uncached = {f: timed(lambda: score(f, share=False)) for f in formats if f != "plain"}
+        return times, scores, uncached
+
+    times, scores, uncached = benchmark.pedantic(run, rounds=1, iterations=1)
+    flops = {f: forward_flops(loaded, prompts[f]) for f in formats}
+    plain = times["plain"]
+    figure.append(f"{zoo_name} float32, capital_of, {n} questions, batch {BATCH_SIZE}")
+    figure.append(f"plain: {spread([n / s for s in plain], 1)} q/s")
+    for f in formats[1:]:
+        seconds, reference = uncached[f]
+        m = len(reference)
+        ratios = [p / s for p, s in zip(plain, times[f])]
+        difference = np.abs(scores[f][:m] - reference).max()
+        figure.append(
+            f"{f}: {flops[f].tokens / n:.1f} tokens read a question (plain {flops['plain'].tokens / n:.1f}), FLOP ratio plain/{f} "
+            f"{flops['plain'].total / flops[f].total:.2f}; {spread([n / s for s in times[f]], 1)} q/s = {spread(ratios)} of plain (goal >= 0.70); "
+            f"without the prefix cache (first {m} questions) {m / seconds:.1f} q/s; "
+            f"max |score difference| cache vs none {difference:.1e}"
+        )
+        assert difference < 1e-4
 
 
-if __name__ == "__main__":
-    main()
+def test_reload(zoo_name, models, figure, benchmark, pytestconfig):
+    """In a fresh process, cache built: seconds importing transformers' model code, then ``load_model``."""
+    import torch
+
+    models.release()  # the 1.5B model must not be held twice
+    code = (
+        f"import time, torch, transformers, fk_bench.models as m; torch.set_num_threads({torch.get_num_threads()})\n"
+        "from transformers import AutoConfig\n"
+        f"path = m.resolve_model_dir({zoo_name!r}); arch = AutoConfig.from_pretrained(path).architectures[0]\n"
+        "s = time.perf_counter(); getattr(transformers, arch); i = time.perf_counter() - s\n"
+        f"s = time.perf_counter(); m.load_model({zoo_name!r}, device='cpu', dtype='float32'); print(i, time.perf_counter() - s)"
+    )
+
+    def run():
+        out = [subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+               for _ in range(pytestconfig.getoption("--fk-repeats"))]
+        return [tuple(map(float, o.strip().splitlines()[-1].split())) for o in out]
+
+    runs = benchmark.pedantic(run, rounds=1, iterations=1)
+    figure.append(f"{zoo_name} float32 reload in a fresh process: load_model {spread([r[1] for r in runs])} s "
+                  f"(after {spread([r[0] for r in runs])} s importing transformers' model class)")

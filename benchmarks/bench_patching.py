@@ -1,124 +1,145 @@
-"""Batched activation patching vs TransformerLens, and report generation time, on the embedded model.
+"""Interp speed: the resid_pre patching grid against ``transformer_lens.patching`` on every family, and whole reports.
 
-    python benchmarks/bench_patching.py [--questions 50] [--relation capital_of] [--min-accuracy 0] [--threads 1] [--skip-tl]
+    pytest benchmarks/bench_patching.py --benchmark-only -k grid                 # the grid on every family
+    pytest benchmarks/bench_patching.py --benchmark-only -k report               # fk-bench report, embedded and Qwen
+    pytest benchmarks/bench_patching.py --benchmark-only -k report --fk-models embedded
 
-1. The full resid_pre grid (layers x positions) of one pair, "Is Paris the capital of France?\\n" vs
-   "... Italy?\\n": TransformerLens's ``get_act_patch_resid_pre`` on the bridge vs
-   :func:`interp.patching.get_act_patch_resid_pre`, timed in the same run, with the largest
-   difference between the two grids (normalized log_odds).
-2. ``fk-bench report`` on ``--questions`` questions: wall time of :func:`interp.report.build_report`
-   (evaluator gate included), split into its stages.
+1. ``test_resid_pre_grid``: the full resid_pre grid (layers x positions, normalized log_odds) of one
+   pair, "Is Paris the capital of France?\\n" vs "... Italy?\\n": :func:`interp.patching.get_act_patch_resid_pre`
+   against TransformerLens's ``get_act_patch_resid_pre`` on the same bridge, both timed in the same
+   run (ours: median of ``--fk-repeats``; TransformerLens: once, it takes a minute on the embedded
+   model). Families: random 6-layer models (d_model 256) of each architecture the interp tests cover,
+   and the embedded Gemma 3 270M.
+2. ``test_report``: ``fk-bench report`` as a user runs it, in a fresh process (wall time with imports and
+   model load): the embedded model on capital_of (the default report, and ``--pair-margin 0`` so that 50
+   pairs are studied: the embedded model gets few pairs right by 1 nat), and Qwen2.5-Coder-1.5B-Instruct
+   with its chat template on capital_of (20 pairs). Figures: wall time and the report's own stages.
 """
 
 from __future__ import annotations
 
-import argparse
-import statistics
+import json
+import sys
 import tempfile
 import time
+from pathlib import Path
 
+import pytest
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from measure import run_command, spread, venv_command  # noqa: E402
 
 CLEAN = "Is Paris the capital of France?\n"
 CORRUPTED = "Is Paris the capital of Italy?\n"
+FAMILIES = ("gemma3", "gemma2", "llama", "qwen2", "gpt2", "gpt_neox", "embedded")
 
 
-def bench_grid(loaded, skip_tl: bool, repeats: int) -> None:
+def _small_model(family: str, folder: Path):
+    """A random model of ``family``, 6 layers of d_model 256: the tiny test models scaled up, so that the
+    forward's own cost, not Python overhead alone, is timed."""
+    from fk_bench.models import load_model
+    from support import build_tiny_tokenizer
+    from support.interp import family_config
+
+    tokenizer = build_tiny_tokenizer()
+    model_class, config = family_config(family, tokenizer)
+    sizes = {"n_embd": 256, "n_layer": 6, "n_head": 8} if family == "gpt2" else {"hidden_size": 256, "intermediate_size": 1024, "num_hidden_layers": 6, "num_attention_heads": 8}
+    for key, value in sizes.items():
+        setattr(config, key, value)
+    if hasattr(config, "head_dim"):
+        config.head_dim = 32
+    if hasattr(config, "num_key_value_heads"):
+        config.num_key_value_heads = 2
+    if getattr(config, "layer_types", None) is not None:
+        config.layer_types = [config.layer_types[i % len(config.layer_types)] for i in range(6)]
+    torch.manual_seed(0)
+    model_class(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return load_model(str(folder), device="cpu", dtype="float32")
+
+
+@pytest.fixture(scope="module", params=FAMILIES)
+def pair(request, tmp_path_factory, models):
+    from fk_bench.answers import DEFAULT_GROUPS
+    from fk_bench.models import load_model
+    from interp.answers import single_token_answers
+    from interp.model import InterpModel
+
+    if request.param == "embedded":
+        models.release()
+        loaded = load_model("embedded", device="cpu", dtype="float32")  # its own copy: booting takes the model over
+    else:
+        loaded = _small_model(request.param, tmp_path_factory.mktemp(request.param))
+    answers = single_token_answers(loaded.tokenizer, [CLEAN, CORRUPTED], DEFAULT_GROUPS)
+    model = InterpModel.boot(loaded)
+    clean, corrupted = model.tensor(model.tokens(CLEAN)), model.tensor(model.tokens(CORRUPTED))
+    ids = answers.id_tensor()
+    with torch.no_grad():
+        logits, cache = model.bridge.run_with_cache(clean[None])
+        clean_value = float(answers.log_odds(logits[0, -1, ids]))
+        corrupted_value = float(answers.log_odds(model.bridge(corrupted[None])[0, -1, ids]))
+
+    def metric(last_logits: torch.Tensor) -> torch.Tensor:
+        return (answers.log_odds(last_logits[:, -1, ids]) - corrupted_value) / (clean_value - corrupted_value)
+
+    return {"family": request.param, "model": model, "corrupted": corrupted, "cache": cache, "metric": metric}
+
+
+def test_resid_pre_grid(pair, figure, benchmark, pytestconfig):
     import transformer_lens.patching as tl_patching
 
-    from fk_bench.answers import DEFAULT_GROUPS
     from interp import patching
-    from fk_bench.models import load_bridge
-    from interp.attribution import single_token_answers
 
-    answers = single_token_answers(loaded.tokenizer, [CLEAN, CORRUPTED], DEFAULT_GROUPS)
-    ids = answers.id_tensor(loaded.device)
-    clean_tokens, corrupted_tokens = patching.tokenize_pair(loaded.tokenizer, "paris-capital", CLEAN, CORRUPTED)
-    clean = patching.record_activations(loaded.model, clean_tokens, ids)
-    corrupted = patching.record_activations(loaded.model, corrupted_tokens, ids)
-    clean_value = float(patching.answer_metrics(clean.answer_logits, answers.is_true_word, True)["log_odds"])
-    corrupted_value = float(patching.answer_metrics(corrupted.answer_logits, answers.is_true_word, True)["log_odds"])
+    model, repeats = pair["model"], pytestconfig.getoption("--fk-repeats")
+    patching.get_act_patch_resid_pre(model, pair["corrupted"], pair["cache"], pair["metric"])  # warm-up
 
-    def metric(answer_logits: torch.Tensor) -> torch.Tensor:
-        log_odds = patching.answer_metrics(answer_logits, answers.is_true_word, True)["log_odds"]
-        return torch.as_tensor(patching.normalize(log_odds, clean_value, corrupted_value))
+    def run():
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            grid = patching.get_act_patch_resid_pre(model, pair["corrupted"], pair["cache"], pair["metric"])
+            times.append(time.perf_counter() - start)
+        return grid, times
 
-    grid_shape = (patching.n_layers(loaded.model), clean_tokens.shape[0])
-    print(f"pair: {CLEAN!r} vs {CORRUPTED!r}; grid {grid_shape[0]} x {grid_shape[1]}; log_odds clean {clean_value:.3f}, corrupted {corrupted_value:.3f}")
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        ours = patching.get_act_patch_resid_pre(loaded.model, corrupted_tokens, clean, ids, metric)
-        times.append(time.perf_counter() - start)
-    batched = statistics.median(times)
-    print(f"batched resid_pre grid: {batched:.3f} s (median of {repeats}: {', '.join(f'{t:.3f}' for t in times)})")
+    ours, times = benchmark.pedantic(run, rounds=1, iterations=1)
     start = time.perf_counter()
-    patching.patched_answer_logits(loaded.model, clean, corrupted, ids)
-    print(f"batched, all four grids (resid_pre, attn_out, mlp_out, heads) at once: {time.perf_counter() - start:.3f} s")
-    start = time.perf_counter()
-    patching.attribution_patch(loaded.model, clean, corrupted_tokens, ids, answers.is_true_word, True)
-    print(f"attribution patching, all four grids: {time.perf_counter() - start:.3f} s")
-    if skip_tl:
-        return
-    bridge = load_bridge(loaded)
-    _, clean_cache = bridge.run_with_cache(clean_tokens[None].to(loaded.device))
-    tl_metric = lambda logits: metric(logits[:, -1, ids])[0]
-    start = time.perf_counter()
-    reference = tl_patching.get_act_patch_resid_pre(bridge, corrupted_tokens[None].to(loaded.device), clean_cache, tl_metric)
+    reference = tl_patching.get_act_patch_resid_pre(model.bridge, pair["corrupted"][None], pair["cache"], lambda logits: pair["metric"](logits)[0])
     tl_seconds = time.perf_counter() - start
-    difference = (reference.double().cpu() - ours.double()).abs().max().item()
-    print(f"TransformerLens get_act_patch_resid_pre: {tl_seconds:.3f} s")
-    print(f"ratio TL / batched: {tl_seconds / batched:.1f}x; max |difference| {difference:.2e} (normalized; x {abs(clean_value - corrupted_value):.3f} in log_odds)")
-
-
-def bench_report(loaded, args: argparse.Namespace) -> None:
-    from fk_bench.answers import DEFAULT_GROUPS
-    from fk_bench.data import load_questions
-    from interp.report import ReportSettings, build_report
-
-    questions = load_questions(args.dataset, config=args.config, split=args.split, relation=args.relation)
-    settings = ReportSettings(max_questions=args.questions, min_accuracy=args.min_accuracy, filter_threshold=args.filter_threshold, dataset_id=str(args.dataset or "default"), progress=False)
-    with tempfile.TemporaryDirectory() as scratch:
-        start = time.perf_counter()
-        report = build_report(loaded, questions, DEFAULT_GROUPS, args.out or scratch, settings)
-        seconds = time.perf_counter() - start
-    if not report.passed:
-        print(f"report: the model did not pass the gate ({report.data['reason']}) after {seconds:.1f} s")
-        return
-    stages = ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items() if k != "total")
-    patching = report.data["patching"]
-    print(
-        f"report on {len(report.data['dla']['questions'])} questions ({len(questions)} evaluated for the gate, "
-        f"{patching['n_pairs']} pairs patched, {len(patching['skipped_length_mismatch'])} skipped for length): {seconds:.1f} s ({stages})"
+    difference = float((reference.double() - ours.double()).abs().max())
+    ratio = tl_seconds / sorted(times)[len(times) // 2]
+    figure.append(
+        f"{pair['family']}: resid_pre grid {tuple(ours.shape)} ({model.architecture}): interp {spread(times, 3)} s "
+        f"({'layer sweeps' if model.replay_ok else 'full forwards'}), transformer_lens {tl_seconds:.2f} s, "
+        f"ratio {ratio:.1f}x, max |difference| {difference:.1e} (normalized log_odds)"
     )
+    benchmark.extra_info.update({"ratio": ratio, "max_difference": difference})
+    assert difference < 1e-4
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--questions", type=int, default=50, help="questions analysed by the timed report (0: skip)")
-    parser.add_argument("--dataset", default=None)
-    parser.add_argument("--config", default=None)
-    parser.add_argument("--split", default="test")
-    parser.add_argument("--relation", default=None, help="only questions of this relation (the gate evaluates just these)")
-    parser.add_argument("--min-accuracy", type=float, default=0.6)
-    parser.add_argument("--filter-threshold", type=float, default=None)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--skip-tl", action="store_true", help="skip the (slow) TransformerLens grid")
-    parser.add_argument("--out", default=None, help="keep the timed report here (default: a temporary folder)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads for both sides (default: torch's)")
-    args = parser.parse_args()
-
-    from fk_bench.models import load_model
-
-    torch.set_grad_enabled(False)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    loaded = load_model("embedded", device="cpu")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {loaded.device}")
-    bench_grid(loaded, args.skip_tl, args.repeats)
-    if args.questions:
-        bench_report(loaded, args)
+REPORTS = {
+    "embedded": [["--relation", "capital_of"], ["--relation", "capital_of", "--pair-margin", "0"]],
+    "qwen2.5-coder-1.5b-instruct": [["--prompt-format", "chat", "--relation", "capital_of", "--max-pairs", "20"]],
+}
 
 
-if __name__ == "__main__":
-    main()
+def _report(zoo_name: str, args: list[str]) -> tuple[float, dict]:
+    with tempfile.TemporaryDirectory(prefix="fk-bench-bench-report-") as out:
+        wall = run_command([venv_command("fk-bench"), "report", "--model", zoo_name, *args, "--out", out], Path.cwd())
+        return wall, json.loads(next(Path(out).glob("*/report.json")).read_text())
+
+
+def test_report(zoo_name, models, figure, benchmark):
+    models.release()  # the report process loads its own copy; the 1.5B model must not be held twice
+    runs = benchmark.pedantic(lambda: [_report(zoo_name, args) for args in REPORTS[zoo_name]], rounds=1, iterations=1)
+    for args, (wall, data) in zip(REPORTS[zoo_name], runs):
+        stages = ", ".join(f"{k} {v:.1f} s" for k, v in data["seconds"].items())
+        figure.append(
+            f"fk-bench report --model {zoo_name} {' '.join(args)}: {wall:.1f} s wall (imports and model load included); "
+            f"{data['selection']['n_studied']} pairs studied, {len(data['patching']['exact_pairs'])} with exact patching "
+            f"({', '.join(data['patching']['exact_methods'])}); report stages: {stages}"
+        )
+
+
+test_report.zoo_names = tuple(REPORTS)

@@ -75,7 +75,7 @@ def _split(scores: np.ndarray, is_true_word: np.ndarray, labels: np.ndarray):
 def question_metrics(scores: np.ndarray, is_true_word: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
     """Per-question metrics, each an array of shape [n_questions].
 
-    - ``logit_diff``: mean score of the correct group minus mean of the incorrect group (the seed's
+    - ``logit_diff``: mean score of the correct group minus mean of the incorrect group (the original study's
       "average logit difference"; log-probs and logits differ by one constant per position).
     - ``prob_diff``: probability mass of the correct group minus that of the incorrect group.
     - ``log_odds``: logsumexp(correct) - logsumexp(incorrect), the exact log of p_correct / p_incorrect.

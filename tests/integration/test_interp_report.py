@@ -1,160 +1,187 @@
-"""``fk-bench report``: the gate, report.json, the self-contained page, the CLI, and the page in headless Chromium."""
+"""``fk-bench report`` end to end on tiny random models: the gate, the pairs, report.json, the page, the CLI, Chromium."""
 
 from __future__ import annotations
 
 import csv
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from support import build_tiny_model
 from fk_bench.answers import DEFAULT_GROUPS
 from fk_bench.cli import main
 from fk_bench.data import load_questions
 from fk_bench.evaluation import evaluate
-from interp.report import ReportSettings, build_report, weighted_aligned_mean
+from fk_bench.pages.browser import dump_dom, find_chromium
+from interp.report import ReportSettings, build_report
+from support.interp import build_family_model
 
-QUESTIONS = [
-    ("q-capital", "Is Paris the capital of France?", "Is Paris the capital of Italy?"),
-    ("q-berlin", "Is Berlin the capital of Germany?", "Is Berlin the capital of Spain?"),
-    ("q-louvre", "Is the Louvre Museum in Rome?", "Is the Louvre Museum in Paris?"),
-    ("q-mismatch", "Is Rome in Italy?", "Is the Eiffel Tower located in Paris?"),
-    ("q-alone", "Is Tokyo a city in Japan?", ""),
+PAIRS = [
+    ("Is Paris the capital of France?", "Is Paris the capital of Italy?"),
+    ("Is Berlin the capital of Germany?", "Is Berlin the capital of Spain?"),
+    ("Is Madrid the capital of Spain?", "Is Madrid the capital of Japan?"),
+    ("Is Rome in Italy?", "Is Rome in the Eiffel Tower?"),  # different token lengths
+    ("Is the Louvre Museum in Rome?", "Is the Louvre Museum in Paris?"),
 ]
+N_LAYERS, N_HEADS = 2, 4
 
 
-def _write_dataset(path: Path, labels: list[bool]) -> Path:
+def _write(path: Path, first_is_true: list[bool]) -> Path:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["id", "question", "answer", "corrupted_question"])
-        for (qid, question, corrupted), label in zip(QUESTIONS, labels):
-            writer.writerow([qid, question, label, corrupted])
+        writer.writerow(["id", "question", "answer", "corrupted_question", "pair_id"])
+        for number, ((a, b), label) in enumerate(zip(PAIRS, first_is_true)):
+            writer.writerow([f"p{number}-a", a, label, b, f"p{number}"])
+            writer.writerow([f"p{number}-b", b, not label, a, f"p{number}"])
     return path
+
+
+def _datasets(loaded, root: Path, prompt_format: str) -> tuple[Path, Path]:
+    """Labelled as the model ranks each pair (paired accuracy 1) and the opposite (0): the report's
+    mechanics, not the random model's knowledge, are under test."""
+    probe = load_questions(str(_write(root / f"probe-{prompt_format}.csv", [True] * len(PAIRS))))
+    p_true = evaluate(loaded, probe, DEFAULT_GROUPS, prompt_format=prompt_format, progress=False).questions["p_true"].to_numpy()
+    agree = [bool(p_true[2 * i] > p_true[2 * i + 1]) for i in range(len(PAIRS))]
+    return _write(root / f"agree-{prompt_format}.csv", agree), _write(root / f"disagree-{prompt_format}.csv", [not a for a in agree])
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    """A tiny model and two datasets: labelled as the model answers (accuracy 1) and the opposite (accuracy 0).
-
-    The report's mechanics, not the random model's knowledge, are under test.
-    """
     root = tmp_path_factory.mktemp("report")
-    loaded = build_tiny_model(root / "model")
-    probe = load_questions(str(_write_dataset(root / "probe.csv", [True] * len(QUESTIONS))))
-    p_true = evaluate(loaded, probe, DEFAULT_GROUPS, progress=False).questions["p_true"].to_numpy()
-    agree = [bool(p > 0.5) for p in p_true]
-    return {
-        "loaded": loaded,
-        "model_dir": root / "model",
-        "agree": _write_dataset(root / "agree.csv", agree),
-        "disagree": _write_dataset(root / "disagree.csv", [not a for a in agree]),
-        "root": root,
-    }
+    out = {"root": root}
+    for family, prompt_format in (("llama", "plain"), ("gemma3", "chat")):
+        loaded = build_family_model(family, root / family, chat=True)
+        out[family] = {"dir": root / family, "format": prompt_format, "data": _datasets(loaded, root, prompt_format)}
+    return out
+
+
+def _report(setup, family: str, **overrides):
+    entry = setup[family]
+    loaded = build_family_model(family, setup["root"] / f"{family}-fresh", chat=True)  # each report takes its model over
+    settings = ReportSettings(prompt_format=entry["format"], gate_threshold=0.6, pair_margin=0.0, exact_pairs=2, top_k=2, progress=False, dataset_id="agree.csv")
+    for key, value in overrides.items():
+        setattr(settings, key, value)
+    return build_report(loaded, load_questions(str(entry["data"][0])), DEFAULT_GROUPS, setup["root"] / f"out-{family}", settings)
 
 
 @pytest.fixture(scope="module")
-def report(setup):
-    questions = load_questions(str(setup["agree"]))
-    settings = ReportSettings(min_accuracy=0.6, filter_threshold=-1.0, top_k=2, pattern_questions=1, progress=False, dataset_id="agree.csv")
-    return build_report(setup["loaded"], questions, DEFAULT_GROUPS, setup["root"] / "out", settings)
+def plain_report(setup):
+    return _report(setup, "llama")
 
 
-def test_gate_writes_did_not_pass_with_its_numbers(setup):
-    questions = load_questions(str(setup["disagree"]))
-    result = build_report(setup["loaded"], questions, DEFAULT_GROUPS, setup["root"] / "gated", ReportSettings(progress=False))
-    assert not result.passed
-    assert result.path.name == "did_not_pass.json"
+@pytest.fixture(scope="module")
+def chat_report(setup):
+    return _report(setup, "gemma3")
+
+
+def test_gate_writes_did_not_pass_with_its_metric_value_and_threshold(setup):
+    entry = setup["llama"]
+    loaded = build_family_model("llama", setup["root"] / "llama-gated")
+    result = build_report(loaded, load_questions(str(entry["data"][1])), DEFAULT_GROUPS, setup["root"] / "gated", ReportSettings(progress=False))
+    assert not result.passed and result.path.name == "did_not_pass.json"
     data = json.loads(result.path.read_text())
-    assert data["accuracy"] == 0.0 and data["min_accuracy"] == 0.6
-    assert "below the minimum 0.6" in data["reason"]
-    assert data["n_questions"] == len(QUESTIONS)
+    assert data["gate"] == {"metric": "paired_accuracy", "threshold": 0.6, "value": 0.0, "passed": False}
+    assert "paired_accuracy 0.000 is below the threshold 0.6" in data["reason"]
+    assert data["settings"]["gate_metric"] == "paired_accuracy" and data["settings"]["pair_margin"] == 1.0
     assert not (result.model_dir / "report.html").exists()
 
 
-def test_report_json_holds_every_array_and_setting(report, setup):
-    assert report.passed
-    data = json.loads((report.model_dir / "report.json").read_text())
-    n_layers, n_heads = 2, 4
-    assert data["settings"]["min_accuracy"] == 0.6 and data["settings"]["top_k"] == 2
-    assert data["gate"]["accuracy"] == 1.0 and data["gate"]["n_pass_filter"] == len(QUESTIONS)
+def test_report_json_holds_every_array_and_setting(plain_report):
+    assert plain_report.passed
+    data = json.loads((plain_report.model_dir / "report.json").read_text())
+    assert data["gate"] == {"metric": "paired_accuracy", "threshold": 0.6, "value": 1.0, "passed": True}
+    assert data["settings"]["pair_margin"] == 0.0 and data["settings"]["prompt_format"] == "plain"
+    assert data["model"]["architecture"] == "LlamaForCausalLM" and data["model"]["n_layers"] == N_LAYERS
+    selection = data["selection"]
+    assert (selection["n_pairs_in_data"], selection["n_right_by_margin"], selection["n_studied"]) == (5, 5, 4)
+    assert [s["pair_id"] for s in selection["skipped_length_mismatch"]] == ["p3"]
     assert data["answer_tokens"]["skipped_multi_token"]  # the tiny tokenizer splits some words
-    dla = data["dla"]
-    assert len(dla["questions"]) == len(QUESTIONS)
-    assert len(dla["logit_lens"]["mean"]) == 2 * n_layers + 1 == len(dla["lens_labels"])
-    assert np.array(dla["per_head_mean"]).shape == (n_layers, n_heads)
-    assert len(dla["top_heads"]["positive"]) == 2
-    for q in dla["questions"]:  # the closures hold in what was written
-        assert sum(q["per_layer"]) == pytest.approx(q["logit_diff"], abs=1e-3)
+    pairs = data["pairs"]
+    assert len(pairs) == 4
+    for pair in pairs:  # the closures hold in what was written, and the grids start at the first difference
+        dla = pair["dla"]
+        assert sum(dla["per_layer"]) == pytest.approx(dla["final_projection"], abs=1e-4)
+        assert dla["logit_lens"][-1] == pytest.approx(dla["logit_diff"], abs=1e-4)
+        width = pair["n_tokens"] - pair["shared_prefix"]
+        assert np.array(pair["attribution_log_odds"]["resid_pre"]).shape == (N_LAYERS, width)
+        assert np.array(pair["attribution_log_odds"]["head_out"]).shape == (N_LAYERS, N_HEADS)
+        assert pair["clean_str_tokens"][: pair["shared_prefix"]] == pair["corrupted_str_tokens"][: pair["shared_prefix"]]
+    exact = [p for p in pairs if p["exact"] is not None]
+    assert len(exact) == 2 and {p["pair_id"] for p in exact} == set(data["patching"]["exact_pairs"])
+    assert min(p["eval_margin"] for p in exact) >= max(p["eval_margin"] for p in pairs if p["exact"] is None)
+    for pair in exact:
+        assert set(pair["exact"]) == {"log_odds", "logit_diff"}
+        assert pair["exact"]["log_odds"]["resid_pre"][0][0] == pytest.approx(1.0, abs=1e-4)  # the one differing token at layer 0
     patching = data["patching"]
-    assert patching["skipped_length_mismatch"] == [{"id": "q-mismatch", "clean_tokens": patching["skipped_length_mismatch"][0]["clean_tokens"], "corrupted_tokens": patching["skipped_length_mismatch"][0]["corrupted_tokens"]}]
-    assert patching["skipped_length_mismatch"][0]["clean_tokens"] != patching["skipped_length_mismatch"][0]["corrupted_tokens"]
-    assert patching["n_without_corruption"] == 1
-    assert patching["n_pairs"] == 3
-    pair = patching["pairs"][0]
-    assert np.array(pair["exact"]["log_odds"]["resid_pre"]).shape == (n_layers, len(pair["clean_tokens"]))
-    assert np.array(pair["exact"]["logit_diff"]["head_out"]).shape == (n_layers, n_heads)
+    assert patching["exact_methods"] == ["layer sweeps"] and patching["exact_fallback_reason"] is None
     assert set(patching["correlation"]) == {"resid_pre", "attn_out", "mlp_out", "head_out"}
-    # lens, layers, heads, 1 pattern question, one pair in full, attribution scatter, and a mean grid per metric with pairs
-    assert data["n_figures"] == 6 + len(patching["mean"])
-    for metric, n in patching["n_in_mean"].items():
-        assert n == sum(drop > 0 for drop in patching["drops"][metric])
-        assert (metric in patching["mean"]) == (n > 0)
+    assert len(patching["columns"]) == max(p["n_tokens"] - p["shared_prefix"] for p in pairs)
+    assert data["findings"]["positions_from"] == "exact patching"
+    # lens, layers, heads, patterns of 1 pair, exact mean, attribution mean, one pair in full, attribution vs exact
+    assert data["n_figures"] == 8
 
 
-def test_page_is_self_contained_and_says_what_was_skipped(report):
-    page = (report.model_dir / "report.html").read_text()
-    assert "<script src=" not in page  # no CDN: plotly.js is inline
-    assert "Plotly" in page and len(page) > 1_000_000
-    assert "q-mismatch" in page and "different token lengths" in page
-    assert page.count('class="figure"') == report.data["n_figures"]
+def test_chat_prompts_share_the_system_prompt_and_skip_it(chat_report, setup):
+    data = chat_report.data
+    assert chat_report.model_dir.name.endswith("--chat")  # the folder fk-bench eval writes for this run
+    assert data["settings"]["prompt_format"] == "chat"
+    for pair in data["pairs"]:
+        tokens = "".join(pair["clean_str_tokens"][: pair["shared_prefix"]])
+        assert "system" in tokens and "answer" in tokens  # the whole system prompt is in the shared prefix
+        assert np.array(pair["attribution_log_odds"]["mlp_out"]).shape[1] == pair["n_tokens"] - pair["shared_prefix"]
+    page = (chat_report.model_dir / "report.html").read_text()
+    assert "shared prefix" in page and "EXACT" in page and "ESTIMATE" in page
 
 
-def test_weighted_aligned_mean_aligns_on_the_last_position():
-    short, long = np.array([[1.0, 2.0]]), np.array([[10.0, 20.0, 30.0]])
-    np.testing.assert_allclose(weighted_aligned_mean([short, long], [1.0, 1.0]), [[10.0, 10.5, 16.0]])
-    np.testing.assert_allclose(weighted_aligned_mean([short, long], [3.0, 1.0]), [[10.0, 5.75, 9.0]])
+def test_page_is_self_contained_and_says_what_was_skipped(plain_report):
+    page = (plain_report.model_dir / "report.html").read_text()
+    assert "<script src=" not in page and "Plotly" in page  # plotly.js is inline
+    assert "p3 (" in page and "different token lengths" in page
+    assert page.count('class="figure"') == plain_report.data["n_figures"]
 
 
 def test_cli_report_and_errors(setup, capsys):
-    out = setup["root"] / "cli"
-    args = ["report", "--model", str(setup["model_dir"]), "--dataset", str(setup["agree"]), "--out", str(out), "--min-accuracy", "0.5", "--filter-threshold", "-1", "--max-questions", "2", "--no-attribution", "--pattern-questions", "1"]
+    entry, out = setup["llama"], setup["root"] / "cli"
+    model_dir = str(build_family_model("llama", setup["root"] / "llama-cli").path)
+    args = ["report", "--model", model_dir, "--dataset", str(entry["data"][0]), "--out", str(out), "--pair-margin", "0", "--max-pairs", "2", "--exact-pairs", "1"]
     assert main(args) == 0
-    data = json.loads((out / "model" / "report.json").read_text())
-    assert len(data["dla"]["questions"]) == 2 and data["settings"]["attribution"] is False
-    assert data["patching"]["correlation"] == {}
-    assert "wrote" in capsys.readouterr().out
-    assert main([*args, "--max-questions", "0"]) == 2
-    assert "--max-questions 0: must be at least 1" in capsys.readouterr().err
-    # The same folder, now gated out: the earlier report goes, did_not_pass.json replaces it.
-    assert main(["report", "--model", str(setup["model_dir"]), "--dataset", str(setup["disagree"]), "--out", str(out)]) == 0
-    assert (out / "model" / "did_not_pass.json").exists()
-    assert not (out / "model" / "report.html").exists() and not (out / "model" / "report.json").exists()
-    assert "no report (accuracy 0.000 is below the minimum 0.6)" in capsys.readouterr().out
-
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian packages chromium and chromium-driver; .ci/run installs them)")
-def test_page_renders_in_headless_chromium_without_js_errors(report, tmp_path):
-    flags = [
-        "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-        "--enable-logging=stderr", "--v=0", "--virtual-time-budget=20000",
+    printed = capsys.readouterr().out
+    assert "paired_accuracy 1.000 >= 0.6; report of 2 pair(s) (1 with exact patching)" in printed
+    written = json.loads(next(out.glob("*/report.json")).read_text())
+    assert written["selection"]["n_studied"] == 2 and written["settings"]["exact_pairs"] == 1
+    bad_options = [
+        (["--max-pairs", "0"], "--max-pairs: 0 must be at least 1"),
+        (["--pair-margin", "-1"], "-1.0 must be 0 or more"),
+        (["--gate-threshold", "2"], "2.0 must be between 0 and 1"),
+        (["--gate-metric", "brier"], "invalid choice: 'brier'"),
     ]
-    url = (report.model_dir / "report.html").resolve().as_uri()
-    run = subprocess.run([CHROMIUM, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=180)
-    assert run.returncode == 0, run.stderr[-2000:]
-    body = re.search(r"<body([^>]*)>", run.stdout)
+    for bad, message in bad_options:  # refused at parse time, before any model loads
+        with pytest.raises(SystemExit) as exit_info:
+            main([*args, *bad])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    # The same folder, now gated out by accuracy: the earlier report goes, did_not_pass.json replaces it.
+    assert main(["report", "--model", model_dir, "--dataset", str(entry["data"][1]), "--out", str(out), "--gate-metric", "accuracy"]) == 0
+    assert re.search(r"no report \(accuracy 0\.[0-5]\d\d is below the threshold 0\.6\)", capsys.readouterr().out)
+    folder = next(out.iterdir())
+    assert (folder / "did_not_pass.json").exists() and not (folder / "report.html").exists() and not (folder / "report.json").exists()
+
+
+def test_default_exact_pairs_by_model_size():
+    from interp.report import DEFAULT_EXACT_PAIRS, DEFAULT_EXACT_PAIRS_LARGE, default_exact_pairs
+
+    assert default_exact_pairs(268_000_000) == DEFAULT_EXACT_PAIRS == 5
+    assert default_exact_pairs(1_540_000_000) == DEFAULT_EXACT_PAIRS_LARGE == 2
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="chromium is not installed (Debian package chromium)")
+def test_page_renders_in_headless_chromium_without_js_errors(chat_report):
+    dom, log = dump_dom(chat_report.model_dir / "report.html")
+    body = re.search(r"<body([^>]*)>", dom)
     assert body, "no <body> in the rendered DOM"
     attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', body.group(1)))
-    console_errors = [line for line in run.stderr.splitlines() if "CONSOLE" in line and re.search(r"Uncaught|Error", line)]
-    assert console_errors == []
+    assert [line for line in log.splitlines() if "CONSOLE" in line and re.search(r"Uncaught|Error", line)] == []
     assert attrs.get("data-js-errors") == "0"
-    assert attrs.get("data-expected") == str(report.data["n_figures"])
+    assert attrs.get("data-expected") == str(chat_report.data["n_figures"])
     assert attrs.get("data-rendered") == attrs.get("data-expected"), "some figures did not render"

@@ -1,49 +1,110 @@
-"""Shared setup for the interp tests: a tiny Gemma 3 whose RMSNorm gains are not all one.
+"""Tiny random models of every decoder-only family the interp tests cover, built from configs.
 
-The tiny model initialises every RMSNorm weight to zero (gain 1), which would hide a
-missing norm gain in the DLA directions or the per-head decomposition; these helpers perturb them.
+Each is a 2-layer model with the tiny byte-level tokenizer of :mod:`support`, saved and loaded as
+fk-bench loads any local model. Norm gains are perturbed (they start at one, which would hide a
+missing gain in DLA) and embeddings scaled up so that answer words get distinct probabilities.
 """
 
 from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-from support import build_tiny_model
 from fk_bench.answers import DEFAULT_GROUPS
-from fk_bench.models import LoadedModel
-from interp.attribution import AnswerTokens, single_token_answers
+from fk_bench.models import LoadedModel, load_model
+from interp.answers import AnswerTokens, single_token_answers
+from support import build_tiny_tokenizer
+
+if TYPE_CHECKING:
+    from interp.model import InterpModel
 
 CLEAN = "Is Paris the capital of France?\n"
 CORRUPTED = "Is Paris the capital of Italy?\n"
 
+FAMILIES = ("gemma3", "gemma2", "llama", "qwen2", "gpt2", "gpt_neox")
+"""Gemma 3 and 2 (post-norms, soft-caps, sliding windows), Llama (SmolLM2's), Qwen2 (grouped-query
+attention with q/k/v biases), GPT-2 (LayerNorm, learned positions, no post-norms), GPT-NeoX
+(parallel attention and MLP, partial rotary)."""
 
-def perturbed_tiny_model(path: Path, seed: int = 1, sliding_window: int | None = None) -> LoadedModel:
-    """The tiny Gemma 3 with random RMSNorm gains (and optionally a short sliding window)."""
-    loaded = build_tiny_model(path, seed=seed)
+CHAT_TEMPLATE = (
+    "{{ bos_token }}<|system|>\nYou answer questions.\n"
+    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+"""A chat template with a system prompt, so chat prompts have a long shared prefix."""
+
+
+def family_config(family: str, tokenizer) -> tuple[type, object]:
+    import transformers as hf
+
+    special = {"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id, "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id}
+    # A wide initialization so that the random models' answers move visibly between clean and corrupted prompts.
+    rope = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "max_position_embeddings": 256, "initializer_range": 0.2, **special}
+    if family == "gemma3":
+        return hf.Gemma3ForCausalLM, hf.Gemma3TextConfig(
+            num_attention_heads=4, num_key_value_heads=1, head_dim=16, sliding_window=64, layer_types=["sliding_attention", "full_attention"], **rope
+        )
+    if family == "gemma2":
+        return hf.Gemma2ForCausalLM, hf.Gemma2Config(
+            num_attention_heads=4, num_key_value_heads=2, head_dim=16, sliding_window=64, final_logit_softcapping=30.0, attn_logit_softcapping=50.0, **rope
+        )
+    if family == "llama":
+        return hf.LlamaForCausalLM, hf.LlamaConfig(num_attention_heads=4, num_key_value_heads=2, **rope)
+    if family == "qwen2":  # six query heads share one key/value head
+        return hf.Qwen2ForCausalLM, hf.Qwen2Config(**{**rope, "hidden_size": 96}, num_attention_heads=6, num_key_value_heads=1)
+    if family == "gpt2":
+        return hf.GPT2LMHeadModel, hf.GPT2Config(n_embd=64, n_layer=2, n_head=4, n_positions=256, initializer_range=0.2, **special)
+    if family == "gpt_neox":
+        return hf.GPTNeoXForCausalLM, hf.GPTNeoXConfig(num_attention_heads=4, rotary_pct=0.5, **rope)
+    raise ValueError(family)
+
+
+def build_family_model(family: str, path: Path, seed: int = 0, chat: bool = False) -> LoadedModel:
+    """A 2-layer random model of ``family`` saved to ``path`` and loaded with :func:`fk_bench.models.load_model`."""
+    tokenizer = build_tiny_tokenizer()
+    if chat:
+        tokenizer.chat_template = CHAT_TEMPLATE
+    model_class, config = family_config(family, tokenizer)
+    config.architectures = [model_class.__name__]
+    torch.manual_seed(seed)
+    model = model_class(config)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for name, param in loaded.model.named_parameters():
-            if "norm" in name:
+        model.get_input_embeddings().weight.mul_(20.0)
+        for name, param in model.named_parameters():
+            if "norm" in name or ".ln_" in name or "layernorm" in name:
                 param.add_(0.5 * torch.randn(param.shape, generator=generator))
-    if sliding_window is not None:
-        loaded.model.config.sliding_window = sliding_window
-        for layer in loaded.model.model.layers:
-            if layer.self_attn.sliding_window is not None:
-                layer.self_attn.sliding_window = sliding_window
-    return loaded
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return load_model(str(path), device="cpu", dtype="float32")
 
 
-def tiny_answers(loaded: LoadedModel) -> AnswerTokens:
-    return single_token_answers(loaded.tokenizer, [CLEAN, CORRUPTED], DEFAULT_GROUPS)
+def tiny_answers(loaded: LoadedModel, prompts=(CLEAN, CORRUPTED)) -> AnswerTokens:
+    return single_token_answers(loaded.tokenizer, list(prompts), DEFAULT_GROUPS)
 
 
 @functools.lru_cache(maxsize=1)
 def private_embedded_model() -> LoadedModel:
-    """An embedded model of the interp tests' own: booting a bridge folds and centers the unembedding and
-    wraps the modules in place, which other tests sharing the session's ``embedded_model`` should not see."""
-    from fk_bench.models import load_model
+    """An embedded model of the interp tests' own: booting a bridge takes the model over (wraps its
+    modules, processes its weights), which other tests sharing the session's ``embedded_model`` should not see."""
+    return load_model("embedded", device="cpu", dtype="float32")
 
-    return load_model("embedded", device="cpu")
+
+@functools.lru_cache(maxsize=None)
+def booted_family(family: str) -> tuple[LoadedModel, "InterpModel", AnswerTokens]:
+    """One booted model per family for the whole test session (booting takes the model over, so the
+    tests that share it use only the InterpModel)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from interp.model import InterpModel
+
+    folder = Path(tempfile.mkdtemp(prefix=f"fk-bench-tiny-{family}-"))
+    atexit.register(shutil.rmtree, folder, True)
+    loaded = build_family_model(family, folder)
+    answers = tiny_answers(loaded)
+    return loaded, InterpModel.boot(loaded), answers

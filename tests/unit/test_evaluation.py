@@ -39,7 +39,7 @@ def test_scores_equal_naive_lm_eval_definition(tiny_model):
 
 
 def test_scores_are_log_probabilities_after_the_prompt(tiny_model):
-    """With the seed prompt "Q\\n", a single-token word's score is log P(word | Q\\n) from the full logits."""
+    """With the plain prompt "Q\\n", a single-token word's score is log P(word | Q\\n) from the full logits."""
     scores, n_tokens = score_answer_words(tiny_model, PROMPTS[:1], DEFAULT_GROUPS.words, progress=False)
     ids = encode(tiny_model.tokenizer, PROMPTS[0])
     with torch.no_grad():

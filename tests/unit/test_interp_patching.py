@@ -1,4 +1,6 @@
-"""Batched activation patching: equal to TransformerLens's patching functions, closures, attribution patching."""
+"""Activation patching through the bridge's hooks, on a tiny random model of every family: equal to
+``transformer_lens.patching``, the prefix cache and the answer-only unembedding change nothing, the
+closures hold, and attribution patching is the first-order change."""
 
 from __future__ import annotations
 
@@ -7,200 +9,194 @@ import pytest
 import torch
 import transformer_lens.patching as tl_patching
 
-from fk_bench.errors import FkBenchError
-from fk_bench.models import load_bridge
-from interp import patching
-from support.interp import CLEAN, CORRUPTED, perturbed_tiny_model, private_embedded_model, tiny_answers
+from interp import patching, runner
+from interp.model import SITES
+from interp.pairs import shared_prefix_length
+from support.interp import CLEAN, CORRUPTED, FAMILIES, booted_family, build_family_model, tiny_answers
 
 TL_FUNCTIONS = {
-    "resid_pre": (tl_patching.get_act_patch_resid_pre, patching.get_act_patch_resid_pre),
-    "attn_out": (tl_patching.get_act_patch_attn_out, patching.get_act_patch_attn_out),
-    "mlp_out": (tl_patching.get_act_patch_mlp_out, patching.get_act_patch_mlp_out),
-    "head_out": (tl_patching.get_act_patch_attn_head_out_all_pos, patching.get_act_patch_attn_head_out_all_pos),
+    "resid_pre": tl_patching.get_act_patch_resid_pre,
+    "attn_out": tl_patching.get_act_patch_attn_out,
+    "mlp_out": tl_patching.get_act_patch_mlp_out,
+    "head_out": tl_patching.get_act_patch_attn_head_out_all_pos,
 }
 
 
-class Setup:
-    """A model with its bridge, one clean/corrupted pair and the normalized log_odds metric."""
+class Pair:
+    """One clean/corrupted pair on a booted model, with the normalized log_odds metric."""
 
-    def __init__(self, loaded, clean_prompt: str = CLEAN, corrupted_prompt: str = CORRUPTED, label: bool = True):
-        self.loaded, self.model = loaded, loaded.model
-        self.answers = None
-        self.label = label
-        self.clean_tokens, self.corrupted_tokens = patching.tokenize_pair(loaded.tokenizer, "pair", clean_prompt, corrupted_prompt)
+    def __init__(self, family: str, clean_prompt: str = CLEAN, corrupted_prompt: str = CORRUPTED):
+        _, self.model, self.answers = booted_family(family)
+        self.ids = self.answers.id_tensor()
+        self.clean_tokens = self.model.tensor(self.model.tokens(clean_prompt))
+        self.corrupted_tokens = self.model.tensor(self.model.tokens(corrupted_prompt))
+        self.start = shared_prefix_length(self.clean_tokens.tolist(), self.corrupted_tokens.tolist())
+        with torch.no_grad():
+            self.clean_logits, self.clean_cache = self.model.bridge.run_with_cache(self.clean_tokens[None])
+            self.clean_value = float(self.answers.log_odds(self.clean_logits[0, -1, self.ids]))
+            self.corrupted_value = float(self.answers.log_odds(self.model.bridge(self.corrupted_tokens[None])[0, -1, self.ids]))
 
-    def prepare(self, answers) -> "Setup":
-        self.answers = answers
-        self.ids = answers.id_tensor()
-        self.clean = patching.record_activations(self.model, self.clean_tokens, self.ids)
-        self.corrupted = patching.record_activations(self.model, self.corrupted_tokens, self.ids)
-        self.clean_value = self.log_odds(self.clean.answer_logits)
-        self.corrupted_value = self.log_odds(self.corrupted.answer_logits)
-        return self
-
-    def log_odds(self, answer_logits: torch.Tensor) -> np.ndarray:
-        return patching.answer_metrics(answer_logits, self.answers.is_true_word, self.label)["log_odds"]
-
-    def metric(self, answer_logits: torch.Tensor) -> torch.Tensor:
-        return torch.as_tensor(patching.normalize(self.log_odds(answer_logits), self.clean_value, self.corrupted_value))
-
-    def tl_metric(self, logits: torch.Tensor) -> torch.Tensor:
-        return self.metric(logits[:, -1, self.ids])[0]
+    def metric(self, logits: torch.Tensor) -> torch.Tensor:
+        """Normalized log_odds of last-position logits ``[rows, pos, d_vocab]`` -> ``[rows]``."""
+        value = self.answers.log_odds(logits[:, -1, self.ids])
+        return (value - self.corrupted_value) / (self.clean_value - self.corrupted_value)
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> Setup:
-    loaded = perturbed_tiny_model(tmp_path_factory.mktemp("tiny-patching"))
-    setup = Setup(loaded).prepare(tiny_answers(loaded))
-    setup.bridge = load_bridge(loaded)
-    return setup
+@pytest.fixture(scope="module", params=FAMILIES)
+def pair(request) -> Pair:
+    return Pair(request.param)
 
 
-def test_recorded_sites_are_the_bridge_hooks(tiny):
-    """resid_pre/attn_out/mlp_out/z recorded on the Hugging Face modules equal the bridge's hook values."""
-    logits, cache = tiny.bridge.run_with_cache(tiny.clean_tokens[None])
-    hooks = {"resid_pre": "blocks.{}.hook_resid_pre", "attn_out": "blocks.{}.hook_attn_out", "mlp_out": "blocks.{}.hook_mlp_out", "head_out": "blocks.{}.attn.hook_z"}
-    for site, hook in hooks.items():
-        for layer in range(tiny.bridge.cfg.n_layers):
-            torch.testing.assert_close(tiny.clean.site(site)[layer], cache[hook.format(layer)][0], rtol=1e-5, atol=1e-5)
-    # The bridge centers the unembedding (a constant shift per position): compare the metrics, not raw logits.
-    ours = patching.answer_metrics(tiny.clean.answer_logits, tiny.answers.is_true_word, True)
-    bridge = patching.answer_metrics(logits[0, -1, tiny.ids], tiny.answers.is_true_word, True)
-    for name in patching.METRICS:
-        assert ours[name] == pytest.approx(bridge[name], abs=1e-5)
+def test_pair_is_informative(pair):
+    """The grids below divide by clean - corrupted and compare numbers: the pair must move the answer."""
+    assert abs(pair.clean_value - pair.corrupted_value) > 0.05
+    assert 0 < pair.start < pair.clean_tokens.shape[0]
 
 
-def test_pair_is_informative(tiny):
-    """The equivalence tests below divide by clean - corrupted: it must not be near zero."""
-    assert abs(tiny.clean_value - tiny.corrupted_value) > 0.3
+@pytest.mark.parametrize("site", SITES)
+def test_grid_equals_transformer_lens(pair, site):
+    reference = TL_FUNCTIONS[site](pair.model.bridge, pair.corrupted_tokens[None], pair.clean_cache, lambda logits: pair.metric(logits)[0])
+    ours = patching.act_patch(pair.model, pair.corrupted_tokens, pair.clean_cache, pair.metric, site)
+    n_cells = pair.model.n_heads if site == "head_out" else pair.clean_tokens.shape[0]
+    assert ours.shape == reference.shape == (pair.model.n_layers, n_cells)
+    assert reference.abs().max() > 0.01  # not trivially zero: a hundred times the tolerance
+    np.testing.assert_allclose(ours.double().numpy(), reference.double().numpy(), rtol=0, atol=1e-4)
 
 
-@pytest.mark.parametrize("site", list(TL_FUNCTIONS))
-def test_batched_grid_equals_transformer_lens(tiny, site):
-    tl_function, batched_function = TL_FUNCTIONS[site]
-    reference = tl_function(tiny.bridge, tiny.corrupted_tokens[None], tiny.bridge.run_with_cache(tiny.clean_tokens[None])[1], tiny.tl_metric)
-    ours = batched_function(tiny.model, tiny.corrupted_tokens, tiny.clean, tiny.ids, tiny.metric)
-    n_cells = tiny.model.config.num_attention_heads if site == "head_out" else tiny.clean_tokens.shape[0]
-    assert ours.shape == reference.shape == (tiny.model.config.num_hidden_layers, n_cells)
-    assert reference.abs().max() > 0.05  # the grid is not trivially zero
-    np.testing.assert_allclose(ours.numpy(), reference.double().numpy(), rtol=0, atol=1e-4)
+def test_prefix_cache_and_answer_only_unembedding_change_nothing(pair):
+    """A run from the shared prefix's cache equals the full run, and the answer-only unembedding equals
+    the full logits' answer columns (final norm, bias and soft-cap included)."""
+    whole, suffix = patching.clean_sites(pair.clean_cache, pair.model.n_layers), patching.clean_sites(pair.clean_cache, pair.model.n_layers, pair.start)
+    cells = [None, runner.Cell("mlp_out", 0, pair.start), runner.Cell("head_out", 1, 0)]
+    full = runner.run_patched(pair.model, pair.corrupted_tokens, whole, cells, None)  # no prefix: every position runs
+    prefix = runner.prefix_cache(pair.model, pair.corrupted_tokens, pair.start)
+    cached = runner.run_patched(pair.model, pair.corrupted_tokens, suffix, cells, None, start=pair.start, prefix=prefix)
+    answers_only = runner.run_patched(pair.model, pair.corrupted_tokens, suffix, cells, pair.ids, start=pair.start, prefix=prefix)
+    reference = pair.model.bridge(pair.corrupted_tokens[None])[0, -1]
+    torch.testing.assert_close(full[0], reference.float(), rtol=0, atol=1e-4)
+    # Raw logits may shift by one constant per row (the bridge centres the unembedding); log-probs may not.
+    torch.testing.assert_close(cached.log_softmax(-1), full.log_softmax(-1), rtol=0, atol=1e-4)
+    torch.testing.assert_close(pair.answers.log_odds(answers_only), pair.answers.log_odds(full[:, pair.ids]), rtol=0, atol=1e-4)
 
 
-def test_all_sites_at_once_equal_one_site_at_a_time(tiny):
-    together = patching.patched_answer_logits(tiny.model, tiny.clean, tiny.corrupted, tiny.ids)
-    for site in patching.SITES:
-        alone = patching.patched_answer_logits(tiny.model, tiny.clean, tiny.corrupted, tiny.ids, sites=(site,), max_rows=5)
-        torch.testing.assert_close(together[site], alone[site], rtol=0, atol=1e-5)
+def test_closures_no_patch_is_zero_and_the_whole_difference_is_one(pair):
+    """The unpatched row is the corrupted run (0); the clean token at the only differing position,
+    patched into resid_pre at layer 0, is the clean run (1)."""
+    differing = (pair.clean_tokens != pair.corrupted_tokens).nonzero().ravel().tolist()
+    assert differing == [pair.start]  # France -> Italy: one token
+    clean = patching.clean_sites(pair.clean_cache, pair.model.n_layers, pair.start)
+    exact = patching.exact_grids(pair.model, pair.corrupted_tokens.tolist(), clean, pair.start, pair.ids)
+    assert exact.method == "layer sweeps" and pair.model.replay_ok  # the fast path covers every family tested
+    grids, baseline = exact.grids, exact.corrupted
+    norm = lambda logits: (pair.answers.log_odds(logits) - pair.corrupted_value) / (pair.clean_value - pair.corrupted_value)
+    assert float(norm(baseline)) == pytest.approx(0.0, abs=1e-4)
+    assert float(norm(grids["resid_pre"][0, 0])) == pytest.approx(1.0, abs=1e-4)
+    # Every grid covers the positions from the first difference on (positional) or every head.
+    assert grids["resid_pre"].shape[:2] == (pair.model.n_layers, pair.clean_tokens.shape[0] - pair.start)
+    assert grids["head_out"].shape[:2] == (pair.model.n_layers, pair.model.n_heads)
 
 
-def test_packed_rows_equal_full_recompute(tiny):
-    """run_rows (suffix-only, packed) equals run_from_layer (every position, the model's own layers)."""
-    for layer in range(tiny.model.config.num_hidden_layers):
-        patches, cells = patching._layer_patches(tiny.model, tiny.clean, layer, patching.SITES, tiny.clean_tokens.shape[0])
-        packed = patching.run_rows(tiny.model, tiny.corrupted, layer, tiny.ids, patches)
-        resid = tiny.corrupted.resid_pre[layer].expand(len(cells), -1, -1)
-        full = patching.run_from_layer(tiny.model, resid, layer, tiny.ids, patches)
-        torch.testing.assert_close(packed, full, rtol=0, atol=1e-5)
+def test_full_forwards_fallback_gives_the_same_grids(pair, monkeypatch):
+    """A model whose blocks do not replay exactly (here: a sweep made wrong on purpose) falls back to
+    full batched forwards, with the same numbers, and says so."""
+    clean = patching.clean_sites(pair.clean_cache, pair.model.n_layers, pair.start)
+    fast = patching.exact_grids(pair.model, pair.corrupted_tokens.tolist(), clean, pair.start, pair.ids)
+    monkeypatch.setattr(patching, "sweep", lambda *args, **kwargs: runner.sweep(*args, **kwargs) + 1.0)
+    monkeypatch.setattr(pair.model, "replay_ok", None)
+    slow = patching.exact_grids(pair.model, pair.corrupted_tokens.tolist(), clean, pair.start, pair.ids)
+    assert slow.method == "full forwards" and pair.model.replay_ok is False and "differs from the forward" in pair.model.replay_note
+    for site in SITES:
+        torch.testing.assert_close(slow.grids[site], fast.grids[site], rtol=0, atol=1e-4)
+    torch.testing.assert_close(slow.corrupted, fast.corrupted, rtol=0, atol=1e-4)
+    monkeypatch.setattr(pair.model, "replay_ok", True)
 
 
-def _all_positions(tiny, site_tensor: torch.Tensor) -> patching.Patch:
-    return patching.Patch(torch.ones(1, tiny.clean_tokens.shape[0], dtype=torch.bool), site_tensor)
-
-
-def test_closure_whole_clean_residual_at_layer_0_gives_one_and_nothing_gives_zero(tiny):
-    whole = patching.run_rows(tiny.model, tiny.corrupted, 0, tiny.ids, {"resid_pre": _all_positions(tiny, tiny.clean.resid_pre[0])})
-    nothing = patching.run_rows(tiny.model, tiny.corrupted, 0, tiny.ids, {"resid_pre": patching.Patch(torch.zeros(1, tiny.clean_tokens.shape[0], dtype=torch.bool), tiny.clean.resid_pre[0])})
-    assert float(tiny.metric(whole)[0]) == pytest.approx(1.0, abs=1e-4)
-    assert float(tiny.metric(nothing)[0]) == pytest.approx(0.0, abs=1e-4)
-
-
-def test_sliding_window_masks_match_transformer_lens(tmp_path):
-    """A window shorter than the prompt exercises the packed sliding-window mask."""
-    loaded = perturbed_tiny_model(tmp_path / "m", seed=2, sliding_window=3)
-    setup = Setup(loaded).prepare(tiny_answers(loaded))
-    bridge = load_bridge(loaded)
-    _, cache = bridge.run_with_cache(setup.clean_tokens[None])
-    logits_metric = lambda logits: torch.as_tensor(setup.log_odds(logits[:, -1, setup.ids]))[0]
-    reference = tl_patching.get_act_patch_resid_pre(bridge, setup.corrupted_tokens[None], cache, logits_metric)
-    ours = patching.get_act_patch_resid_pre(loaded.model, setup.corrupted_tokens, setup.clean, setup.ids, lambda x: torch.as_tensor(setup.log_odds(x)))
-    np.testing.assert_allclose(ours.numpy(), reference.double().numpy(), rtol=0, atol=1e-4)
-
-
-def test_bridge_wrapping_does_not_change_results(tmp_path):
-    """load_bridge wraps the Hugging Face modules in place (and centers the unembedding, which shifts every
-    logit of a position by one constant); the patching metrics are the same before and after."""
-    loaded = perturbed_tiny_model(tmp_path / "m", seed=3)
-    setup = Setup(loaded).prepare(tiny_answers(loaded))
-    before = patching.patched_answer_logits(loaded.model, setup.clean, setup.corrupted, setup.ids)
-    load_bridge(loaded)
-    setup.prepare(setup.answers)
-    after = patching.patched_answer_logits(loaded.model, setup.clean, setup.corrupted, setup.ids)
-    for site in patching.SITES:
-        np.testing.assert_allclose(setup.log_odds(after[site]), setup.log_odds(before[site]), rtol=0, atol=1e-5)
-
-
-def test_attribution_is_the_directional_derivative(tiny):
+def test_attribution_is_the_first_order_change(pair):
     """Each attribution cell equals the finite-difference slope of log_odds along clean - corrupted at that cell."""
-    raw = patching.attribution_patch(tiny.model, tiny.clean, tiny.corrupted_tokens, tiny.ids, tiny.answers.is_true_word, tiny.label)
-    n_pos, eps = tiny.clean_tokens.shape[0], 1e-2
-    for site in patching.SITES:
-        assert raw[site].shape == (tiny.model.config.num_hidden_layers, patching.grid_size(tiny.model, site, n_pos))
-        for layer, index in [(0, 1), (1, raw[site].shape[1] - 1)]:
-            mask_shape = (1, n_pos, tiny.model.config.num_attention_heads) if site == "head_out" else (1, n_pos)
-            mask = torch.zeros(mask_shape, dtype=torch.bool)
-            if site == "head_out":
-                mask[0, :, index] = True
-            else:
-                mask[0, index] = True
-            corrupted_act, clean_act = tiny.corrupted.site(site)[layer], tiny.clean.site(site)[layer]
-            nudged = patching.Patch(mask, corrupted_act + eps * (clean_act - corrupted_act))
-            moved = patching.run_rows(tiny.model, tiny.corrupted, layer, tiny.ids, {site: nudged})
-            slope = (tiny.log_odds(moved)[0] - tiny.corrupted_value) / eps
-            assert raw[site][layer, index] == pytest.approx(slope, rel=0.05, abs=1e-3), (site, layer, index)
+    model, ids = pair.model, pair.ids
+    corrupted_logits, corrupted, grads = runner.gradient_run(model, pair.corrupted_tokens[None], ids, pair.answers.log_odds)
+    assert float(pair.answers.log_odds(corrupted_logits)[0]) == pytest.approx(pair.corrupted_value, abs=1e-4)
+    clean = patching.clean_sites(pair.clean_cache, model.n_layers)  # every position: the runs below start at 0
+    raw = patching.attribution_grids(clean, {s: a[0] for s, a in corrupted.items()}, {s: g[0] for s, g in grads.items()})
+    eps = 1e-2
+    for site in SITES:
+        layer, index = model.n_layers - 1, (model.n_heads - 1 if site == "head_out" else pair.start)
+        cell = [runner.Cell(site, layer, index)]
+        moved = [
+            float(pair.answers.log_odds(runner.run_patched(model, pair.corrupted_tokens, {site: corrupted[site][0] + step * (clean[site] - corrupted[site][0])}, cell, ids))[0])
+            for step in (eps, -eps)
+        ]
+        slope = (moved[0] - moved[1]) / (2 * eps)  # central difference: float32 rounding stays well below the tolerance
+        assert raw[site][layer, index] == pytest.approx(slope, rel=0.05, abs=2e-3), site
 
 
-def test_patch_pair_normalizes_and_correlates(tiny):
-    result = patching.patch_pair(tiny.model, tiny.loaded.tokenizer, "q1", CLEAN, CORRUPTED, True, tiny.ids, tiny.answers.is_true_word)
-    assert result.clean["log_odds"] == pytest.approx(float(tiny.clean_value))
-    assert set(result.exact) == {"log_odds", "logit_diff"}
-    for site in patching.SITES:
-        exact, approx = result.exact["log_odds"][site], result.attribution[site]
-        assert exact.shape == approx.shape
-        assert np.isfinite(exact).all() and np.isfinite(approx).all()
-    # The last layer's MLP output at the last position is nearly linear in the metric: attribution matches closely.
-    assert np.corrcoef(result.exact["log_odds"]["mlp_out"].ravel(), result.attribution["mlp_out"].ravel())[0, 1] > 0.9
-    json_form = result.to_json()
-    assert len(json_form["exact"]["logit_diff"]["resid_pre"]) == tiny.model.config.num_hidden_layers
+def test_sliding_window_shorter_than_the_prompt_matches_transformer_lens(tmp_path):
+    """A Gemma 3 window of 3 tokens: the prefix cache and the patched rows must respect it."""
+    from interp.model import InterpModel
+
+    loaded = build_family_model("gemma3", tmp_path / "m", seed=2)
+    loaded.model.config.sliding_window = 3
+    for layer in loaded.model.model.layers:
+        if layer.self_attn.sliding_window is not None:
+            layer.self_attn.sliding_window = 3
+    model, answers = InterpModel.boot(loaded), tiny_answers(loaded)
+    clean, corrupted = model.tensor(model.tokens(CLEAN)), model.tensor(model.tokens(CORRUPTED))
+    _, cache = model.bridge.run_with_cache(clean[None])
+    metric = lambda logits: answers.log_odds(logits[:, -1, answers.id_tensor()])
+    reference = tl_patching.get_act_patch_resid_pre(model.bridge, corrupted[None], cache, lambda logits: metric(logits)[0])
+    ours = patching.get_act_patch_resid_pre(model, corrupted, cache, metric)
+    assert reference.abs().max() > 0.1
+    np.testing.assert_allclose(ours.double().numpy(), reference.double().numpy(), rtol=0, atol=1e-4)
 
 
-def test_length_mismatch_is_a_one_line_error(tiny):
-    with pytest.raises(FkBenchError, match=r"question paris-9: clean prompt has \d+ tokens but corrupted prompt has \d+") as err:
-        patching.tokenize_pair(tiny.loaded.tokenizer, "paris-9", "Is Rome in Italy?\n", "Is the Eiffel Tower located in Paris?\n")
-    assert "\n" not in str(err.value)
+def test_cells_in_the_shared_prefix_are_refused():
+    _, model, answers = booted_family("llama")
+    tokens = model.tensor(model.tokens(CORRUPTED))
+    with pytest.raises(ValueError, match="shared prefix"):
+        runner.run_patched(model, tokens, {}, [runner.Cell("resid_pre", 0, 1)], answers.id_tensor(), start=3)
 
 
-def test_unknown_site_is_rejected(tiny):
-    with pytest.raises(FkBenchError, match="patching site 'resid_post'"):
-        patching.grid_size(tiny.model, "resid_post", 9)
+def test_unknown_site_is_rejected():
+    _, model, _ = booted_family("llama")
+    with pytest.raises(ValueError, match="patching site 'resid_post'"):
+        patching.act_patch(model, torch.tensor([1, 2]), None, None, "resid_post")
 
 
 @pytest.mark.embedded
-def test_embedded_closures_and_heads_grid_match_transformer_lens():
-    embedded_model = private_embedded_model()
-    """On the real model: the closures, and the layer x head grid against TransformerLens (72 full forwards)."""
-    from fk_bench.answers import DEFAULT_GROUPS
-    from interp.attribution import single_token_answers
+def test_embedded_exact_cells_match_transformer_lens():
+    """On the real model: the closures, and resid_pre cells of three layers against TransformerLens
+    (``generic_activation_patch`` on just those cells: 9 full forwards)."""
+    import pandas as pd
 
-    setup = Setup(embedded_model, CLEAN, "Is Paris the capital of Spain?\n")
-    setup.prepare(single_token_answers(embedded_model.tokenizer, [CLEAN], DEFAULT_GROUPS))
-    assert len(setup.answers.words) == 16 and not setup.answers.skipped
-    whole = patching.run_rows(setup.model, setup.corrupted, 0, setup.ids, {"resid_pre": _all_positions(setup, setup.clean.resid_pre[0])})
-    assert float(setup.metric(whole)[0]) == pytest.approx(1.0, abs=1e-3)
-    nothing = patching.run_rows(setup.model, setup.corrupted, 5, setup.ids, {"mlp_out": patching.Patch(torch.zeros(1, setup.clean_tokens.shape[0], dtype=torch.bool), setup.clean.mlp_out[5])})
-    assert float(setup.metric(nothing)[0]) == pytest.approx(0.0, abs=1e-3)
-    bridge = load_bridge(embedded_model)
-    _, cache = bridge.run_with_cache(setup.clean_tokens[None])
-    raw = lambda logits: torch.as_tensor(setup.log_odds(logits[:, -1, setup.ids]))[0]
-    reference = tl_patching.get_act_patch_attn_head_out_all_pos(bridge, setup.corrupted_tokens[None], cache, raw)
-    ours = patching.get_act_patch_attn_head_out_all_pos(setup.model, setup.corrupted_tokens, setup.clean, setup.ids, lambda x: torch.as_tensor(setup.log_odds(x)))
-    np.testing.assert_allclose(ours.numpy(), reference.double().numpy(), rtol=0, atol=1e-4)
+    from fk_bench.answers import DEFAULT_GROUPS
+    from interp.answers import single_token_answers
+    from interp.model import InterpModel
+    from support.interp import private_embedded_model
+
+    loaded = private_embedded_model()
+    corrupted_prompt = "Is Paris the capital of Italy?\n"
+    answers = single_token_answers(loaded.tokenizer, [CLEAN, corrupted_prompt], DEFAULT_GROUPS)
+    assert len(answers.words) == 16 and not answers.skipped
+    model = InterpModel.boot(loaded)
+    ids = answers.id_tensor()
+    clean, corrupted = model.tensor(model.tokens(CLEAN)), model.tensor(model.tokens(corrupted_prompt))
+    start = shared_prefix_length(clean.tolist(), corrupted.tolist())
+    with torch.no_grad():
+        logits, cache = model.bridge.run_with_cache(clean[None])
+    clean_value = float(answers.log_odds(logits[0, -1, ids]))
+    exact = patching.exact_grids(model, corrupted.tolist(), patching.clean_sites(cache, model.n_layers, start), start, ids, sites=("resid_pre",))
+    assert exact.method == "layer sweeps"
+    grids, baseline = exact.grids, exact.corrupted
+    corrupted_value = float(answers.log_odds(baseline))
+    assert abs(clean_value - corrupted_value) > 0.05
+    norm = lambda values: (values - corrupted_value) / (clean_value - corrupted_value)
+    assert float(norm(answers.log_odds(grids["resid_pre"][0, 0]))) == pytest.approx(1.0, abs=1e-3)
+    layers = [0, model.n_layers // 2, model.n_layers - 1]
+    index_df = pd.DataFrame([(layer, pos) for layer in layers for pos in range(start, clean.shape[0])], columns=["layer", "pos"])
+    # In nats, not normalized: this pair's corruption moves log_odds little, and dividing by it would magnify float noise.
+    reference = tl_patching.generic_activation_patch(
+        model.bridge, corrupted[None], cache, lambda lg: answers.log_odds(lg[0, -1, ids]),
+        tl_patching.layer_pos_patch_setter, "resid_pre", index_df=index_df,
+    )
+    ours = answers.log_odds(grids["resid_pre"][layers])
+    np.testing.assert_allclose(ours.reshape(-1).double().numpy(), reference.double().numpy(), rtol=0, atol=1e-4)

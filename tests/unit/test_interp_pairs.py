@@ -1,0 +1,76 @@
+"""Choosing the pairs a report studies: twins by pair id or by corrupted question, the margin, token lengths, prompts."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from fk_bench.data import fewshot_pool
+from fk_bench.prompts import build_prompt, encode
+from interp.pairs import pair_rows, select_pairs, true_log_odds
+from support import build_tiny_tokenizer
+from support.interp import CHAT_TEMPLATE
+
+
+def _table(rows: list[tuple[str, str, bool, str, float, str | None]]) -> pd.DataFrame:
+    """Rows of (id, question, label, corrupted question, signed log_odds, pair id) as the evaluator's table."""
+    return pd.DataFrame(rows, columns=["id", "question", "answer", "corrupted_question", "log_odds", "pair_id"])
+
+
+TABLE = _table([
+    ("a-true", "Is Paris the capital of France?", True, "Is Paris the capital of Italy?", 2.0, "a"),
+    ("a-false", "Is Paris the capital of Italy?", False, "Is Paris the capital of France?", 0.5, "a"),  # t_vs_f -0.5: margin 2.5
+    ("b-false", "Is Berlin the capital of Spain?", False, "Is Berlin the capital of Germany?", -1.0, "b"),  # t_vs_f +1.0
+    ("b-true", "Is Berlin the capital of Germany?", True, "Is Berlin the capital of Spain?", 1.5, "b"),  # margin 0.5
+    ("c-true", "Is Rome in Italy?", True, "Is Rome in the Eiffel Tower?", 3.0, "c"),
+    ("c-false", "Is Rome in the Eiffel Tower?", False, "Is Rome in Italy?", 3.0, "c"),  # margin 6, lengths differ
+    ("d-true", "Is Tokyo a city in Japan?", True, None, 4.0, None),  # no twin
+])
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return build_tiny_tokenizer()
+
+
+def test_pairs_by_pair_id_put_the_true_question_first():
+    assert pair_rows(TABLE) == [(0, 1, "a"), (3, 2, "b"), (4, 5, "c")]
+
+
+def test_pairs_by_corrupted_question_when_there_is_no_pair_id():
+    without = TABLE.drop(columns=["pair_id"])
+    assert pair_rows(without) == [(0, 1, "a-true"), (3, 2, "b-true"), (4, 5, "c-true")]
+
+
+def test_true_log_odds_unsigns_the_false_rows():
+    assert true_log_odds(TABLE).tolist() == [2.0, -0.5, 1.0, 1.5, 3.0, -3.0, 4.0]
+
+
+def test_margin_and_token_lengths_decide_and_every_skip_is_counted(tokenizer):
+    selection = select_pairs(TABLE, tokenizer, "plain", [], margin=1.0)
+    assert (selection.n_pairs, selection.n_right) == (3, 2)  # b's margin is 0.5
+    assert [p.pair_id for p in selection.pairs] == ["a"]
+    assert [s["pair_id"] for s in selection.length_mismatch] == ["c"]
+    mismatch = selection.length_mismatch[0]
+    assert mismatch["clean_tokens"] != mismatch["corrupted_tokens"]
+    pair = selection.pairs[0]
+    assert pair.margin == pytest.approx(2.5)
+    assert (pair.clean_id, pair.corrupted_id) == ("a-true", "a-false")
+    assert pair.clean_tokens[: pair.shared_prefix] == pair.corrupted_tokens[: pair.shared_prefix]
+    assert pair.clean_tokens[pair.shared_prefix] != pair.corrupted_tokens[pair.shared_prefix]
+    assert selection.to_json()["n_studied"] == 1
+    assert [p.pair_id for p in select_pairs(TABLE, tokenizer, "plain", [], margin=0.0).pairs] == ["a", "b"]
+    assert select_pairs(TABLE, tokenizer, "plain", [], margin=0.0, max_pairs=1).n_right == 3  # counted past the cap
+
+
+@pytest.mark.parametrize("prompt_format", ["plain", "fewshot", "chat"])
+def test_prompts_and_tokens_are_the_evaluators(tokenizer, prompt_format):
+    tokenizer.chat_template = CHAT_TEMPLATE
+    examples = fewshot_pool(2) if prompt_format == "fewshot" else []
+    pair = select_pairs(TABLE, tokenizer, prompt_format, examples, margin=1.0).pairs[0]
+    assert pair.clean_prompt == build_prompt("Is Paris the capital of France?", prompt_format, tokenizer, examples)
+    assert pair.corrupted_prompt == build_prompt("Is Paris the capital of Italy?", prompt_format, tokenizer, examples)
+    assert list(pair.clean_tokens) == encode(tokenizer, pair.clean_prompt)
+    if prompt_format != "plain":  # the examples or the system prompt lengthen the shared prefix
+        plain = select_pairs(TABLE, tokenizer, "plain", [], margin=1.0).pairs[0]
+        assert pair.shared_prefix > plain.shared_prefix

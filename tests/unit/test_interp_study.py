@@ -1,0 +1,62 @@
+"""Studying pairs from their shared prefix's cache gives the numbers of whole-prompt runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fk_bench.answers import DEFAULT_GROUPS
+from fk_bench.prompts import build_prompt
+from interp import dla, patching, runner
+from interp.answers import single_token_answers
+from interp.model import SITES, InterpModel
+from interp.pairs import Pair
+from interp.study import study_pairs
+from support.interp import build_family_model
+
+QUESTIONS = [("Is Paris the capital of France?", "Is Paris the capital of Italy?"), ("Is Berlin the capital of Germany?", "Is Berlin the capital of Spain?")]
+
+
+@pytest.fixture(scope="module", params=["gemma3", "gpt2"])
+def setup(request, tmp_path_factory):
+    loaded = build_family_model(request.param, tmp_path_factory.mktemp(request.param), chat=True)
+    pairs = []
+    for number, (clean, corrupted) in enumerate(QUESTIONS):
+        prompts = [build_prompt(q, "chat", loaded.tokenizer) for q in (clean, corrupted)]
+        tokens = [tuple(loaded.tokenizer.encode(p, add_special_tokens=False)) for p in prompts]  # the chat template writes BOS
+        pairs.append(Pair(f"p{number}", f"p{number}-t", f"p{number}-f", clean, corrupted, 1.0, *prompts, *tokens))
+    assert pairs[0].shared_prefix > 10 and pairs[0].n_tokens == pairs[1].n_tokens and pairs[0].shared_prefix == pairs[1].shared_prefix
+    answers = single_token_answers(loaded.tokenizer, [p for pair in pairs for p in (pair.clean_prompt, pair.corrupted_prompt)], DEFAULT_GROUPS)
+    model = InterpModel.boot(loaded)
+    seconds: dict[str, float] = {}
+    studies = study_pairs(model, pairs, answers, {"p0"}, {"p1"}, progress=False, seconds=seconds)
+    return model, answers, pairs, studies, seconds
+
+
+def test_study_equals_whole_prompt_runs(setup):
+    model, answers, pairs, studies, seconds = setup
+    assert set(seconds) == {"prefixes", "clean runs and DLA", "corrupted runs and attribution patching", "exact patching"}
+    ids = answers.id_tensor()
+    direction = dla.Direction.of(model, answers)
+    for pair, study in zip(pairs, studies):
+        start = pair.shared_prefix
+        clean_logits, cache, unembedded = runner.record(model, model.tensor([pair.clean_tokens]), dla.dla_hooks(True), ids)
+        whole = dla.question_dla(model, cache, unembedded, direction, answers)[0]
+        assert study.clean["log_odds"] == pytest.approx(float(answers.log_odds(clean_logits)[0]), abs=1e-4)
+        np.testing.assert_allclose(study.dla.per_layer, whole.per_layer, rtol=0, atol=1e-4)
+        np.testing.assert_allclose(study.dla.per_head, whole.per_head, rtol=0, atol=1e-4)
+        np.testing.assert_allclose(study.dla.logit_lens, whole.logit_lens, rtol=0, atol=1e-4)
+        corrupted_logits, corrupted, grads = runner.gradient_run(model, model.tensor([pair.corrupted_tokens]), ids, answers.log_odds)
+        assert study.corrupted["log_odds"] == pytest.approx(float(answers.log_odds(corrupted_logits)[0]), abs=1e-4)
+        clean = patching.clean_sites(cache, model.n_layers)
+        raw = patching.attribution_grids(clean, {s: a[0] for s, a in corrupted.items()}, {s: g[0] for s, g in grads.items()})
+        for site in SITES:
+            expected = raw[site] if site == "head_out" else raw[site][:, start:]
+            np.testing.assert_allclose(study.attribution[site] * study.drop(), expected, rtol=0, atol=1e-4)
+            if site != "head_out":  # before the first difference, clean - corrupted is exactly zero
+                assert np.abs(raw[site][:, :start]).max() == 0.0
+        if study.patterns is not None:  # queries from the first difference on, every key
+            full = dla.attention_patterns(cache, model.n_layers, row=0)
+            np.testing.assert_allclose(study.patterns, full[:, :, start:], rtol=0, atol=1e-5)
+    assert studies[0].exact is not None and studies[1].exact is None
+    assert studies[0].exact["log_odds"]["resid_pre"][0, 0] == pytest.approx(1.0, abs=1e-4)
