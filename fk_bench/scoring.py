@@ -88,7 +88,7 @@ def _plans(tokenizer: Any, prompts: Sequence[str], words: Sequence[str]) -> list
     return plans
 
 
-def input_length(plan: _Plan) -> int:
+def _input_length(plan: _Plan) -> int:
     """Tokens the model reads for this question: its base plus the longest word's tokens but the last."""
     return len(plan.base) + max(len(item.remainder) for item in plan.items) - 1
 
@@ -257,9 +257,9 @@ def score_answer_words(
     plans = _plans(tokenizer, prompts, words)
     context = getattr(model.config.get_text_config(), "max_position_embeddings", None)
     for i, plan in enumerate(plans):
-        if context is not None and input_length(plan) > context:
+        if context is not None and _input_length(plan) > context:
             raise FkBenchError(
-                f"question {i}: its prompt and answer words need {input_length(plan)} tokens, more than the model's "
+                f"question {i}: its prompt and answer words need {_input_length(plan)} tokens, more than the model's "
                 f"context of {context} (max_position_embeddings)"
             )
     loglik = np.zeros((len(prompts), len(words) + 1), dtype=np.float64)
