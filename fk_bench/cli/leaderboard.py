@@ -41,15 +41,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _compare_command(args: argparse.Namespace) -> str:
-    words = ["fk-bench", "leaderboard", *map(str, args.results), "--out", str(args.out)]
+def _page_options(args: argparse.Namespace) -> list[str]:
+    """The options both commands share, where they differ from their defaults."""
+    words: list[str] = []
     if args.filter_threshold != DEFAULT_FILTER_THRESHOLD:
         words += ["--filter-threshold", str(args.filter_threshold)]
     if args.reports:
         words += ["--reports", *map(str, args.reports)]
     if args.screenshot:
         words += ["--screenshot", str(args.screenshot)]
-    return shlex.join(words)
+    return words
+
+
+def _compare_command(args: argparse.Namespace) -> str:
+    return shlex.join(["fk-bench", "leaderboard", *map(str, args.results), "--out", str(args.out), *_page_options(args)])
 
 
 def _zoo_command(args: argparse.Namespace) -> str:
@@ -65,13 +70,7 @@ def _zoo_command(args: argparse.Namespace) -> str:
     for name in ("dtype", "device"):
         if getattr(args, name):
             words += [f"--{name}", getattr(args, name)]
-    if args.filter_threshold != DEFAULT_FILTER_THRESHOLD:
-        words += ["--filter-threshold", str(args.filter_threshold)]
-    if args.reports:
-        words += ["--reports", *map(str, args.reports)]
-    if args.screenshot:
-        words += ["--screenshot", str(args.screenshot)]
-    return shlex.join(words)
+    return shlex.join(words + _page_options(args))
 
 
 def _check_screenshot(args: argparse.Namespace) -> None:
