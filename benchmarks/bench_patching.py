@@ -4,7 +4,7 @@
     pytest benchmarks/bench_patching.py --benchmark-only -k report               # fk-bench report, embedded and Qwen
     pytest benchmarks/bench_patching.py --benchmark-only -k report --fk-models embedded
 
-1. ``test_resid_pre_grid``: the full resid_pre grid (layers x positions, normalized log_odds) of one
+1. ``test_resid_pre_grid``: the full resid_pre grid (layers x positions, log_odds) of one
    pair, "Is Paris the capital of France?\\n" vs "... Italy?\\n": :func:`interp.patching.get_act_patch_resid_pre`
    against TransformerLens's ``get_act_patch_resid_pre`` on the same bridge, both timed in the same
    run (ours: median of ``--fk-repeats``; TransformerLens: once, it takes a minute on the embedded
@@ -77,12 +77,12 @@ def pair(request, tmp_path_factory, models):
     clean, corrupted = model.tensor(model.tokens(CLEAN)), model.tensor(model.tokens(CORRUPTED))
     ids = answers.id_tensor()
     with torch.no_grad():
-        logits, cache = model.bridge.run_with_cache(clean[None])
-        clean_value = float(answers.log_odds(logits[0, -1, ids]))
-        corrupted_value = float(answers.log_odds(model.bridge(corrupted[None])[0, -1, ids]))
+        _, cache = model.bridge.run_with_cache(clean[None])
 
     def metric(last_logits: torch.Tensor) -> torch.Tensor:
-        return (answers.log_odds(last_logits[:, -1, ids]) - corrupted_value) / (clean_value - corrupted_value)
+        """log_odds in nats (not normalized: the embedded model's corruption moves it by 0.12 nats only,
+        and dividing by that would magnify float noise)."""
+        return answers.log_odds(last_logits[:, -1, ids])
 
     return {"family": request.param, "model": model, "corrupted": corrupted, "cache": cache, "metric": metric}
 
@@ -112,7 +112,7 @@ def test_resid_pre_grid(pair, figure, benchmark, pytestconfig):
     figure.append(
         f"{pair['family']}: resid_pre grid {tuple(ours.shape)} ({model.architecture}): interp {spread(times, 3)} s "
         f"({'layer sweeps' if model.replay_ok else 'full forwards'}), transformer_lens {tl_seconds:.2f} s, "
-        f"ratio {ratio:.1f}x, max |difference| {difference:.1e} (normalized log_odds)"
+        f"ratio {ratio:.1f}x, max |difference| {difference:.1e} nats of log_odds"
     )
     benchmark.extra_info.update({"ratio": ratio, "max_difference": difference})
     assert difference < 1e-4
@@ -134,7 +134,8 @@ def test_report(zoo_name, models, figure, benchmark):
     models.release()  # the report process loads its own copy; the 1.5B model must not be held twice
     runs = benchmark.pedantic(lambda: [_report(zoo_name, args) for args in REPORTS[zoo_name]], rounds=1, iterations=1)
     for args, (wall, data) in zip(REPORTS[zoo_name], runs):
-        stages = ", ".join(f"{k} {v:.1f} s" for k, v in data["seconds"].items())
+        seconds = {**{k: v for k, v in data["seconds"].items() if k != "study_stages"}, **data["seconds"]["study_stages"]}
+        stages = ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items())
         figure.append(
             f"fk-bench report --model {zoo_name} {' '.join(args)}: {wall:.1f} s wall (imports and model load included); "
             f"{data['selection']['n_studied']} pairs studied, {len(data['patching']['exact_pairs'])} with exact patching "

@@ -2,16 +2,18 @@
 
 A pair is a true question and the false question made from it by swapping the object (the
 dataset's ``pair_id``; for data without one, a true row whose ``corrupted_question`` is another
-row's question). The model gets the pair right by ``margin`` nats when the true question's
-log(p_True / p_False) exceeds the twin's by at least that much, as the evaluator scored them.
-Clean run = the true question, corrupted run = the twin, both in the prompt format the evaluator
-used (:func:`fk_bench.prompts.build_prompt`, the same few-shot examples), tokenized once here.
+row's question). A row whose ``corrupted_question`` is no row of the data (the notebook's Paris
+questions) is paired with that question, its twin of the opposite label, scored for the report
+with the evaluator's own scorer. The model gets the pair right by ``margin`` nats when the true
+question's log(p_True / p_False) exceeds the false one's by at least that much. Clean run = the true
+question, corrupted run = the false one, both in the prompt format the evaluator used
+(:func:`fk_bench.prompts.build_prompt`, the same few-shot examples), tokenized once here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -69,8 +71,9 @@ class PairSelection:
 
     margin: float
     max_pairs: int | None
-    n_pairs: int  # complete pairs (one true, one false question) in the data
+    n_pairs: int  # pairs: complete ones in the data, and rows paired with a corrupted question that is no row
     n_right: int  # of those, the model gets right by at least ``margin``
+    n_twins_scored: int = 0  # corrupted questions that are no row of the data, scored for the report
     pairs: list[Pair] = field(default_factory=list)
     length_mismatch: list[dict] = field(default_factory=list)  # right pairs whose prompts differ in token length
     no_difference: list[str] = field(default_factory=list)  # pairs whose prompts tokenize identically
@@ -80,6 +83,7 @@ class PairSelection:
             "pair_margin": self.margin,
             "max_pairs": self.max_pairs,
             "n_pairs_in_data": self.n_pairs,
+            "n_twins_scored_for_the_report": self.n_twins_scored,
             "n_right_by_margin": self.n_right,
             "n_studied": len(self.pairs),
             "skipped_length_mismatch": self.length_mismatch,
@@ -123,6 +127,20 @@ def true_log_odds(table: pd.DataFrame) -> np.ndarray:
     return np.where(table["answer"].to_numpy(dtype=bool), log_odds, -log_odds)
 
 
+def unpaired_twins(table: pd.DataFrame, paired: set[int]) -> list[tuple[int, str]]:
+    """(row, corrupted question) of the rows outside ``paired`` whose corrupted question is no row's question."""
+    questions = set(table["question"])
+    return [
+        (index, corrupted)
+        for index, corrupted in enumerate(table["corrupted_question"])
+        if index not in paired and _has_text(corrupted) and corrupted not in questions
+    ]
+
+
+Scorer = Callable[[Sequence[str]], np.ndarray]
+"""Prompts -> log(p_True / p_False) of each, as the evaluator scores them."""
+
+
 def select_pairs(
     table: pd.DataFrame,
     tokenizer: Any,
@@ -130,22 +148,37 @@ def select_pairs(
     examples: Sequence[dict],
     margin: float,
     max_pairs: int | None = None,
+    score: Scorer | None = None,
 ) -> PairSelection:
     """The first ``max_pairs`` pairs, in data order, that the model gets right by ``margin`` and whose
-    clean and corrupted prompts have the same token length (the others are counted, with their lengths)."""
-    rows = pair_rows(table)
+    clean and corrupted prompts have the same token length (the others are counted, with their lengths).
+
+    ``score`` scores the corrupted questions that are no row of the data; without it only complete pairs count.
+    """
+    prompt = lambda question: build_prompt(question, prompt_format, tokenizer, examples)
     t_vs_f = true_log_odds(table)
-    selection = PairSelection(margin=margin, max_pairs=max_pairs, n_pairs=len(rows), n_right=0)
-    for true_row, false_row, pair_id in rows:
-        gap = float(t_vs_f[true_row] - t_vs_f[false_row])
+    ids, questions, labels = table["id"].astype(str).tolist(), table["question"].astype(str).tolist(), table["answer"].to_numpy(dtype=bool)
+    # Each candidate: (data row, pair id, (id, question, log-odds) of the true side, of the false side).
+    candidates = []
+    complete = pair_rows(table)
+    for true_row, false_row, pair_id in complete:
+        candidates.append((true_row, pair_id, (ids[true_row], questions[true_row], t_vs_f[true_row]), (ids[false_row], questions[false_row], t_vs_f[false_row])))
+    twins = unpaired_twins(table, {row for pair in complete for row in pair[:2]}) if score is not None else []
+    if twins:
+        twin_t_vs_f = np.asarray(score([prompt(question) for _, question in twins]), dtype=np.float64)
+        for (row, question), value in zip(twins, twin_t_vs_f):
+            own, twin = (ids[row], questions[row], t_vs_f[row]), (f"{ids[row]}:corrupted", question, float(value))
+            candidates.append((row, ids[row], *((own, twin) if labels[row] else (twin, own))))
+    candidates.sort(key=lambda candidate: candidate[0])
+    selection = PairSelection(margin=margin, max_pairs=max_pairs, n_pairs=len(candidates), n_right=0, n_twins_scored=len(twins))
+    for _, pair_id, (clean_id, clean_q, clean_value), (corrupted_id, corrupted_q, corrupted_value) in candidates:
+        gap = float(clean_value - corrupted_value)
         if gap < margin:
             continue
         selection.n_right += 1
         if max_pairs is not None and len(selection.pairs) >= max_pairs:
             continue
-        clean_q, corrupted_q = str(table["question"].iloc[true_row]), str(table["question"].iloc[false_row])
-        clean_prompt = build_prompt(clean_q, prompt_format, tokenizer, examples)
-        corrupted_prompt = build_prompt(corrupted_q, prompt_format, tokenizer, examples)
+        clean_prompt, corrupted_prompt = prompt(clean_q), prompt(corrupted_q)
         clean_tokens, corrupted_tokens = tuple(encode(tokenizer, clean_prompt)), tuple(encode(tokenizer, corrupted_prompt))
         if len(clean_tokens) != len(corrupted_tokens):
             selection.length_mismatch.append({"pair_id": pair_id, "clean_tokens": len(clean_tokens), "corrupted_tokens": len(corrupted_tokens)})
@@ -153,18 +186,5 @@ def select_pairs(
         if clean_tokens == corrupted_tokens:
             selection.no_difference.append(pair_id)
             continue
-        selection.pairs.append(
-            Pair(
-                pair_id=pair_id,
-                clean_id=str(table["id"].iloc[true_row]),
-                corrupted_id=str(table["id"].iloc[false_row]),
-                clean_question=clean_q,
-                corrupted_question=corrupted_q,
-                margin=gap,
-                clean_prompt=clean_prompt,
-                corrupted_prompt=corrupted_prompt,
-                clean_tokens=clean_tokens,
-                corrupted_tokens=corrupted_tokens,
-            )
-        )
+        selection.pairs.append(Pair(pair_id, clean_id, corrupted_id, clean_q, corrupted_q, gap, clean_prompt, corrupted_prompt, clean_tokens, corrupted_tokens))
     return selection

@@ -3,14 +3,16 @@
 Exact patching writes one clean activation into the corrupted run and reads the answer again; the
 grids are ``resid_pre``, ``attn_out`` and ``mlp_out`` by layer x position and ``head_out`` (each
 head's ``z`` at every position) by layer x head, the four grids of ``transformer_lens.patching``.
-:func:`exact_grids` runs every cell of a grid as one batch row (:func:`interp.runner.run_patched`),
-positions from the first clean/corrupted difference on: the shared prefix before it is identical in
-both runs, so its cells are exactly zero and are not computed.
+:func:`exact_grids` runs every cell of every grid as one batch row of a layer sweep
+(:func:`interp.runner.sweep`: each row joins at its patched layer), positions from the first
+clean/corrupted difference on: the shared prefix before it is identical in both runs, so its cells
+are exactly zero and are not computed. Where a sweep does not reproduce the model's own forward,
+the rows run as batched full forwards instead (:func:`interp.runner.run_patched`), never an error.
 
 Attribution patching (:func:`attribution_grids`) estimates every cell from one forward and one
 backward of the corrupted run: (clean - corrupted activation) · d metric / d activation, the
 first-order change. The report runs it on every pair and exact patching on the pairs with the
-largest effect, and says which grid is which.
+largest evaluator margin, and says which grid is which.
 
 :func:`act_patch` (and the ``get_act_patch_*`` partials) is a drop-in for the ``transformer_lens.patching``
 function of the same name, equal within 1e-4 on every family tested.
@@ -30,6 +32,7 @@ import torch
 from interp.model import SITES, InterpModel, site_hook
 from interp.runner import (
     DEFAULT_MAX_ROWS,
+    SWEEP_ROWS,
     Cell,
     answer_logits_from_final,
     grid_cells,
@@ -65,10 +68,13 @@ def _sweep_all(model: InterpModel, corrupted: torch.Tensor, clean: dict[str, tor
     sweep's unpatched row differs from the model's own forward of the corrupted prompt."""
     calls = record_layer_calls(model, corrupted[start:], copy.deepcopy(prefix))
     own = answer_logits_from_final(model, calls.final, answer_ids)[0].float()
-    rows = sweep(model, calls, prefix, calls.resid_pre(), clean, [None, *cells], start, answer_ids)
-    if not torch.allclose(rows[0], own, rtol=1e-3, atol=_replay_tolerance(model)):
-        raise _ReplayMismatch(f"the unpatched sweep row differs from the forward by {float((rows[0] - own).abs().max()):.2e}")
-    return rows[1:], own
+    resid, out = calls.resid_pre(), []
+    for first in range(0, len(cells), SWEEP_ROWS):  # each sweep carries its own unpatched row
+        rows = sweep(model, calls, prefix, resid, clean, [None, *cells[first:first + SWEEP_ROWS]], start, answer_ids)
+        if not torch.allclose(rows[0], own, rtol=1e-3, atol=_replay_tolerance(model)):
+            raise _ReplayMismatch(f"the unpatched sweep row differs from the forward by {float((rows[0] - own).abs().max()):.2e}")
+        out.append(rows[1:])
+    return torch.cat(out), own
 
 
 class _ReplayMismatch(RuntimeError):

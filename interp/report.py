@@ -126,7 +126,7 @@ def _did_not_pass(model_dir: Path, reason: str, gate: Gate, result: Any, setting
 
 def _no_pairs_reason(selection: "PairSelection") -> str:
     if selection.n_pairs == 0:
-        return "the data holds no complete pair (a true question and its false twin)"
+        return "the data holds no pair (a true question and its false twin, or a question with a corrupted_question)"
     if selection.n_right == 0:
         return f"the model gets none of the {selection.n_pairs} pairs right by {selection.margin} nats (--pair-margin)"
     return f"every pair the model gets right has clean and corrupted prompts of different token lengths ({len(selection.length_mismatch)} pair(s))"
@@ -155,7 +155,7 @@ def build_report(loaded: Any, questions: Any, groups: Any, out_dir: str | Path, 
     if not gate.passed:
         return _did_not_pass(model_dir, gate.reason(), gate, result, settings)
     examples = fewshot_pool(settings.fewshot_k) if settings.prompt_format == "fewshot" else []
-    selection = select_pairs(result.questions, loaded.tokenizer, settings.prompt_format, examples, settings.pair_margin, settings.max_pairs)
+    selection = select_pairs(result.questions, loaded.tokenizer, settings.prompt_format, examples, settings.pair_margin, settings.max_pairs, _scorer(loaded, groups, settings))
     if not selection.pairs:
         return _did_not_pass(model_dir, _no_pairs_reason(selection), gate, result, settings, selection)
     prompts = [p for pair in selection.pairs for p in (pair.clean_prompt, pair.corrupted_prompt)]
@@ -196,6 +196,18 @@ def build_report(loaded: Any, questions: Any, groups: Any, out_dir: str | Path, 
         (staging / "report.html").write_text(page, encoding="utf-8")
     (model_dir / "did_not_pass.json").unlink(missing_ok=True)  # from an earlier run that did not pass
     return ReportResult(model_dir, True, gate, data, selection, seconds)
+
+
+def _scorer(loaded: Any, groups: Any, settings: ReportSettings) -> Any:
+    """log(p_True / p_False) of prompts, scored exactly as the evaluator scores questions (for twins that are no row)."""
+    from fk_bench.metrics import true_vs_false
+    from fk_bench.scoring import score_answer_words
+
+    def score(prompts: Any) -> Any:
+        scores, _ = score_answer_words(loaded, list(prompts), groups.words, settings.eval_batch_size, False)
+        return true_vs_false(scores, groups.is_true_word)
+
+    return score
 
 
 def _softcap(model: Any) -> float | None:

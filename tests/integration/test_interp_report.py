@@ -142,6 +142,20 @@ def test_page_is_self_contained_and_says_what_was_skipped(plain_report):
     assert page.count('class="figure"') == plain_report.data["n_figures"]
 
 
+def test_the_notebooks_paris_questions_are_paired_with_their_corrupted_questions(setup):
+    """No twin is a row there: each corrupted question is scored for the report, with the evaluator's scorer."""
+    loaded = build_family_model("llama", setup["root"] / "llama-paris")
+    settings = ReportSettings(gate_metric="accuracy", gate_threshold=0.0, pair_margin=0.0, progress=False)
+    result = build_report(loaded, load_questions(config="paris"), DEFAULT_GROUPS, setup["root"] / "paris", settings)
+    selection = result.selection.to_json()
+    assert selection["n_pairs_in_data"] == selection["n_twins_scored_for_the_report"] == 9
+    studied, mismatched = selection["n_studied"], len(selection["skipped_length_mismatch"])
+    assert studied + mismatched + len(selection["skipped_identical_tokens"]) == selection["n_right_by_margin"] <= 9
+    assert result.passed == (studied > 0)
+    if result.passed:
+        assert all(pair["corrupted_id"].endswith(":corrupted") or pair["clean_id"].endswith(":corrupted") for pair in result.data["pairs"])
+
+
 def test_cli_report_and_errors(setup, capsys):
     entry, out = setup["llama"], setup["root"] / "cli"
     model_dir = str(build_family_model("llama", setup["root"] / "llama-cli").path)

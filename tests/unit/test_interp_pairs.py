@@ -74,3 +74,26 @@ def test_prompts_and_tokens_are_the_evaluators(tokenizer, prompt_format):
     if prompt_format != "plain":  # the examples or the system prompt lengthen the shared prefix
         plain = select_pairs(TABLE, tokenizer, "plain", [], margin=1.0).pairs[0]
         assert pair.shared_prefix > plain.shared_prefix
+
+
+def test_corrupted_questions_that_are_no_row_are_scored_as_twins(tokenizer):
+    """The notebook's Paris questions: each row has a corrupted question of the opposite label that is no row."""
+    table = _table([
+        ("t", "Is Paris the capital of France?", True, "Is Paris the capital of Italy?", 3.0, None),
+        ("f", "Is the Louvre Museum in Rome?", False, "Is the Louvre Museum in Paris?", 2.0, None),  # its twin is the true one
+        ("x", "Is Rome in Italy?", True, None, 1.0, None),
+    ])
+    scored: list[str] = []
+
+    def score(prompts):
+        scored.extend(prompts)
+        return [0.5, 4.0][: len(prompts)]  # log(p_T/p_F) of "... Italy?" and of "... in Paris?"
+
+    selection = select_pairs(table, tokenizer, "plain", [], margin=1.0, score=score)
+    assert scored == ["Is Paris the capital of Italy?\n", "Is the Louvre Museum in Paris?\n"]
+    assert (selection.n_pairs, selection.n_twins_scored, selection.n_right) == (2, 2, 2)
+    first, second = selection.pairs
+    assert (first.clean_id, first.corrupted_id, first.margin) == ("t", "t:corrupted", 2.5)  # 3.0 - 0.5
+    # The false row is the corrupted side; its twin, true, the clean one: 4.0 - (-2.0).
+    assert (second.clean_id, second.corrupted_id, second.clean_question, second.margin) == ("f:corrupted", "f", "Is the Louvre Museum in Paris?", 6.0)
+    assert select_pairs(table, tokenizer, "plain", [], margin=1.0).n_pairs == 0  # without a scorer: complete pairs only

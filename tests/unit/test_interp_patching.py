@@ -111,6 +111,16 @@ def test_full_forwards_fallback_gives_the_same_grids(pair, monkeypatch):
     monkeypatch.setattr(pair.model, "replay_ok", True)
 
 
+def test_sweeps_in_chunks_give_the_same_grids(pair, monkeypatch):
+    clean = patching.clean_sites(pair.clean_cache, pair.model.n_layers, pair.start)
+    whole = patching.exact_grids(pair.model, pair.corrupted_tokens.tolist(), clean, pair.start, pair.ids)
+    monkeypatch.setattr(patching, "SWEEP_ROWS", 7)  # several sweeps, each with its own unpatched row
+    chunked = patching.exact_grids(pair.model, pair.corrupted_tokens.tolist(), clean, pair.start, pair.ids)
+    assert chunked.method == "layer sweeps"
+    for site in SITES:
+        torch.testing.assert_close(chunked.grids[site], whole.grids[site], rtol=0, atol=1e-4)
+
+
 def test_attribution_is_the_first_order_change(pair):
     """Each attribution cell equals the finite-difference slope of log_odds along clean - corrupted at that cell."""
     model, ids = pair.model, pair.ids
