@@ -5,12 +5,10 @@
 - :mod:`~fk_bench.models.cache`: the cache of dequantized models and cheap checks of model directories;
 - :mod:`~fk_bench.models.loading`: ``load_model`` with device/dtype checks, display names, export;
 - :mod:`~fk_bench.models.listing`: the zoo as a table (``fk-bench models``);
-- :mod:`~fk_bench.models.bridge`: the TransformerLens bridge for the interp toolkit.
 
 Importing this package does not import torch (``fk-bench --help`` and ``fk-bench models`` stay fast).
 """
 
-from fk_bench.models.bridge import load_bridge
 from fk_bench.models.cache import cache_root
 from fk_bench.models.loading import (
     LoadedModel,
@@ -38,7 +36,6 @@ __all__ = [
     "default_dtype",
     "embedded_model_dir",
     "export_model",
-    "load_bridge",
     "load_model",
     "model_display_name",
     "parse_dtype",
