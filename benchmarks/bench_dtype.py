@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from measure import CHAT_MODELS, floor_questions, prompts_for, spread, timed
 
 from fk_bench.answers import DEFAULT_GROUPS
 from fk_bench.metrics import paired_accuracy, question_metrics
 from fk_bench.scoring import score_answer_words
-from measure import CHAT_MODELS, floor_questions, prompts_for, spread, timed
 
 BATCH_SIZE = 128
 
@@ -120,5 +120,7 @@ def test_gpu_bfloat16_vs_float32(zoo_name, batch_size, figure, benchmark, pytest
     figure.append(f"{zoo_name} on {torch.cuda.get_device_name()}, random weights, {n} questions, batch {batch_size}")
     for f in formats:
         t32, t16 = out[torch.float32, f], out[torch.bfloat16, f]
-        figure.append(f"{f}: float32 {spread([n / s for s in t32], 0)} q/s, bfloat16 {spread([n / s for s in t16], 0)} q/s "
-                      f"({spread([a / b for a, b in zip(t32, t16)])}x)")
+        figure.append(
+            f"{f}: float32 {spread([n / s for s in t32], 0)} q/s, bfloat16 {spread([n / s for s in t16], 0)} q/s "
+            f"({spread([a / b for a, b in zip(t32, t16)])}x)"
+        )

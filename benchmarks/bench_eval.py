@@ -13,10 +13,10 @@ import sys
 
 import numpy as np
 import pytest
+from measure import CHAT_MODELS, floor_questions, forward_flops, mlp_rate, prompts_for, spread, timed
 
 from fk_bench.answers import DEFAULT_GROUPS
 from fk_bench.scoring import score_answer_words
-from measure import CHAT_MODELS, floor_questions, forward_flops, mlp_rate, prompts_for, spread, timed
 
 BATCH_SIZE = 128
 UNCACHED = 64
@@ -32,8 +32,10 @@ def test_floor(zoo_name, dtype, models, figure, benchmark, pytestconfig):
     n = len(prompts)
 
     def run():
-        return [timed(lambda: score_answer_words(loaded, prompts, DEFAULT_GROUPS.words, BATCH_SIZE, False))[0]
-                for _ in range(pytestconfig.getoption("--fk-repeats"))]
+        return [
+            timed(lambda: score_answer_words(loaded, prompts, DEFAULT_GROUPS.words, BATCH_SIZE, False))[0]
+            for _ in range(pytestconfig.getoption("--fk-repeats"))
+        ]
 
     seconds = benchmark.pedantic(run, rounds=1, iterations=1)
     rate = mlp_rate(loaded, BATCH_SIZE * flops.tokens // n)
@@ -42,8 +44,7 @@ def test_floor(zoo_name, dtype, models, figure, benchmark, pytestconfig):
         f"{zoo_name} {dtype}, plain, {n} questions, batch {BATCH_SIZE}: {flops.tokens} tokens read "
         f"({flops.tokens / n:.1f} a question), {flops.scored} positions unembedded, {flops.total / 1e9:.0f} GFLOP",
         f"matmul rate on the MLP shape {rate:.0f} GFLOP/s -> floor {floor:.2f} s ({n / floor:.1f} q/s)",
-        f"measured {spread(seconds)} s = {spread([n / s for s in seconds], 1)} q/s "
-        f"= {spread([floor / s for s in seconds])} of the floor",
+        f"measured {spread(seconds)} s = {spread([n / s for s in seconds], 1)} q/s = {spread([floor / s for s in seconds])} of the floor",
     ]
 
 
@@ -107,10 +108,14 @@ def test_reload(zoo_name, models, figure, benchmark, pytestconfig):
     )
 
     def run():
-        out = [subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
-               for _ in range(pytestconfig.getoption("--fk-repeats"))]
+        out = [
+            subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+            for _ in range(pytestconfig.getoption("--fk-repeats"))
+        ]
         return [tuple(map(float, o.strip().splitlines()[-1].split())) for o in out]
 
     runs = benchmark.pedantic(run, rounds=1, iterations=1)
-    figure.append(f"{zoo_name} float32 reload in a fresh process: load_model {spread([r[1] for r in runs])} s "
-                  f"(after {spread([r[0] for r in runs])} s importing transformers' model class)")
+    figure.append(
+        f"{zoo_name} float32 reload in a fresh process: load_model {spread([r[1] for r in runs])} s "
+        f"(after {spread([r[0] for r in runs])} s importing transformers' model class)"
+    )

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from measure import relation_slice, run_command, spread, venv_command
 
 LM_EVAL_BATCH_SIZE = 32
@@ -90,13 +89,47 @@ def test_whole_process(zoo_model, prompt_format, models, figure, benchmark, pyte
 
     def lm_eval_command(out: Path) -> list[str]:
         chat = ["--apply_chat_template"] if prompt_format == "chat" else []
-        return [venv_command("lm_eval"), "--model", "hf", "--model_args", f"pretrained={model_dir},dtype=float32",
-                "--tasks", "fk_yesno", "--include_path", str(tasks_dir()), "--limit", str(per_relation),
-                "--batch_size", str(LM_EVAL_BATCH_SIZE), "--device", "cpu", "--output_path", str(out), "--log_samples", *chat]
+        return [
+            venv_command("lm_eval"),
+            "--model",
+            "hf",
+            "--model_args",
+            f"pretrained={model_dir},dtype=float32",
+            "--tasks",
+            "fk_yesno",
+            "--include_path",
+            str(tasks_dir()),
+            "--limit",
+            str(per_relation),
+            "--batch_size",
+            str(LM_EVAL_BATCH_SIZE),
+            "--device",
+            "cpu",
+            "--output_path",
+            str(out),
+            "--log_samples",
+            *chat,
+        ]
 
     def native_command(out: Path) -> list[str]:
-        return [venv_command("fk-bench"), "eval", "--model", zoo_model, "--dataset", str(slice_file), "--dtype", "float32",
-                "--device", "cpu", "--prompt-format", prompt_format, "--batch-size", str(NATIVE_BATCH_SIZE), "--out", str(out)]
+        return [
+            venv_command("fk-bench"),
+            "eval",
+            "--model",
+            zoo_model,
+            "--dataset",
+            str(slice_file),
+            "--dtype",
+            "float32",
+            "--device",
+            "cpu",
+            "--prompt-format",
+            prompt_format,
+            "--batch-size",
+            str(NATIVE_BATCH_SIZE),
+            "--out",
+            str(out),
+        ]
 
     def run():
         lm_eval_times, native_times = [], []
@@ -113,7 +146,9 @@ def test_whole_process(zoo_model, prompt_format, models, figure, benchmark, pyte
     figure += [
         f"{zoo_model} float32, {prompt_format}, {n} questions ({per_relation} per relation), whole processes",
         "lm_eval: " + " ".join(lm_eval_command(Path("OUT"))).replace(str(Path(venv_command("lm_eval")).parent) + "/", ""),
-        "fk-bench: " + " ".join(native_command(Path("OUT"))).replace(str(Path(venv_command("fk-bench")).parent) + "/", "")
+        "fk-bench: "
+        + " ".join(native_command(Path("OUT")))
+        .replace(str(Path(venv_command("fk-bench")).parent) + "/", "")
         .replace(str(slice_file), "SLICE.parquet"),
         f"lm_eval {spread(lm_eval_times, 1)} s, fk-bench eval {spread(native_times, 1)} s, "
         f"speed-up {spread([a / b for a, b in zip(lm_eval_times, native_times)])}x (goal >= 4)",

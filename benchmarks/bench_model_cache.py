@@ -96,7 +96,7 @@ def main() -> None:
                 run_child(directory, compute, scratch)  # warm the page cache
                 runs = [run_child(directory, compute, scratch) for _ in range(args.repeats)]
                 results[name, compute] = {"seconds": min(r["seconds"] for r in runs), "logprobs": np.array(runs[0]["logprobs"])}
-        print("| stored | compute | load s (best of %d) | max abs diff of log-probs vs float32 file, same compute |" % args.repeats)
+        print(f"| stored | compute | load s (best of {args.repeats}) | max abs diff of log-probs vs float32 file, same compute |")
         print("|---|---|---:|---:|")
         for (name, compute), result in results.items():
             diff = np.abs(result["logprobs"] - results["float32", compute]["logprobs"]).max()

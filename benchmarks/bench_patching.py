@@ -29,7 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from measure import run_command, spread, venv_command  # noqa: E402
+from measure import run_command, spread, venv_command
 
 CLEAN = "Is Paris the capital of France?\n"
 CORRUPTED = "Is Paris the capital of Italy?\n"
@@ -39,13 +39,18 @@ FAMILIES = ("gemma3", "gemma2", "llama", "qwen2", "gpt2", "gpt_neox", "embedded"
 def _small_model(family: str, folder: Path):
     """A random model of ``family``, 6 layers of d_model 256: the tiny test models scaled up, so that the
     forward's own cost, not Python overhead alone, is timed."""
-    from fk_bench.models import load_model
     from support import build_tiny_tokenizer
     from support.interp import family_config
 
+    from fk_bench.models import load_model
+
     tokenizer = build_tiny_tokenizer()
     model_class, config = family_config(family, tokenizer)
-    sizes = {"n_embd": 256, "n_layer": 6, "n_head": 8} if family == "gpt2" else {"hidden_size": 256, "intermediate_size": 1024, "num_hidden_layers": 6, "num_attention_heads": 8}
+    sizes = (
+        {"n_embd": 256, "n_layer": 6, "n_head": 8}
+        if family == "gpt2"
+        else {"hidden_size": 256, "intermediate_size": 1024, "num_hidden_layers": 6, "num_attention_heads": 8}
+    )
     for key, value in sizes.items():
         setattr(config, key, value)
     if hasattr(config, "head_dim"):

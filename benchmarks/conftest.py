@@ -18,8 +18,11 @@ sys.path.insert(0, str(Path(__file__).parent))  # for `import measure`
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("fk-bench speed benchmarks")
-    group.addoption("--fk-models", default="embedded,smollm2-135m-instruct,qwen2.5-coder-1.5b-instruct",
-                    help="comma-separated zoo names to benchmark (default: the three zoo models)")
+    group.addoption(
+        "--fk-models",
+        default="embedded,smollm2-135m-instruct,qwen2.5-coder-1.5b-instruct",
+        help="comma-separated zoo names to benchmark (default: the three zoo models)",
+    )
     group.addoption("--fk-questions", type=int, default=402, help="questions per throughput run (capital_of has 402)")
     group.addoption("--fk-floor-questions", type=int, default=1024, help="questions of the FLOP-floor run")
     group.addoption("--fk-per-relation", type=int, default=60, help="questions per relation in the lm-eval comparisons")
@@ -85,7 +88,6 @@ _FIGURES: list[tuple[str, list[str]]] = []
 def figure(request: pytest.FixtureRequest, benchmark):
     """Lines of this benchmark's figure: printed at the end of the run and kept in the benchmark's extra_info."""
     import torch
-
     from measure import load_average
 
     lines: list[str] = [f"torch threads {torch.get_num_threads()}, load average {load_average()} at start"]

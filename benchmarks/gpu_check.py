@@ -39,8 +39,9 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # fk_bench and interp from this checkout; tests/support
@@ -51,9 +52,14 @@ import torch  # noqa: E402
 TOLERANCE = 1e-4
 EXTRA_WORDS = ("Affirmative", "Nah", " Negative")  # words the tiny tokenizer splits: the tree rows run
 TINY_QUESTIONS = [
-    "Is Paris the capital of France?", "Is Rome in Italy?", "Does Paris have a desert climate?",
-    "Is the Louvre Museum in Rome?", "Is Madrid the capital of Spain?", "Is Berlin the capital of Germany?",
-    "Is Tokyo a city in Japan?", "Is the Eiffel Tower located in Paris?",
+    "Is Paris the capital of France?",
+    "Is Rome in Italy?",
+    "Does Paris have a desert climate?",
+    "Is the Louvre Museum in Rome?",
+    "Is Madrid the capital of Spain?",
+    "Is Berlin the capital of Germany?",
+    "Is Tokyo a city in Japan?",
+    "Is the Eiffel Tower located in Paris?",
 ]
 LONG_SYSTEM_CHAT_TEMPLATE = (
     "{{ bos_token }}<|system|>\n"
@@ -106,7 +112,7 @@ class Report:
 
     def table(self) -> str:
         lines = [f"GPU check on {self.environment.get('device_name', self.device)}", ""]
-        lines += [f"| check | status | seconds | detail |", "|---|---|---:|---|"]
+        lines += ["| check | status | seconds | detail |", "|---|---|---:|---|"]
         lines += [f"| {c.name} | {c.status} | {c.seconds} | {c.detail[:160]} |" for c in self.checks]
         for c in self.checks:
             for key in ("rows", "figures_table"):
@@ -129,8 +135,19 @@ def environment(device: str) -> dict:
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
         env.update(device_name=props.name, gpu_memory_gib=round(props.total_memory / 2**30, 1), cuda=torch.version.cuda)
-    for module in ("transformers", "datasets", "sklearn", "einops", "jinja2", "transformer_lens", "transformer_lens.patching",
-                   "fk_bench.evaluation", "fk_bench.data", "interp.patching", "interp.dla"):
+    for module in (
+        "transformers",
+        "datasets",
+        "sklearn",
+        "einops",
+        "jinja2",
+        "transformer_lens",
+        "transformer_lens.patching",
+        "fk_bench.evaluation",
+        "fk_bench.data",
+        "interp.patching",
+        "interp.dla",
+    ):
         try:
             imported = importlib.import_module(module)
             env["imports"][module] = f"ok {getattr(imported, '__version__', '')}".strip()
@@ -166,17 +183,28 @@ def _tiny_model(family: str, path: Path) -> Any:
 
 
 def check_scoring(check: Check, device: str, scratch: Path) -> None:
+    from support.tiny_families import CHAT_TEMPLATE
+
     from fk_bench.answers import DEFAULT_GROUPS
     from fk_bench.data import fewshot_pool
     from fk_bench.models import load_model
     from fk_bench.prompts import build_prompt, encode, split_context
     from fk_bench.scoring import score_answer_words, shared_prefix
-    from support.tiny_families import CHAT_TEMPLATE
 
     words = (*DEFAULT_GROUPS.words, *EXTRA_WORDS)
-    formats = {"plain": ("plain", 0, CHAT_TEMPLATE), "fewshot-k4": ("fewshot", 4, CHAT_TEMPLATE),
-               "chat": ("chat", 0, CHAT_TEMPLATE), "chat-long-system": ("chat", 0, LONG_SYSTEM_CHAT_TEMPLATE)}
-    rows, worst = ["| model | prompt | prompt tokens | shared prefix | max abs d score GPU vs CPU | GPU prefix cache vs none |", "|---|---|---:|---:|---:|---:|"], 0.0
+    formats = {
+        "plain": ("plain", 0, CHAT_TEMPLATE),
+        "fewshot-k4": ("fewshot", 4, CHAT_TEMPLATE),
+        "chat": ("chat", 0, CHAT_TEMPLATE),
+        "chat-long-system": ("chat", 0, LONG_SYSTEM_CHAT_TEMPLATE),
+    }
+    rows, worst = (
+        [
+            "| model | prompt | prompt tokens | shared prefix | max abs d score GPU vs CPU | GPU prefix cache vs none |",
+            "|---|---|---:|---:|---:|---:|",
+        ],
+        0.0,
+    )
     for family in ("gemma3", "llama", "qwen2"):
         path = scratch / f"scoring-{family}"
         cpu = _tiny_model(family, path)
@@ -194,8 +222,12 @@ def check_scoring(check: Check, device: str, scratch: Path) -> None:
             d_device, d_cache = _max_abs(on_gpu, on_cpu), _max_abs(on_gpu, no_cache)
             worst = max(worst, d_device, d_cache)
             assert np.isfinite(on_gpu).all() and n_tokens.max() > 1
-            check.figures[f"{family}/{label}"] = {"gpu_vs_cpu": d_device, "prefix_cache_vs_none": d_cache,
-                                                  "prompt_tokens": max(map(len, bases)), "shared_prefix": len(prefix)}
+            check.figures[f"{family}/{label}"] = {
+                "gpu_vs_cpu": d_device,
+                "prefix_cache_vs_none": d_cache,
+                "prompt_tokens": max(map(len, bases)),
+                "shared_prefix": len(prefix),
+            }
             rows.append(f"| {family} | {label} | {max(map(len, bases))} | {len(prefix)} | {d_device:.2e} | {d_cache:.2e} |")
         del cpu, gpu
     check.figures["rows"] = rows
@@ -279,11 +311,11 @@ def _interp_side(family: str, path: Path, device: str | None) -> dict:
     """Every patching grid (act_patch, and transformer_lens.patching when ``device``) and the DLA of one
     pair on one device."""
     import transformer_lens.patching as tl_patching
+    from support.interp import CLEAN, CORRUPTED, build_family_model, tiny_answers
 
     from fk_bench.models import load_model
     from interp import dla, patching, runner
     from interp.model import SITES, InterpModel
-    from support.interp import CLEAN, CORRUPTED, build_family_model, tiny_answers
 
     loaded = build_family_model(family, path) if device is None else load_model(str(path), device=device, dtype="float32")
     model, answers = InterpModel.boot(loaded), tiny_answers(loaded)
@@ -297,8 +329,12 @@ def _interp_side(family: str, path: Path, device: str | None) -> dict:
     def metric(logits: torch.Tensor) -> torch.Tensor:
         return (answers.log_odds(logits[:, -1, ids]) - corrupted_value) / (clean_value - corrupted_value)
 
-    tl_functions = {"resid_pre": tl_patching.get_act_patch_resid_pre, "attn_out": tl_patching.get_act_patch_attn_out,
-                    "mlp_out": tl_patching.get_act_patch_mlp_out, "head_out": tl_patching.get_act_patch_attn_head_out_all_pos}
+    tl_functions = {
+        "resid_pre": tl_patching.get_act_patch_resid_pre,
+        "attn_out": tl_patching.get_act_patch_attn_out,
+        "mlp_out": tl_patching.get_act_patch_mlp_out,
+        "head_out": tl_patching.get_act_patch_attn_head_out_all_pos,
+    }
     out: dict[str, Any] = {"ours": {}, "tl": {}, "clean_minus_corrupted": clean_value - corrupted_value}
     for site in SITES:
         out["ours"][site] = patching.act_patch(model, corrupted, clean_cache, metric, site).double().cpu().numpy()
@@ -333,12 +369,20 @@ def check_interp(check: Check, device: str, scratch: Path, families: list[str]) 
         attention = [i for i, label in enumerate(gpu["dla"][0].layer_labels) if label.endswith("_attn_out")]
         for row, cpu_row in zip(gpu["dla"], cpu["dla"]):
             scale = max(1.0, abs(row.logit_diff))
-            closure = max(closure, abs(row.per_layer.sum() - row.final_projection) / scale,
-                          abs(row.final_projection + row.unembed_bias - row.logit_diff) / scale,
-                          abs(row.logit_lens[-1] - row.logit_diff) / scale,
-                          float(np.abs(row.per_head.sum(1) + row.attn_bias - row.per_layer[attention]).max()) / scale)
-            dla_vs_cpu = max(dla_vs_cpu, _max_abs(row.per_layer, cpu_row.per_layer), _max_abs(row.per_head, cpu_row.per_head),
-                             _max_abs(row.logit_lens, cpu_row.logit_lens), abs(row.logit_diff - cpu_row.logit_diff))
+            closure = max(
+                closure,
+                abs(row.per_layer.sum() - row.final_projection) / scale,
+                abs(row.final_projection + row.unembed_bias - row.logit_diff) / scale,
+                abs(row.logit_lens[-1] - row.logit_diff) / scale,
+                float(np.abs(row.per_head.sum(1) + row.attn_bias - row.per_layer[attention]).max()) / scale,
+            )
+            dla_vs_cpu = max(
+                dla_vs_cpu,
+                _max_abs(row.per_layer, cpu_row.per_layer),
+                _max_abs(row.per_head, cpu_row.per_head),
+                _max_abs(row.logit_lens, cpu_row.logit_lens),
+                abs(row.logit_diff - cpu_row.logit_diff),
+            )
         check.figures[f"{family}/dla"] = {"closure_max_rel": closure, "vs_cpu": dla_vs_cpu}
         rows.append(f"| {family} | DLA closures (relative) / DLA GPU vs CPU | {closure:.2e} | {dla_vs_cpu:.2e} | |")
         if not (closure < TOLERANCE and dla_vs_cpu < TOLERANCE):
@@ -371,8 +415,9 @@ def _random_270m(scratch: Path, config: Path, tokenizer_dir: Path | None) -> Pat
     return target
 
 
-def check_throughput(check: Check, device: str, scratch: Path, n_questions: int, config: Path, tokenizer_dir: Path | None,
-                     batch_sizes: list[int], repeats: int) -> None:
+def check_throughput(
+    check: Check, device: str, scratch: Path, n_questions: int, config: Path, tokenizer_dir: Path | None, batch_sizes: list[int], repeats: int
+) -> None:
     from fk_bench.answers import DEFAULT_GROUPS
     from fk_bench.data import load_questions
     from fk_bench.evaluation import evaluate
@@ -396,7 +441,8 @@ def check_throughput(check: Check, device: str, scratch: Path, n_questions: int,
                     result = evaluate(loaded, questions, DEFAULT_GROUPS, prompt_format=fmt, batch_size=batch_size, progress=False)
                     best = result if best is None or result.seconds < best.seconds else best
                 runs[(dtype, fmt, batch_size)] = {
-                    "qps": len(questions) / best.seconds, "seconds": best.seconds,
+                    "qps": len(questions) / best.seconds,
+                    "seconds": best.seconds,
                     "log_odds": np.asarray(best.questions["log_odds"], dtype=np.float64),
                     "p_true": np.asarray(best.questions["p_true"], dtype=np.float64),
                     "accuracy": best.summary["accuracy"],
@@ -405,8 +451,10 @@ def check_throughput(check: Check, device: str, scratch: Path, n_questions: int,
         del loaded
         if device.startswith("cuda"):
             torch.cuda.empty_cache()
-    rows = ["| prompt | batch | float32 q/s | bfloat16 q/s | bf16 / fp32 | max abs d log_odds | median abs d log_odds | same p_true > 0.5 verdict | peak GiB fp32 / bf16 |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    rows = [
+        "| prompt | batch | float32 q/s | bfloat16 q/s | bf16 / fp32 | max abs d log_odds | median abs d log_odds | same p_true > 0.5 verdict | peak GiB fp32 / bf16 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for fmt in ("plain", "fewshot"):
         for batch_size in batch_sizes:
             a, b = runs[("float32", fmt, batch_size)], runs[("bfloat16", fmt, batch_size)]
@@ -414,13 +462,21 @@ def check_throughput(check: Check, device: str, scratch: Path, n_questions: int,
             same = float(np.mean((a["p_true"] > 0.5) == (b["p_true"] > 0.5)))
             peak = f"{a['peak_gib']:.2f} / {b['peak_gib']:.2f}" if a["peak_gib"] is not None else "-"
             check.figures[f"{fmt}/batch{batch_size}"] = {
-                "float32_qps": a["qps"], "bfloat16_qps": b["qps"], "speedup": b["qps"] / a["qps"],
-                "max_abs_delta_log_odds": float(delta.max()), "median_abs_delta_log_odds": float(np.median(delta)),
-                "same_verdict_share": same, "float32_log_odds_spread": float(a["log_odds"].std()),
-                "accuracy_fp32": a["accuracy"], "accuracy_bf16": b["accuracy"], "peak_gib": [a["peak_gib"], b["peak_gib"]],
+                "float32_qps": a["qps"],
+                "bfloat16_qps": b["qps"],
+                "speedup": b["qps"] / a["qps"],
+                "max_abs_delta_log_odds": float(delta.max()),
+                "median_abs_delta_log_odds": float(np.median(delta)),
+                "same_verdict_share": same,
+                "float32_log_odds_spread": float(a["log_odds"].std()),
+                "accuracy_fp32": a["accuracy"],
+                "accuracy_bf16": b["accuracy"],
+                "peak_gib": [a["peak_gib"], b["peak_gib"]],
             }
-            rows.append(f"| {fmt} | {batch_size} | {a['qps']:.0f} | {b['qps']:.0f} | {b['qps'] / a['qps']:.2f}x | {delta.max():.4f} | "
-                        f"{np.median(delta):.4f} | {same:.3f} | {peak} |")
+            rows.append(
+                f"| {fmt} | {batch_size} | {a['qps']:.0f} | {b['qps']:.0f} | {b['qps'] / a['qps']:.2f}x | {delta.max():.4f} | "
+                f"{np.median(delta):.4f} | {same:.3f} | {peak} |"
+            )
     check.figures["rows"] = rows
     check.status = "pass"
     check.detail = f"{len(questions)} questions, best of {repeats}; see the table"
@@ -441,13 +497,17 @@ def _default_model_dir() -> Path | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "gpu-check")), help="folder for gpu_check.json/.txt (default $OUT or ./gpu-check)")
+    parser.add_argument(
+        "--out", type=Path, default=Path(os.environ.get("OUT", "gpu-check")), help="folder for gpu_check.json/.txt (default $OUT or ./gpu-check)"
+    )
     parser.add_argument("--device", default="cuda", help="the device checked against the CPU (default cuda; cpu = a dry run)")
     parser.add_argument("--questions", type=int, default=512, help="questions of the throughput check (default 512)")
     parser.add_argument("--batch-sizes", default="128,512", help="throughput batch sizes (default 128,512)")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per throughput cell, best kept (default 2)")
     parser.add_argument("--model-config", type=Path, default=None, help="Gemma 3 270M config.json (default: the embedded model's cached one)")
-    parser.add_argument("--tokenizer", type=Path, default=None, help="folder with the 270M's tokenizer files (default: beside --model-config, else the tiny one)")
+    parser.add_argument(
+        "--tokenizer", type=Path, default=None, help="folder with the 270M's tokenizer files (default: beside --model-config, else the tiny one)"
+    )
     parser.add_argument("--interp-families", default="gemma3,qwen2", help="tiny families of the interp check (tests/support/interp.py)")
     parser.add_argument("--only", default="scoring,evaluate,interp,throughput", help="checks to run, comma-separated")
     args = parser.parse_args(argv)
@@ -473,14 +533,22 @@ def main(argv: list[str] | None = None) -> int:
         if "evaluate" in only:
             report.run("evaluate", lambda c: check_evaluate(c, args.device, scratch), core)
         if "interp" in only:
-            report.run("interp", lambda c: check_interp(c, args.device, scratch, args.interp_families.split(",")),
-                       (*core, "transformer_lens", "transformer_lens.patching", "interp.patching", "interp.dla"))
+            report.run(
+                "interp",
+                lambda c: check_interp(c, args.device, scratch, args.interp_families.split(",")),
+                (*core, "transformer_lens", "transformer_lens.patching", "interp.patching", "interp.dla"),
+            )
         if "throughput" in only:
             if config is None:
                 report.checks.append(Check("throughput", detail="no Gemma 3 270M config.json: pass --model-config"))
             else:
-                report.run("throughput", lambda c: check_throughput(c, args.device, scratch, args.questions, config, tokenizer_dir,
-                                                                   [int(b) for b in args.batch_sizes.split(",")], args.repeats), core)
+                report.run(
+                    "throughput",
+                    lambda c: check_throughput(
+                        c, args.device, scratch, args.questions, config, tokenizer_dir, [int(b) for b in args.batch_sizes.split(",")], args.repeats
+                    ),
+                    core,
+                )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         report.write()

@@ -18,9 +18,10 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -32,8 +33,15 @@ from fk_bench.scoring import _plans, _row, shared_prefix
 ZOO = ("embedded", "smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct")
 CHAT_MODELS = ("smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct")
 RELATIONS = (
-    "atomic_number", "calling_code", "capital_of", "city_in_country", "country_domain",
-    "country_in_continent", "currency_of", "element_symbol", "shares_border",
+    "atomic_number",
+    "calling_code",
+    "capital_of",
+    "city_in_country",
+    "country_domain",
+    "country_in_continent",
+    "currency_of",
+    "element_symbol",
+    "shares_border",
 )
 
 

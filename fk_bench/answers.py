@@ -57,7 +57,7 @@ class AnswerGroups:
         return {"True": list(self.true_words), "False": list(self.false_words)}
 
     @classmethod
-    def from_map(cls, answer_map: dict, source: str = "answer map") -> "AnswerGroups":
+    def from_map(cls, answer_map: dict, source: str = "answer map") -> AnswerGroups:
         if not isinstance(answer_map, dict):
             kind = _JSON_KINDS.get(type(answer_map), type(answer_map).__name__)
             raise FkBenchError(f"{source}: holds {kind}; expected an object of two word lists, {_EXAMPLE}")
@@ -72,7 +72,7 @@ class AnswerGroups:
         return cls(groups["True"], groups["False"], source=source)
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "AnswerGroups":
+    def from_json(cls, path: str | Path) -> AnswerGroups:
         """Read a UTF-8 JSON file in the original study's format: ``{"True": [...], "False": [...]}``."""
         path = Path(path)
         try:

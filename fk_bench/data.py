@@ -18,8 +18,9 @@ import io
 import json
 import tempfile
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import datasets
 
@@ -81,9 +82,7 @@ def normalize_rows(rows: Iterable[tuple[str, dict]], source: str) -> list[dict]:
         answer = parse_label(row["answer"], where)
         key = question.strip()
         if key in label_of and label_of[key][0] != answer:
-            raise FkBenchError(
-                f"{where}: field 'answer': question {key!r} is labelled {answer} here but {label_of[key][0]} at {label_of[key][1]}"
-            )
+            raise FkBenchError(f"{where}: field 'answer': question {key!r} is labelled {answer} here but {label_of[key][0]} at {label_of[key][1]}")
         label_of[key] = (answer, where)
         out = {name: row.get(name) for name in QUESTION_COLUMNS}
         for name in STRING_COLUMNS:

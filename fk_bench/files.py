@@ -15,8 +15,9 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from fk_bench.errors import FkBenchError
 
@@ -162,4 +163,4 @@ def read_text(path: str | Path, what: str = "file") -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise FkBenchError(f"{what} {path}: is not UTF-8 text (byte {err.start}: {raw[err.start:err.start + 1]!r}); save it as UTF-8") from None
+        raise FkBenchError(f"{what} {path}: is not UTF-8 text (byte {err.start}: {raw[err.start : err.start + 1]!r}); save it as UTF-8") from None

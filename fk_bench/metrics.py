@@ -13,8 +13,9 @@ see past such a bias; ``yes_rate`` shows the bias itself.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.special import expit, logsumexp
@@ -34,11 +35,18 @@ METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
         Metric("accuracy", True, True, "share of questions where the correct group is the more probable (log_odds > 0)"),
-        Metric("paired_accuracy", True, False, "share of pairs (a true question and its corrupted twin) where the true question gets the higher p_true; ties count half"),
+        Metric(
+            "paired_accuracy",
+            True,
+            False,
+            "share of pairs (a true question and its corrupted twin) where the true question gets the higher p_true; ties count half",
+        ),
         Metric("auroc", True, False, "area under the ROC curve of p_true against the labels: how well p_true ranks true above false questions"),
         Metric("yes_rate", None, False, "share of questions with p_true > 0.5 (0.5 on balanced data for a model without a yes/no bias)"),
         Metric("log_odds", True, True, "log(p_correct / p_incorrect) over the two answer groups' probability masses, in nats"),
-        Metric("logit_diff", True, True, "mean log-prob of the correct group's words minus the incorrect group's (the study's average logit difference)"),
+        Metric(
+            "logit_diff", True, True, "mean log-prob of the correct group's words minus the incorrect group's (the study's average logit difference)"
+        ),
         Metric("prob_diff", True, True, "probability mass of the correct group minus that of the incorrect group"),
         Metric("brier", False, True, "(p_true - label)^2, averaged"),
         Metric("ece", False, False, "expected calibration error of p_true over 10 equal-width bins"),

@@ -9,7 +9,8 @@ which drops the task's target delimiter under a chat template (see tasks/fk_yesn
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from fk_bench.errors import FkBenchError
 
@@ -49,9 +50,7 @@ def build_prompt(
         if tokenizer is None or not getattr(tokenizer, "chat_template", None):
             name = model_name or _tokenizer_source(tokenizer)
             raise FkBenchError(f"prompt format 'chat': the tokenizer of {name} has no chat template; use 'plain' or 'fewshot'")
-        return tokenizer.apply_chat_template(
-            [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
-        )
+        return tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True)
     raise FkBenchError(f"prompt format {prompt_format!r}: choose one of {', '.join(PROMPT_FORMATS)}")
 
 
@@ -64,7 +63,7 @@ def _tokenizer_source(tokenizer: Any) -> str:
 def split_context(prompt: str) -> tuple[str, str]:
     """Split a prompt as lm-eval's HFLM does: trailing whitespace moves into the continuation."""
     stripped = prompt.rstrip()
-    return stripped, prompt[len(stripped):]
+    return stripped, prompt[len(stripped) :]
 
 
 def encode(tokenizer: Any, text: str) -> list[int]:

@@ -23,8 +23,9 @@ from __future__ import annotations
 import copy
 import inspect
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -76,8 +77,8 @@ def _plans(tokenizer: Any, prompts: Sequence[str], words: Sequence[str]) -> list
     encoded = encode_many(tokenizer, texts)
     plans = []
     for i in range(len(prompts)):
-        context_enc, *wholes = encoded[i * per_prompt:(i + 1) * per_prompt]
-        continuations = [whole[len(context_enc):] for whole in wholes]
+        context_enc, *wholes = encoded[i * per_prompt : (i + 1) * per_prompt]
+        continuations = [whole[len(context_enc) :] for whole in wholes]
         for word, continuation in zip(words, continuations[1:]):
             if not continuation:
                 raise FkBenchError(f"answer word {word!r} encodes to no tokens after question {i}")
@@ -279,7 +280,7 @@ def score_answer_words(
         runner = _Runner(model, device, prefix)
         for shape, rows in sorted(groups.items()):
             for start in range(0, len(rows), batch_size):
-                batch = rows[start:start + batch_size]
+                batch = rows[start : start + batch_size]
                 values = runner.log_probs(batch, with_prefix=shape[0]).double().cpu().numpy()
                 for row, row_values in zip(batch, values):
                     np.add.at(loglik[row.question], [t[0] for t in row.targets], row_values)

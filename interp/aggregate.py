@@ -6,7 +6,8 @@ Pure numpy; every function here is tested by hand-computed numbers (tests/unit/t
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,9 +32,9 @@ def aligned_mean(grids: Sequence[np.ndarray], n_tokens: Sequence[int], weights: 
     for grid, n, w in zip(grids, n_tokens, weights):
         covered = min(width, n)  # columns this prompt has at all
         padded = np.zeros((grid.shape[0], covered))
-        padded[:, covered - grid.shape[1]:] = grid
-        total[:, width - covered:] += w * padded
-        weight[width - covered:] += w
+        padded[:, covered - grid.shape[1] :] = grid
+        total[:, width - covered :] += w * padded
+        weight[width - covered :] += w
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(weight > 0, total / weight, np.nan)
 
@@ -130,7 +131,9 @@ def shown_token(token: str) -> str:
     return token.replace("\n", "\\n").replace("\t", "\\t")
 
 
-def _weighted_grids(studies: Sequence[Any], grids: Sequence[dict[str, np.ndarray]], metric: str, sites: Sequence[str], width: int) -> tuple[dict[str, list], int]:
+def _weighted_grids(
+    studies: Sequence[Any], grids: Sequence[dict[str, np.ndarray]], metric: str, sites: Sequence[str], width: int
+) -> tuple[dict[str, list], int]:
     """Drop-weighted means (total recovered over total drop) of each site's grid over the pairs the corruption lowers."""
     keep = [i for i, study in enumerate(studies) if study.drop(metric) > 0]
     if not keep:
@@ -175,7 +178,9 @@ def summarize_studies(model: Any, studies: Sequence[Any], top_k: int) -> dict:
     reference = exact[0] if exact else studies[0]
     exact_means, n_exact_in_mean = {}, {}
     for metric in METRICS:
-        exact_means[metric], n_exact_in_mean[metric] = _weighted_grids(exact, [s.exact[metric] for s in exact], metric, SITES, width) if exact else ({}, 0)
+        exact_means[metric], n_exact_in_mean[metric] = (
+            _weighted_grids(exact, [s.exact[metric] for s in exact], metric, SITES, width) if exact else ({}, 0)
+        )
     attribution_mean, n_attr = _weighted_grids(studies, [s.attribution for s in studies], "log_odds", SITES, width)
     correlation = {}
     if exact:  # on changes in nats: normalizing by small drops would let noisy pairs dominate

@@ -6,8 +6,9 @@ one token there; words the tokenizer splits are listed as skipped in the report.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,7 +60,7 @@ def single_token_answers(tokenizer: Any, prompts: Sequence[str], groups: AnswerG
         tokens = set()
         for prompt, base in zip(prompts, bases):
             full = encode(tokenizer, prompt + word)
-            tokens.add(tuple(full[len(base):]) if full[: len(base)] == base else ())
+            tokens.add(tuple(full[len(base) :]) if full[: len(base)] == base else ())
         if len(tokens) == 1 and len(next(iter(tokens))) == 1:
             words.append(word)
             ids.append(next(iter(tokens))[0])
@@ -67,7 +68,9 @@ def single_token_answers(tokenizer: Any, prompts: Sequence[str], groups: AnswerG
         else:
             skipped.append(word)
     if not any(is_true) or all(is_true):
-        raise FkBenchError(f"answer words: both groups need a word that is one token after the prompt (one token: {words or 'none'}; skipped: {skipped})")
+        raise FkBenchError(
+            f"answer words: both groups need a word that is one token after the prompt (one token: {words or 'none'}; skipped: {skipped})"
+        )
     return AnswerTokens(tuple(words), tuple(ids), tuple(is_true), tuple(skipped))
 
 

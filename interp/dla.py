@@ -23,8 +23,9 @@ the unembedding's, not the capped output's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import einops
 import numpy as np
@@ -33,7 +34,16 @@ import torch
 from interp.answers import AnswerTokens
 from interp.model import InterpModel
 
-_DLA_HOOKS = ("hook_resid_pre", "hook_resid_mid", "hook_resid_post", "hook_attn_out", "hook_mlp_out", "attn.hook_z", "ln_final.hook_scale", "ln1_post.hook_scale")
+_DLA_HOOKS = (
+    "hook_resid_pre",
+    "hook_resid_mid",
+    "hook_resid_post",
+    "hook_attn_out",
+    "hook_mlp_out",
+    "attn.hook_z",
+    "ln_final.hook_scale",
+    "ln1_post.hook_scale",
+)
 
 
 def dla_hooks(with_patterns: bool) -> Callable[[str], bool]:
@@ -55,7 +65,7 @@ def norm_affine(norm: Any, d_model: int) -> tuple[torch.Tensor, torch.Tensor]:
     probe = torch.zeros(2, d_model, dtype=torch.float64)
     signs = torch.tensor([1.0, -1.0], dtype=torch.float64).repeat(d_model // 2)
     probe[0, : 2 * (d_model // 2)] = signs  # the last dimension is 0 when d_model is odd...
-    probe[1, d_model - 2 * (d_model // 2):] = signs  # ...and the first one here: each dimension is probed once
+    probe[1, d_model - 2 * (d_model // 2) :] = signs  # ...and the first one here: each dimension is probed once
     probe *= 1e3
     gain, bias = torch.zeros(d_model, dtype=torch.float64), torch.zeros(d_model, dtype=torch.float64)
     with torch.no_grad():
@@ -78,7 +88,7 @@ class Direction:
     bias: float
 
     @classmethod
-    def of(cls, model: InterpModel, answers: AnswerTokens) -> "Direction":
+    def of(cls, model: InterpModel, answers: AnswerTokens) -> Direction:
         ids = answers.id_tensor(model.device)
         is_true = torch.tensor(answers.is_true_word, device=ids.device)
         W_U = model.bridge.W_U[:, ids].detach().float()

@@ -15,8 +15,9 @@ over (6.7 GB peak for the 270M model, 40 GB projected for a 1.5B one). After boo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -65,11 +66,13 @@ class InterpModel:
     replay_note: str = ""
 
     @classmethod
-    def boot(cls, loaded: LoadedModel) -> "InterpModel":
+    def boot(cls, loaded: LoadedModel) -> InterpModel:
         """Boot the bridge over ``loaded`` (once: it takes ``loaded.model`` over, see the module docstring)."""
         from transformer_lens.model_bridge import TransformerBridge
 
-        bridge = TransformerBridge.boot_transformers(str(loaded.path), hf_model=loaded.model, tokenizer=loaded.tokenizer, device=loaded.device, dtype=loaded.dtype)
+        bridge = TransformerBridge.boot_transformers(
+            str(loaded.path), hf_model=loaded.model, tokenizer=loaded.tokenizer, device=loaded.device, dtype=loaded.dtype
+        )
         bridge.enable_compatibility_mode(disable_warnings=True, no_processing=True)
         bridge.eval()
         for block in bridge.blocks:

@@ -12,13 +12,15 @@ question, corrupted run = the false one, both in the prompt format the evaluator
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from fk_bench.prompts import build_prompt, encode
+
 
 def shared_prefix_length(clean: Sequence[int], corrupted: Sequence[int]) -> int:
     """Positions before the first token where two token sequences differ (the shorter length if none does)."""
@@ -162,7 +164,9 @@ def select_pairs(
     candidates = []
     complete = pair_rows(table)
     for true_row, false_row, pair_id in complete:
-        candidates.append((true_row, pair_id, (ids[true_row], questions[true_row], t_vs_f[true_row]), (ids[false_row], questions[false_row], t_vs_f[false_row])))
+        candidates.append(
+            (true_row, pair_id, (ids[true_row], questions[true_row], t_vs_f[true_row]), (ids[false_row], questions[false_row], t_vs_f[false_row]))
+        )
     twins = unpaired_twins(table, {row for pair in complete for row in pair[:2]}) if score is not None else []
     if twins:
         twin_t_vs_f = np.asarray(score([prompt(question) for _, question in twins]), dtype=np.float64)
@@ -186,5 +190,7 @@ def select_pairs(
         if clean_tokens == corrupted_tokens:
             selection.no_difference.append(pair_id)
             continue
-        selection.pairs.append(Pair(pair_id, clean_id, corrupted_id, clean_q, corrupted_q, gap, clean_prompt, corrupted_prompt, clean_tokens, corrupted_tokens))
+        selection.pairs.append(
+            Pair(pair_id, clean_id, corrupted_id, clean_q, corrupted_q, gap, clean_prompt, corrupted_prompt, clean_tokens, corrupted_tokens)
+        )
     return selection

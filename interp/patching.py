@@ -21,9 +21,10 @@ function of the same name, equal within 1e-4 on every family tested.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Sequence
+from typing import Any
 
 import einops
 import numpy as np
@@ -63,14 +64,22 @@ def _cells(model: InterpModel, sites: Sequence[str], positions: Sequence[int]) -
     return {site: grid_cells(site, model.n_layers, model.n_heads, positions) for site in sites}
 
 
-def _sweep_all(model: InterpModel, corrupted: torch.Tensor, clean: dict[str, torch.Tensor], start: int, answer_ids: torch.Tensor | None, cells: list[Cell], prefix: Any) -> tuple[torch.Tensor, torch.Tensor]:
+def _sweep_all(
+    model: InterpModel,
+    corrupted: torch.Tensor,
+    clean: dict[str, torch.Tensor],
+    start: int,
+    answer_ids: torch.Tensor | None,
+    cells: list[Cell],
+    prefix: Any,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Every cell in one layer sweep from the shared prefix's end; raises ``_ReplayMismatch`` when the
     sweep's unpatched row differs from the model's own forward of the corrupted prompt."""
     calls = record_layer_calls(model, corrupted[start:], copy.deepcopy(prefix))
     own = answer_logits_from_final(model, calls.final, answer_ids)[0].float()
     resid, out = calls.resid_pre(), []
     for first in range(0, len(cells), SWEEP_ROWS):  # each sweep carries its own unpatched row
-        rows = sweep(model, calls, prefix, resid, clean, [None, *cells[first:first + SWEEP_ROWS]], start, answer_ids)
+        rows = sweep(model, calls, prefix, resid, clean, [None, *cells[first : first + SWEEP_ROWS]], start, answer_ids)
         if not torch.allclose(rows[0], own, rtol=1e-3, atol=_replay_tolerance(model)):
             raise _ReplayMismatch(f"the unpatched sweep row differs from the forward by {float((rows[0] - own).abs().max()):.2e}")
         out.append(rows[1:])
@@ -124,7 +133,7 @@ def _by_site(model: InterpModel, rows: torch.Tensor, grids: dict[str, list[Cell]
     out, offset = {}, 0
     for site in sites:
         n = len(grids[site])
-        out[site] = einops.rearrange(rows[offset:offset + n], "(layer cell) word -> layer cell word", layer=model.n_layers)
+        out[site] = einops.rearrange(rows[offset : offset + n], "(layer cell) word -> layer cell word", layer=model.n_layers)
         offset += n
     return out
 
@@ -149,7 +158,9 @@ def attribution_grids(clean: dict[str, torch.Tensor], corrupted: dict[str, torch
 
 
 @torch.no_grad()
-def act_patch(model: InterpModel, corrupted_tokens: torch.Tensor, clean_cache: Any, patching_metric: Any, site: str, max_rows: int = DEFAULT_MAX_ROWS) -> torch.Tensor:
+def act_patch(
+    model: InterpModel, corrupted_tokens: torch.Tensor, clean_cache: Any, patching_metric: Any, site: str, max_rows: int = DEFAULT_MAX_ROWS
+) -> torch.Tensor:
     """The batched counterpart of ``transformer_lens.patching.get_act_patch_<site>``: ``[layer, pos]`` or ``[layer, head]``.
 
     ``corrupted_tokens`` is ``[pos]`` or ``[1, pos]``, ``clean_cache`` the clean run's ActivationCache

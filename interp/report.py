@@ -83,7 +83,11 @@ class Gate:
 
     def reason(self) -> str:
         if self.value is None:
-            return f"{self.metric} is undefined on this data (no complete true/false pair)" if self.metric == "paired_accuracy" else f"{self.metric} is undefined on this data"
+            return (
+                f"{self.metric} is undefined on this data (no complete true/false pair)"
+                if self.metric == "paired_accuracy"
+                else f"{self.metric} is undefined on this data"
+            )
         return f"{self.metric} {self.value:.3f} is below the threshold {self.threshold}"
 
     def to_json(self) -> dict:
@@ -98,7 +102,7 @@ class ReportResult:
     passed: bool
     gate: Gate
     data: dict
-    selection: "PairSelection | None" = None
+    selection: PairSelection | None = None
     seconds: dict = field(default_factory=dict)
 
     @property
@@ -106,7 +110,9 @@ class ReportResult:
         return self.model_dir / ("report.html" if self.passed else "did_not_pass.json")
 
 
-def _did_not_pass(model_dir: Path, reason: str, gate: Gate, result: Any, settings: ReportSettings, selection: "PairSelection | None" = None) -> ReportResult:
+def _did_not_pass(
+    model_dir: Path, reason: str, gate: Gate, result: Any, settings: ReportSettings, selection: PairSelection | None = None
+) -> ReportResult:
     from fk_bench.files import write_json_atomic
 
     data = {
@@ -124,7 +130,7 @@ def _did_not_pass(model_dir: Path, reason: str, gate: Gate, result: Any, setting
     return ReportResult(model_dir, False, gate, data, selection)
 
 
-def _no_pairs_reason(selection: "PairSelection") -> str:
+def _no_pairs_reason(selection: PairSelection) -> str:
     if selection.n_pairs == 0:
         return "the data holds no pair (a true question and its false twin, or a question with a corrupted_question)"
     if selection.n_right == 0:
@@ -137,17 +143,24 @@ def build_report(loaded: Any, questions: Any, groups: Any, out_dir: str | Path, 
     from fk_bench.data import fewshot_pool
     from fk_bench.evaluation import evaluate
     from fk_bench.files import atomic_dir, strict_json
+    from interp.aggregate import summarize_studies
     from interp.answers import single_token_answers
     from interp.model import InterpModel
     from interp.pairs import select_pairs
     from interp.study import study_pairs
-    from interp.aggregate import summarize_studies
 
     settings = settings or ReportSettings()
     start = time.perf_counter()
     result = evaluate(
-        loaded, questions, groups, prompt_format=settings.prompt_format, batch_size=settings.eval_batch_size,
-        fewshot_k=settings.fewshot_k, dataset_id=settings.dataset_id, dataset_settings=settings.dataset_settings, progress=settings.progress,
+        loaded,
+        questions,
+        groups,
+        prompt_format=settings.prompt_format,
+        batch_size=settings.eval_batch_size,
+        fewshot_k=settings.fewshot_k,
+        dataset_id=settings.dataset_id,
+        dataset_settings=settings.dataset_settings,
+        progress=settings.progress,
     )
     seconds = {"evaluation": time.perf_counter() - start}
     model_dir = Path(out_dir) / result.run_name
@@ -155,7 +168,15 @@ def build_report(loaded: Any, questions: Any, groups: Any, out_dir: str | Path, 
     if not gate.passed:
         return _did_not_pass(model_dir, gate.reason(), gate, result, settings)
     examples = fewshot_pool(settings.fewshot_k) if settings.prompt_format == "fewshot" else []
-    selection = select_pairs(result.questions, loaded.tokenizer, settings.prompt_format, examples, settings.pair_margin, settings.max_pairs, _scorer(loaded, groups, settings))
+    selection = select_pairs(
+        result.questions,
+        loaded.tokenizer,
+        settings.prompt_format,
+        examples,
+        settings.pair_margin,
+        settings.max_pairs,
+        _scorer(loaded, groups, settings),
+    )
     if not selection.pairs:
         return _did_not_pass(model_dir, _no_pairs_reason(selection), gate, result, settings, selection)
     prompts = [p for pair in selection.pairs for p in (pair.clean_prompt, pair.corrupted_prompt)]
@@ -177,7 +198,13 @@ def build_report(loaded: Any, questions: Any, groups: Any, out_dir: str | Path, 
     summary = summarize_studies(model, studies, settings.top_k)
     seconds["total"] = time.perf_counter() - start
     data = {
-        "model": {**result.model, "architecture": model.architecture, "n_layers": model.n_layers, "n_heads": model.n_heads, "softcap": _softcap(model)},
+        "model": {
+            **result.model,
+            "architecture": model.architecture,
+            "n_layers": model.n_layers,
+            "n_heads": model.n_heads,
+            "softcap": _softcap(model),
+        },
         "dataset": result.dataset,
         "settings": settings.to_json(),
         "gate": gate.to_json(),

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 from transformer_lens.model_bridge.exceptions import StopAtLayerException
@@ -87,7 +88,9 @@ def _after(prefix: Any) -> dict:
 
 
 @torch.no_grad()
-def record(model: InterpModel, tokens: torch.Tensor, names: Callable[[str], bool], answer_ids: torch.Tensor, prefix: Any = None) -> tuple[torch.Tensor, Any, torch.Tensor]:
+def record(
+    model: InterpModel, tokens: torch.Tensor, names: Callable[[str], bool], answer_ids: torch.Tensor, prefix: Any = None
+) -> tuple[torch.Tensor, Any, torch.Tensor]:
     """One forward of ``tokens`` ``[rows, pos]`` (after ``prefix``, when given) caching the hooks that ``names`` accepts.
 
     Returns the answer-word logits at the last position ``[rows, n_words]``, the ActivationCache and
@@ -105,7 +108,9 @@ def site_activations(cache: Any, n_layers: int, site: str) -> torch.Tensor:
     return torch.stack([cache[site_hook(site, layer)] for layer in range(n_layers)], dim=1)
 
 
-def gradient_run(model: InterpModel, tokens: torch.Tensor, answer_ids: torch.Tensor, metric: AnswerMetric, sites: Sequence[str] = SITES, prefix: Any = None) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+def gradient_run(
+    model: InterpModel, tokens: torch.Tensor, answer_ids: torch.Tensor, metric: AnswerMetric, sites: Sequence[str] = SITES, prefix: Any = None
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Forward ``tokens`` ``[rows, pos]`` (after ``prefix``, whose keys and values are constants here) and
     backward ``metric`` summed over rows (rows are independent).
 
@@ -129,7 +134,12 @@ def gradient_run(model: InterpModel, tokens: torch.Tensor, answer_ids: torch.Ten
     if first not in names:
         names.append(first)
     with torch.enable_grad():
-        normalized = model.bridge.run_with_hooks(tokens, fwd_hooks=[*((name, keeper(name)) for name in names), ("unembed.hook_in", _stop_at_unembedding)], logits_to_keep=1, **_after(prefix))
+        normalized = model.bridge.run_with_hooks(
+            tokens,
+            fwd_hooks=[*((name, keeper(name)) for name in names), ("unembed.hook_in", _stop_at_unembedding)],
+            logits_to_keep=1,
+            **_after(prefix),
+        )
         answer_logits, _ = _answer_logits(model, normalized, answer_ids)
         wanted = [recorded[name] for name in _site_names(model.n_layers, sites)]
         grads = torch.autograd.grad(metric(answer_logits).sum(), wanted)
@@ -188,7 +198,9 @@ def _patch_hooks(cells: Sequence[Cell | None], clean: dict[str, torch.Tensor], s
         index = torch.tensor([i for _, i in members])
         source = clean[site][layer]  # [pos - start, ...]
 
-        def hook(x: torch.Tensor, hook: Any, site: str = site, rows: torch.Tensor = rows, index: torch.Tensor = index, source: torch.Tensor = source) -> torch.Tensor:
+        def hook(
+            x: torch.Tensor, hook: Any, site: str = site, rows: torch.Tensor = rows, index: torch.Tensor = index, source: torch.Tensor = source
+        ) -> torch.Tensor:
             rows_, index_ = rows.to(x.device), index.to(x.device)
             if site == "head_out":  # x: [rows, pos, head, d_head]; the head at every position
                 x[rows_, :, index_] = source[:, index_].transpose(0, 1).to(x.dtype)
@@ -225,7 +237,7 @@ def run_patched(
     suffix = corrupted[start:]
     out = []
     for first in range(0, len(cells), max_rows):
-        chunk = cells[first:first + max_rows]
+        chunk = cells[first : first + max_rows]
         kwargs: dict[str, Any] = {"logits_to_keep": 1}
         if prefix is not None and start > 0:
             kv = copy.deepcopy(prefix)
@@ -235,7 +247,9 @@ def run_patched(
         if answer_ids is None:
             logits = model.bridge.run_with_hooks(suffix[None].expand(len(chunk), -1), fwd_hooks=hooks, **kwargs)[:, -1]
         else:
-            final = model.bridge.run_with_hooks(suffix[None].expand(len(chunk), -1), fwd_hooks=[*hooks, ("ln_final.hook_in", _stop_at_final_norm)], **kwargs)
+            final = model.bridge.run_with_hooks(
+                suffix[None].expand(len(chunk), -1), fwd_hooks=[*hooks, ("ln_final.hook_in", _stop_at_final_norm)], **kwargs
+            )
             logits = answer_logits_from_final(model, final, answer_ids)
         out.append(logits.float())
     return torch.cat(out)
@@ -264,6 +278,7 @@ def record_layer_calls(model: InterpModel, suffix: torch.Tensor, cache: Any) -> 
     calls: list[tuple[tuple, dict] | None] = [None] * model.n_layers
     handles = []
     for layer, block in enumerate(model.bridge.blocks):
+
         def keep(module: Any, args: tuple, kwargs: dict, layer: int = layer) -> None:
             if args:
                 calls[layer] = ((args[0].clone(), *args[1:]), dict(kwargs))

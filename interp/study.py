@@ -12,8 +12,8 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -65,7 +65,7 @@ def _batches(pairs: Sequence[Pair], size: int) -> list[list[Pair]]:
     groups: dict[tuple[int, int], list[Pair]] = defaultdict(list)
     for pair in pairs:
         groups[pair.shared_prefix, pair.n_tokens].append(pair)
-    return [members[i:i + size] for _, members in sorted(groups.items()) for i in range(0, len(members), size)]
+    return [members[i : i + size] for _, members in sorted(groups.items()) for i in range(0, len(members), size)]
 
 
 def study_pairs(
@@ -97,13 +97,17 @@ def study_pairs(
             prefix = prefix_cache(model, model.tensor([p.clean_tokens for p in batch]), start)
         with clock("clean runs and DLA"):
             with_patterns = any(pair.pair_id in pattern_ids for pair in batch)
-            clean_logits, cache, unembedded = record(model, model.tensor([p.clean_tokens[start:] for p in batch]), dla_hooks(with_patterns), ids, prefix)
+            clean_logits, cache, unembedded = record(
+                model, model.tensor([p.clean_tokens[start:] for p in batch]), dla_hooks(with_patterns), ids, prefix
+            )
             dla_rows = question_dla(model, cache, unembedded, direction, answers)
             clean_acts = {site: site_activations(cache, model.n_layers, site) for site in SITES}
             patterns = {row: attention_patterns(cache, model.n_layers, row) for row, pair in enumerate(batch) if pair.pair_id in pattern_ids}
             del cache
         with clock("corrupted runs and attribution patching"):
-            corrupted_logits, corrupted_acts, grads = gradient_run(model, model.tensor([p.corrupted_tokens[start:] for p in batch]), ids, answers.log_odds, prefix=prefix)
+            corrupted_logits, corrupted_acts, grads = gradient_run(
+                model, model.tensor([p.corrupted_tokens[start:] for p in batch]), ids, answers.log_odds, prefix=prefix
+            )
         clean_m, corrupted_m = answers.metrics(clean_logits), answers.metrics(corrupted_logits)
         for row, pair in enumerate(batch):
             clean = {m: float(clean_m[m][row]) for m in METRICS}

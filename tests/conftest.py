@@ -4,10 +4,11 @@ the tests marked ``embedded``."""
 from __future__ import annotations
 
 import pytest
+from support import build_tiny_model
 
 from fk_bench.data import load_questions
 from fk_bench.models import LoadedModel
-from support import build_tiny_model
+
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> LoadedModel:

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fk-bench: interrupted", file=sys.stderr)
         return 130
-    except Exception as err:  # the safety net: every known bad input has its own message above
+    except Exception as err:  # noqa: BLE001 -- the safety net: every known bad input has its own message above
         if args.debug or os.environ.get("FK_BENCH_DEBUG"):
             traceback.print_exc()
         else:

@@ -1,7 +1,7 @@
 """``fk-bench leaderboard``: compare models from fk-bench and lm-eval result files, or run the model zoo.
 
-    fk-bench leaderboard RESULTS... --out board.html       # .md, .csv or .html
-    fk-bench leaderboard --run-zoo --out leaderboard        # every zoo model; writes leaderboard.{md,csv,html}
+fk-bench leaderboard RESULTS... --out board.html       # .md, .csv or .html
+fk-bench leaderboard --run-zoo --out leaderboard        # every zoo model; writes leaderboard.{md,csv,html}
 """
 
 from __future__ import annotations
@@ -19,20 +19,33 @@ RUN_DEFAULTS = {"per_relation": 100, "fewshot_k": 4, "batch_size": 128}
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "leaderboard", help="compare models from result files, or run the model zoo (--run-zoo)",
+        "leaderboard",
+        help="compare models from result files, or run the model zoo (--run-zoo)",
         description="Rank models from fk-bench results.json and lm-eval results_*.json files (folders are searched), "
         "or, with --run-zoo, run every zoo model under each prompt format on a fixed slice and rank them.",
     )
     parser.add_argument("results", nargs="*", type=Path, help="result files or folders (searched recursively)")
     parser.add_argument("--out", type=Path, default=None, help="output .md, .csv or .html; with --run-zoo a folder (default: leaderboard)")
-    parser.add_argument("--filter-threshold", type=prob_diff_threshold, default=DEFAULT_FILTER_THRESHOLD, help="prob_diff threshold of n_pass_filter (recounted)")
-    parser.add_argument("--reports", nargs="+", type=Path, default=[], help="folders searched for interp reports (DIR/<model-name>/report.html) to link")
+    parser.add_argument(
+        "--filter-threshold", type=prob_diff_threshold, default=DEFAULT_FILTER_THRESHOLD, help="prob_diff threshold of n_pass_filter (recounted)"
+    )
+    parser.add_argument(
+        "--reports", nargs="+", type=Path, default=[], help="folders searched for interp reports (DIR/<model-name>/report.html) to link"
+    )
     parser.add_argument("--screenshot", type=Path, default=None, help="also write a PNG of the HTML page (needs chromium)")
     zoo = parser.add_argument_group("running the zoo (--run-zoo)")
     zoo.add_argument("--run-zoo", action="store_true", help="run the zoo models, then write OUT/leaderboard.{md,csv,html} and OUT/results/")
     zoo.add_argument("--models", nargs="+", default=None, help="zoo names or model folders (default: the whole zoo)")
-    zoo.add_argument("--formats", nargs="+", default=None, choices=("plain", "fewshot", "chat"), help="prompt formats (default: all; chat only where a template exists)")
-    zoo.add_argument("--per-relation", type=positive_int, default=RUN_DEFAULTS["per_relation"], help="first N test questions of each relation (even: whole pairs)")
+    zoo.add_argument(
+        "--formats",
+        nargs="+",
+        default=None,
+        choices=("plain", "fewshot", "chat"),
+        help="prompt formats (default: all; chat only where a template exists)",
+    )
+    zoo.add_argument(
+        "--per-relation", type=positive_int, default=RUN_DEFAULTS["per_relation"], help="first N test questions of each relation (even: whole pairs)"
+    )
     zoo.add_argument("--fewshot-k", type=positive_int, default=RUN_DEFAULTS["fewshot_k"])
     zoo.add_argument("--dtype", choices=DTYPES, default=None, help="weights' dtype (default: see 'fk-bench models')")
     zoo.add_argument("--device", default=None)
@@ -119,8 +132,15 @@ def _run_zoo(args: argparse.Namespace) -> None:
     _check_screenshot(args)
     start = time.perf_counter()
     runs = run_zoo(
-        args.out, models=args.models or ZOO_MODELS, formats=args.formats or FORMATS, per_relation=args.per_relation,
-        fewshot_k=args.fewshot_k, dtype=args.dtype, device=args.device, batch_size=args.batch_size, resume=args.resume,
+        args.out,
+        models=args.models or ZOO_MODELS,
+        formats=args.formats or FORMATS,
+        per_relation=args.per_relation,
+        fewshot_k=args.fewshot_k,
+        dtype=args.dtype,
+        device=args.device,
+        batch_size=args.batch_size,
+        resume=args.resume,
     )
     wall = time.perf_counter() - start
     results = [run.result for run in runs if run.result is not None]

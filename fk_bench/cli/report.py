@@ -15,13 +15,37 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="DLA and activation-patching report (HTML + JSON) of the pairs a model gets right, for a model that passes the gate",
     )
     add_model_and_data_arguments(parser)
-    parser.add_argument("--out", required=True, type=Path, help="writes OUT/<run>/report.html and report.json (or did_not_pass.json); <run> as fk-bench eval names it")
-    parser.add_argument("--gate-metric", choices=defaults.GATE_METRICS, default=defaults.DEFAULT_GATE_METRIC, help="the evaluator metric that decides whether the model gets a report (default: %(default)s)")
-    parser.add_argument("--gate-threshold", type=fraction, default=defaults.DEFAULT_GATE_THRESHOLD, help="gate: the metric must be at least this (default %(default)s; 0 reports any model)")
-    parser.add_argument("--pair-margin", type=non_negative_float, default=defaults.DEFAULT_PAIR_MARGIN, help="study the pairs whose true question beats its twin by at least this many nats of log-odds (default %(default)s)")
-    parser.add_argument("--max-pairs", type=positive_int, default=defaults.DEFAULT_MAX_PAIRS, help="study at most N pairs, the first in data order (default %(default)s)")
     parser.add_argument(
-        "--exact-pairs", type=positive_int, default=None,
+        "--out", required=True, type=Path, help="writes OUT/<run>/report.html and report.json (or did_not_pass.json); <run> as fk-bench eval names it"
+    )
+    parser.add_argument(
+        "--gate-metric",
+        choices=defaults.GATE_METRICS,
+        default=defaults.DEFAULT_GATE_METRIC,
+        help="the evaluator metric that decides whether the model gets a report (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--gate-threshold",
+        type=fraction,
+        default=defaults.DEFAULT_GATE_THRESHOLD,
+        help="gate: the metric must be at least this (default %(default)s; 0 reports any model)",
+    )
+    parser.add_argument(
+        "--pair-margin",
+        type=non_negative_float,
+        default=defaults.DEFAULT_PAIR_MARGIN,
+        help="study the pairs whose true question beats its twin by at least this many nats of log-odds (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-pairs",
+        type=positive_int,
+        default=defaults.DEFAULT_MAX_PAIRS,
+        help="study at most N pairs, the first in data order (default %(default)s)",
+    )
+    parser.add_argument(
+        "--exact-pairs",
+        type=positive_int,
+        default=None,
         help=f"exact activation patching on the N studied pairs with the largest margin; attribution patching estimates every pair "
         f"(default {defaults.DEFAULT_EXACT_PAIRS}, or {defaults.DEFAULT_EXACT_PAIRS_LARGE} for models of 1B parameters or more)",
     )
@@ -54,6 +78,9 @@ def run(args: argparse.Namespace) -> None:
     if report.passed:
         studied = report.data["selection"]["n_studied"]
         exact = len(report.data["patching"]["exact_pairs"])
-        print(f"{loaded.name}: {report.gate.metric} {report.gate.value:.3f} >= {report.gate.threshold}; report of {studied} pair(s) ({exact} with exact patching) in {report.seconds['total']:.1f} s\nwrote {report.path}")
+        print(
+            f"{loaded.name}: {report.gate.metric} {report.gate.value:.3f} >= {report.gate.threshold}; "
+            f"report of {studied} pair(s) ({exact} with exact patching) in {report.seconds['total']:.1f} s\nwrote {report.path}"
+        )
     else:
         print(f"{loaded.name}: no report ({report.data['reason']})\nwrote {report.path}")

@@ -65,10 +65,7 @@ def card_data(configs: Rows, split_bytes: dict[tuple[str, str], int]) -> Any:
             {
                 "config_name": name,
                 "features": [{"name": column.name, "dtype": column.dtype} for column in COLUMNS],
-                "splits": [
-                    {"name": split, "num_bytes": split_bytes[name, split], "num_examples": len(rows)}
-                    for split, rows in splits.items()
-                ],
+                "splits": [{"name": split, "num_bytes": split_bytes[name, split], "num_examples": len(rows)} for split, rows in splits.items()],
             }
             for name, splits in configs.items()
         ],
@@ -100,9 +97,7 @@ def dataset_card(configs: Rows, seed: int, split_bytes: dict[tuple[str, str], in
         for name, splits in configs.items()
     ]
     samples = [row for name in RELATION_NAMES for row in configs[name]["test"][:2]] + configs[PARIS_CONFIG]["test"][:2]
-    environment = jinja2.Environment(
-        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined
-    )
+    environment = jinja2.Environment(trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     environment.filters["cell"] = _markdown_cell
     text = environment.from_string(TEMPLATE.read_text(encoding="utf-8")).render(
         card_data=card_data(configs, split_bytes).to_yaml(),

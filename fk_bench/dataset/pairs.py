@@ -14,7 +14,7 @@ package versions) gives the same rows in the same order.
 from __future__ import annotations
 
 import random
-from typing import Callable
+from collections.abc import Callable
 
 from fk_bench.dataset.knowledge import Entity, KnowledgeBase
 from fk_bench.dataset.relations import RELATION_NAMES, RELATIONS, Fact, Relation
@@ -67,16 +67,15 @@ def _fact_key(relation: Relation, subject: Entity, obj: Entity) -> tuple:
     return (relation.name, frozenset((subject.name, obj.name))) if relation.symmetric else (relation.name, subject.name, obj.name)
 
 
-def _choose_distractor(
-    relation: Relation, fact: Fact, rng: random.Random, used: set, token_count: Callable[[str], int]
-) -> Entity | None:
+def _choose_distractor(relation: Relation, fact: Fact, rng: random.Random, used: set, token_count: Callable[[str], int]) -> Entity | None:
     """A distractor whose question has the true question's token length if any tier has one, else the
     first (shuffled) option of the most plausible tier; ``None`` when every option is used."""
     target = token_count(relation.question(fact.subject, fact.true_object))
     fallback = None
     for tier in fact.distractor_tiers:
         options = [
-            entity for entity in tier
+            entity
+            for entity in tier
             if _fact_key(relation, fact.subject, entity) not in used and relation.question(fact.subject, entity) not in PARIS_QUESTIONS
         ]
         rng.shuffle(options)
@@ -88,11 +87,25 @@ def _choose_distractor(
     return fallback
 
 
-def _row(relation: str, row_id: str, question: str, answer: bool, subject: str, obj: str, corrupted: str,
-         token_count: Callable[[str], int], pair_id: str | None) -> dict:
+def _row(
+    relation: str,
+    row_id: str,
+    question: str,
+    answer: bool,
+    subject: str,
+    obj: str,
+    corrupted: str,
+    token_count: Callable[[str], int],
+    pair_id: str | None,
+) -> dict:
     return {
-        "id": row_id, "question": question, "answer": answer, "relation": relation, "subject": subject,
-        "object": obj, "corrupted_question": corrupted,
+        "id": row_id,
+        "question": question,
+        "answer": answer,
+        "relation": relation,
+        "subject": subject,
+        "object": obj,
+        "corrupted_question": corrupted,
         "corrupted_same_length": token_count(question) == token_count(corrupted),
         "pair_id": pair_id,
     }
@@ -117,18 +130,22 @@ def relation_pairs(relation: Relation, kb: KnowledgeBase, seed: int, token_count
         used.add(_fact_key(relation, fact.subject, distractor))
         true_question = relation.question(fact.subject, fact.true_object)
         false_question = relation.question(fact.subject, distractor)
-        pairs.append((
-            (true_question, True, fact.subject.name, fact.true_object.name, false_question),
-            (false_question, False, fact.subject.name, distractor.name, true_question),
-        ))
+        pairs.append(
+            (
+                (true_question, True, fact.subject.name, fact.true_object.name, false_question),
+                (false_question, False, fact.subject.name, distractor.name, true_question),
+            )
+        )
     rng.shuffle(pairs)
     result = []
     for index, pair in enumerate(pairs):
         pair_id = f"{relation.name}-{index:04d}"
-        result.append(tuple(
-            _row(relation.name, f"{pair_id}-{'true' if answer else 'false'}", question, answer, subject, obj, corrupted, token_count, pair_id)
-            for question, answer, subject, obj, corrupted in pair
-        ))
+        result.append(
+            tuple(
+                _row(relation.name, f"{pair_id}-{'true' if answer else 'false'}", question, answer, subject, obj, corrupted, token_count, pair_id)
+                for question, answer, subject, obj, corrupted in pair
+            )
+        )
     return result
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 from fk_bench.dataset.knowledge import (
     ADJACENT_CONTINENTS,
@@ -48,7 +48,7 @@ class Relation:
     name: str
     template: str
     description: str
-    facts: Callable[["KnowledgeBase", random.Random], Iterator[Fact]]
+    facts: Callable[[KnowledgeBase, random.Random], Iterator[Fact]]
     symmetric: bool = False
 
     def question(self, subject: Entity, obj: Entity) -> str:
@@ -84,7 +84,8 @@ def capital_facts(kb: KnowledgeBase, rng: random.Random) -> Iterator[Fact]:
     for code, record in kb.countries.items():
         by_capital[name_key(record["capital"])].append(code)
     eligible = {
-        code for code, record in kb.countries.items()
+        code
+        for code, record in kb.countries.items()
         if record["capital"]
         and code not in AMBIGUOUS_CAPITALS
         and len(by_capital[name_key(record["capital"])]) == 1
@@ -204,10 +205,7 @@ def atomic_number_facts(kb: KnowledgeBase, rng: random.Random) -> Iterator[Fact]
     """'Is 26 the atomic number of iron?': distractors are the neighbouring numbers."""
     numbers = {element.number for element in kb.elements}
     for element in kb.elements:
-        tiers = tuple(
-            tuple(Entity(str(n), str(n)) for n in (element.number - d, element.number + d) if n in numbers)
-            for d in (1, 2, 3)
-        )
+        tiers = tuple(tuple(Entity(str(n), str(n)) for n in (element.number - d, element.number + d) if n in numbers) for d in (1, 2, 3))
         yield Fact(Entity(element.name, element.name), Entity(str(element.number), str(element.number)), tiers)
 
 
@@ -217,8 +215,18 @@ RELATIONS: tuple[Relation, ...] = (
     Relation("country_in_continent", "Is {subject} in {object}?", "country or territory (subject) in a continent (object)", continent_facts),
     Relation("currency_of", "Is the {object} the currency of {subject}?", "country (subject) and its currency (object)", currency_facts),
     Relation("shares_border", "Does {subject} share a border with {object}?", "countries sharing a land border", border_facts, symmetric=True),
-    Relation("country_domain", "Is {object} the country code top-level domain of {subject}?", "country (subject) and its internet domain (object)", domain_facts),
-    Relation("calling_code", "Is {object} the international calling code of {subject}?", "country (subject) and its telephone code (object)", calling_code_facts),
+    Relation(
+        "country_domain",
+        "Is {object} the country code top-level domain of {subject}?",
+        "country (subject) and its internet domain (object)",
+        domain_facts,
+    ),
+    Relation(
+        "calling_code",
+        "Is {object} the international calling code of {subject}?",
+        "country (subject) and its telephone code (object)",
+        calling_code_facts,
+    ),
     Relation("element_symbol", "Is {object} the chemical symbol of {subject}?", "element (subject) and its symbol (object)", symbol_facts),
     Relation("atomic_number", "Is {object} the atomic number of {subject}?", "element (subject) and its atomic number (object)", atomic_number_facts),
 )

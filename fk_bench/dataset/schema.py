@@ -33,12 +33,14 @@ COLUMNS: tuple[Column, ...] = (
     Column("object", "string", "the entity the question pairs it with; the one that differs between the two questions of a pair"),
     Column("corrupted_question", "string", "the other question of the pair: one entity (the object) swapped, opposite answer"),
     Column(
-        "corrupted_same_length", "bool",
+        "corrupted_same_length",
+        "bool",
         "whether `question` and `corrupted_question` have the same number of tokens under the embedded model's "
         "tokenizer (Gemma 3 270M); check again for other tokenizers",
     ),
     Column(
-        "pair_id", "string",
+        "pair_id",
+        "string",
         "shared by a true question and its corrupted twin (the false question with the object swapped), "
         "which is also in the data; null where the twin is not (the `paris` config)",
     ),
@@ -54,7 +56,7 @@ BOOL_COLUMNS: tuple[str, ...] = tuple(column.name for column in COLUMNS if colum
 STRING_COLUMNS: tuple[str, ...] = tuple(column.name for column in COLUMNS if column.dtype == "string")
 
 
-def arrow_schema() -> "pyarrow.Schema":
+def arrow_schema() -> pyarrow.Schema:
     """The parquet schema of the packaged dataset."""
     import pyarrow as pa
 
@@ -62,7 +64,7 @@ def arrow_schema() -> "pyarrow.Schema":
     return pa.schema([(column.name, types[column.dtype]) for column in COLUMNS])
 
 
-def features() -> "datasets.Features":
+def features() -> datasets.Features:
     """The :class:`datasets.Features` of every dataset :func:`fk_bench.data.load_questions` returns."""
     import datasets
 

@@ -7,8 +7,9 @@ so a reader never sees a half-written dataset.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from fk_bench.dataset.card import CARD_MARKER, dataset_card
 from fk_bench.dataset.pairs import DEFAULT_SEED, Rows, build_splits
@@ -20,14 +21,14 @@ if TYPE_CHECKING:
     import pyarrow
 
 
-def arrow_table(rows: list[dict]) -> "pyarrow.Table":
+def arrow_table(rows: list[dict]) -> pyarrow.Table:
     """Rows with the fixed schema and no pandas metadata."""
     import pyarrow as pa
 
     return pa.Table.from_pylist(rows, schema=arrow_schema())
 
 
-def write_parquet(table: "pyarrow.Table", path: Path) -> None:
+def write_parquet(table: pyarrow.Table, path: Path) -> None:
     import pyarrow.parquet as pq
 
     path.parent.mkdir(parents=True, exist_ok=True)

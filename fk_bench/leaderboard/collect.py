@@ -18,8 +18,9 @@ import math
 import os
 import re
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,8 +53,17 @@ GROUP_SETTINGS = ("dataset", "config", "split", "relation", "limit", "answer_map
 same answer words. The number of questions ``n`` is part of the key too."""
 
 COLUMNS = (
-    "group", "rank", *ROW_SETTINGS, *GROUP_SETTINGS, "n", *DISPLAY_METRICS,
-    "n_pairs", "n_pass_filter", "filter_threshold", "questions_per_second", "batch_size",
+    "group",
+    "rank",
+    *ROW_SETTINGS,
+    *GROUP_SETTINGS,
+    "n",
+    *DISPLAY_METRICS,
+    "n_pairs",
+    "n_pass_filter",
+    "filter_threshold",
+    "questions_per_second",
+    "batch_size",
 )
 NA = "n/a"
 
@@ -228,7 +238,7 @@ def _row_from_lm_eval(path: Path, data: dict, threshold: float) -> dict:
     n = sum(int(n_samples.get(task, {}).get("effective", 0)) for task in subtasks)
     # The group runs each relation's own task (config = relation): a limit applies per relation.
     per_relation = main == TASK_PREFIX
-    relation = main[len(TASK_PREFIX) + 1:] if main not in (TASK_PREFIX, f"{TASK_PREFIX}_fewshot") else "all"
+    relation = main[len(TASK_PREFIX) + 1 :] if main not in (TASK_PREFIX, f"{TASK_PREFIX}_fewshot") else "all"
     fewshot = (data.get("n-shot") or {}).get(main) or (data.get("configs") or {}).get(main, {}).get("num_fewshot") or 0
     chat = bool(data.get("chat_template") or data.get("chat_template_sha"))
     prompt_format = "chat" if chat else "fewshot" if fewshot else "plain"
@@ -257,7 +267,9 @@ def _row_from_lm_eval(path: Path, data: dict, threshold: float) -> dict:
         "source": str(path),
     }
     if main == TASK_PREFIX:
-        row.update(_relation_columns({task[len(TASK_PREFIX) + 1:]: {m: _lm_eval_metric(results[task], m) for m in RELATION_METRICS} for task in subtasks}))
+        row.update(
+            _relation_columns({task[len(TASK_PREFIX) + 1 :]: {m: _lm_eval_metric(results[task], m) for m in RELATION_METRICS} for task in subtasks})
+        )
     return row
 
 
@@ -310,9 +322,7 @@ def _rank(table: pd.DataFrame) -> pd.DataFrame:
     return table.iloc[order]
 
 
-def collect_rows(
-    paths: Iterable[str | Path], threshold: float = DEFAULT_FILTER_THRESHOLD, reports: Iterable[str | Path] = ()
-) -> pd.DataFrame:
+def collect_rows(paths: Iterable[str | Path], threshold: float = DEFAULT_FILTER_THRESHOLD, reports: Iterable[str | Path] = ()) -> pd.DataFrame:
     """Rows for every readable result under ``paths``, grouped by the questions they were scored on
     (``group`` 1 is the largest group), ranked inside each group by paired accuracy then accuracy.
 

@@ -27,8 +27,15 @@ HEATMAP_METRICS = ("paired_accuracy", "accuracy")
 SYMBOLS = {"plain": "circle", "fewshot": "square", "chat": "diamond"}
 """Scatter markers: colour = model, shape = prompt format."""
 SHORT_NAMES = {
-    "paired_accuracy": "paired acc", "accuracy": "accuracy", "yes_rate": "yes rate", "auroc": "AUROC",
-    "log_odds": "log odds", "logit_diff": "logit diff", "prob_diff": "prob diff", "brier": "Brier", "ece": "ECE",
+    "paired_accuracy": "paired acc",
+    "accuracy": "accuracy",
+    "yes_rate": "yes rate",
+    "auroc": "AUROC",
+    "log_odds": "log odds",
+    "logit_diff": "logit diff",
+    "prob_diff": "prob diff",
+    "brier": "Brier",
+    "ece": "ECE",
 }
 EXTRA_DEFINITIONS = {
     "n_pass_filter": "questions the model answers correctly with prob_diff at or above the filter threshold (the "
@@ -113,7 +120,8 @@ def markdown(table: pd.DataFrame, out_dir: Path, command: str | None) -> str:
         lines += ["Regenerate with:", "", "```", command, "```", ""]
     lines += [
         "Ranked by paired accuracy, then accuracy; **bold** = best in its column. "
-        "Rows scored on different questions are in separate groups and never ranked together.", "",
+        "Rows scored on different questions are in separate groups and never ranked together.",
+        "",
     ]
     groups = _groups(table)
     for group, rows in groups:
@@ -129,14 +137,26 @@ def markdown(table: pd.DataFrame, out_dir: Path, command: str | None) -> str:
         for _, row in rows.iterrows():
             link = relative_link(row["report"], out_dir)
             cells = [
-                str(row["rank"]), row["model"], prompt_label(row), row["dtype"], *[row[name] for name in varying],
-                f"{int(row['n']):,}", *[_markdown_cell(row[m], best.get(m)) for m in DISPLAY_METRICS],
-                format_number(row["n_pass_filter"], 0), *([f"[report]({link})" if link else ""] if linked else []),
+                str(row["rank"]),
+                row["model"],
+                prompt_label(row),
+                row["dtype"],
+                *[row[name] for name in varying],
+                f"{int(row['n']):,}",
+                *[_markdown_cell(row[m], best.get(m)) for m in DISPLAY_METRICS],
+                format_number(row["n_pass_filter"], 0),
+                *([f"[report]({link})" if link else ""] if linked else []),
             ]
             lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
         names = [r for r in relations(table) if rows[f"paired_accuracy[{r}]"].notna().any()] if relations(table) else []
         if names:
-            lines += ["", "Paired accuracy per relation:", "", "| model · prompt · dtype | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+            lines += [
+                "",
+                "Paired accuracy per relation:",
+                "",
+                "| model · prompt · dtype | " + " | ".join(names) + " |",
+                "|---|" + "---:|" * len(names),
+            ]
             for _, row in rows.iterrows():
                 values = [row[f"paired_accuracy[{r}]"] for r in names]
                 lines.append(f"| {row_label(row)} | " + " | ".join(format_number(v) for v in values) + " |")
@@ -167,21 +187,40 @@ def scatter_figure(rows: pd.DataFrame) -> Any:
     fig.add_hrect(y0=0.5 - band, y1=0.5 + band, fillcolor="#d0d7de", opacity=0.45, line_width=0, layer="below")
     fig.add_hline(y=0.5, line_dash="dot", line_color="#8c959f")
     fig.add_vline(x=0.5, line_dash="dot", line_color="#8c959f")
-    fig.add_annotation(x=0.01, y=0.5 + band, xanchor="left", yanchor="bottom", showarrow=False, font={"size": 11, "color": "#57606a"},
-                       text=f"chance: a coin flip per pair lands here 95% of the time (±{band:.3f})")
+    fig.add_annotation(
+        x=0.01,
+        y=0.5 + band,
+        xanchor="left",
+        yanchor="bottom",
+        showarrow=False,
+        font={"size": 11, "color": "#57606a"},
+        text=f"chance: a coin flip per pair lands here 95% of the time (±{band:.3f})",
+    )
     fig.add_annotation(x=0.99, y=0.02, xanchor="right", showarrow=False, text="says yes to everything →", font={"size": 11, "color": "#57606a"})
     fig.add_annotation(x=0.01, y=0.02, xanchor="left", showarrow=False, text="← says no to everything", font={"size": 11, "color": "#57606a"})
     palette = plotly.colors.qualitative.D3
     colors = {model: palette[i % len(palette)] for i, model in enumerate(dict.fromkeys(rows["model"]))}
     for _, row in shown.iterrows():
-        fig.add_trace(go.Scatter(
-            x=[row["yes_rate"]], y=[row["paired_accuracy"]], mode="markers", name=f"{row['rank']}. {row_label(row)}",
-            marker={"size": 13, "color": colors[row["model"]], "symbol": SYMBOLS.get(row["prompt_format"], "circle"), "line": {"width": 1, "color": "white"}},
-            customdata=[[row_label(row), row["accuracy"]]],
-            hovertemplate="%{customdata[0]}<br>yes_rate %{x:.3f}<br>paired accuracy %{y:.3f}<br>accuracy %{customdata[1]:.3f}<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=[row["yes_rate"]],
+                y=[row["paired_accuracy"]],
+                mode="markers",
+                name=f"{row['rank']}. {row_label(row)}",
+                marker={
+                    "size": 13,
+                    "color": colors[row["model"]],
+                    "symbol": SYMBOLS.get(row["prompt_format"], "circle"),
+                    "line": {"width": 1, "color": "white"},
+                },
+                customdata=[[row_label(row), row["accuracy"]]],
+                hovertemplate="%{customdata[0]}<br>yes_rate %{x:.3f}<br>paired accuracy %{y:.3f}<br>accuracy %{customdata[1]:.3f}<extra></extra>",
+            )
+        )
     fig.update_layout(
-        height=480, margin={"l": 60, "r": 20, "t": 30, "b": 50}, legend_title_text="rank. model · prompt · dtype",
+        height=480,
+        margin={"l": 60, "r": 20, "t": 30, "b": 50},
+        legend_title_text="rank. model · prompt · dtype",
         xaxis={"title": "yes_rate (share of questions called true)", "range": [-0.02, 1.02]},
         yaxis={"title": "paired accuracy", "range": [min(0.0, float(shown["paired_accuracy"].min()) - 0.05) if len(shown) else 0.0, 1.02]},
     )
@@ -195,15 +234,30 @@ def heatmap_figure(rows: pd.DataFrame, names: list[str]) -> Any:
     labels = [f"{r['rank']}. {row_label(r)}" for _, r in rows.iterrows()]
     layers = {m: [[None if pd.isna(r[f"{m}[{n}]"]) else float(r[f"{m}[{n}]"]) for n in names] for _, r in rows.iterrows()] for m in HEATMAP_METRICS}
     texts = {m: [[format_number(v) if v is not None else "n/a" for v in line] for line in z] for m, z in layers.items()}
-    fig = go.Figure(go.Heatmap(
-        z=layers["paired_accuracy"], x=names, y=labels, text=texts["paired_accuracy"], texttemplate="%{text}",
-        zmin=0, zmax=1, zmid=0.5, colorscale="RdBu", colorbar={"title": "score"}, hoverongaps=False,
-        hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>",
-    ))
-    buttons = [{"label": METRICS[m].name.replace("_", " "), "method": "restyle", "args": [{"z": [layers[m]], "text": [texts[m]]}]} for m in HEATMAP_METRICS]
+    fig = go.Figure(
+        go.Heatmap(
+            z=layers["paired_accuracy"],
+            x=names,
+            y=labels,
+            text=texts["paired_accuracy"],
+            texttemplate="%{text}",
+            zmin=0,
+            zmax=1,
+            zmid=0.5,
+            colorscale="RdBu",
+            colorbar={"title": "score"},
+            hoverongaps=False,
+            hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>",
+        )
+    )
+    buttons = [
+        {"label": METRICS[m].name.replace("_", " "), "method": "restyle", "args": [{"z": [layers[m]], "text": [texts[m]]}]} for m in HEATMAP_METRICS
+    ]
     fig.update_layout(
-        height=160 + 32 * len(labels), margin={"l": 20, "r": 20, "t": 60, "b": 20},
-        yaxis={"autorange": "reversed", "automargin": True}, xaxis={"automargin": True, "tickangle": -30},
+        height=160 + 32 * len(labels),
+        margin={"l": 20, "r": 20, "t": 60, "b": 20},
+        yaxis={"autorange": "reversed", "automargin": True},
+        xaxis={"automargin": True, "tickangle": -30},
         updatemenus=[{"type": "buttons", "direction": "right", "buttons": buttons, "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"}],
     )
     return fig
@@ -228,16 +282,28 @@ def _html_group(group: int, rows: pd.DataFrame, n_groups: int, out_dir: Path, na
     band = _chance_band(rows)
     body = []
     for _, row in rows.iterrows():
-        body.append({
-            "rank": int(row["rank"]), "model": row["model"], "report": relative_link(row["report"], out_dir),
-            "harness": row["harness"], "prompt": prompt_label(row), "dtype": row["dtype"], "device": row["device"],
-            "n": int(row["n"]), "source": relative_link(row["source"], out_dir),
-            "cells": [_cell(m, row[m], best.get(m), band) for m in (*DISPLAY_METRICS, "n_pass_filter")],
-        })
+        body.append(
+            {
+                "rank": int(row["rank"]),
+                "model": row["model"],
+                "report": relative_link(row["report"], out_dir),
+                "harness": row["harness"],
+                "prompt": prompt_label(row),
+                "dtype": row["dtype"],
+                "device": row["device"],
+                "n": int(row["n"]),
+                "source": relative_link(row["source"], out_dir),
+                "cells": [_cell(m, row[m], best.get(m), band) for m in (*DISPLAY_METRICS, "n_pass_filter")],
+            }
+        )
     varying, constant = _settings_columns(rows)
     columns = [
-        {"key": m, "label": SHORT_NAMES.get(m, m), "title": f"{m}: {METRICS[m].description}",
-         "dir": "asc" if METRICS[m].higher_is_better is False else "desc"}
+        {
+            "key": m,
+            "label": SHORT_NAMES.get(m, m),
+            "title": f"{m}: {METRICS[m].description}",
+            "dir": "asc" if METRICS[m].higher_is_better is False else "desc",
+        }
         for m in DISPLAY_METRICS
     ] + [{"key": "n_pass_filter", "label": "pass filter", "title": EXTRA_DEFINITIONS["n_pass_filter"], "dir": "desc"}]
     figures = []
@@ -248,9 +314,18 @@ def _html_group(group: int, rows: pd.DataFrame, n_groups: int, out_dir: Path, na
         figures.append({"kind": "heatmap", "html": figure_html(heatmap_figure(rows, relation_names), f"heatmap-{group}")})
     first = rows.iloc[0]
     return {
-        "id": group, "title": _group_title(group, rows, n_groups), "data": data_label(first), "n": int(first["n"]),
-        "threshold": float(first["filter_threshold"]), "columns": columns, "varying": varying, "constant": constant, "rows": body, "figures": figures,
-        "leader": body[0], "leader_value": body[0]["cells"][0]["text"],
+        "id": group,
+        "title": _group_title(group, rows, n_groups),
+        "data": data_label(first),
+        "n": int(first["n"]),
+        "threshold": float(first["filter_threshold"]),
+        "columns": columns,
+        "varying": varying,
+        "constant": constant,
+        "rows": body,
+        "figures": figures,
+        "leader": body[0],
+        "leader_value": body[0]["cells"][0]["text"],
     }
 
 
@@ -262,8 +337,13 @@ def html(table: pd.DataFrame, out_dir: Path, command: str | None) -> str:
     definitions = [{"name": m.name, "text": m.description} for m in METRICS.values()]
     definitions += [{"name": k, "text": v} for k, v in EXTRA_DEFINITIONS.items()]
     return render_page(
-        "leaderboard.html.j2", search_path=[TEMPLATES], groups=sections, definitions=definitions, command=command,
-        n_rows=len(table), expected_figures=sum(len(s["figures"]) for s in sections),
+        "leaderboard.html.j2",
+        search_path=[TEMPLATES],
+        groups=sections,
+        definitions=definitions,
+        command=command,
+        n_rows=len(table),
+        expected_figures=sum(len(s["figures"]) for s in sections),
     )
 
 

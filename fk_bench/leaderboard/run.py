@@ -14,9 +14,10 @@ from __future__ import annotations
 import gc
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from fk_bench.data import DEFAULT_CONFIG
 from fk_bench.errors import FkBenchError
@@ -64,7 +65,9 @@ def zoo_slice(per_relation: int = DEFAULT_PER_RELATION) -> Any:
         counts = Counter(p for p in chosen["pair_id"] if p is not None)
         broken = sorted(p for p, n in counts.items() if n != 2)
         if broken or len(counts) * 2 != len(chosen):
-            raise FkBenchError(f"the first {per_relation} test questions per relation do not form whole pairs (e.g. {broken[:3]}); choose another --per-relation")
+            raise FkBenchError(
+                f"the first {per_relation} test questions per relation do not form whole pairs (e.g. {broken[:3]}); choose another --per-relation"
+            )
     return chosen
 
 
@@ -183,8 +186,15 @@ def run_zoo(
                 log(f"{name} chat: skipped, its tokenizer has no chat template")
                 continue
             result = evaluate(
-                loaded, questions, DEFAULT_GROUPS, prompt_format=fmt, batch_size=batch_size, fewshot_k=fewshot_k,
-                dataset_id="default", dataset_settings=record, progress=progress,
+                loaded,
+                questions,
+                DEFAULT_GROUPS,
+                prompt_format=fmt,
+                batch_size=batch_size,
+                fewshot_k=fewshot_k,
+                dataset_id="default",
+                dataset_settings=record,
+                progress=progress,
             )
             run.result = write_results(result, results_dir)
             run.eval_seconds = result.seconds

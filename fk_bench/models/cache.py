@@ -16,8 +16,8 @@ import re
 import shutil
 import struct
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from fk_bench.errors import FkBenchError
 from fk_bench.files import STAGING_PREFIX, atomic_dir, check_writable_dir, remove_stale_staging

@@ -19,16 +19,18 @@ def zoo_rows() -> list[dict[str, str]]:
         cache = models_dir() / model.display_name
         cached = cache_problem(cache) is None
         names = ", ".join((model.name, *model.aliases)) + (" (default)" if model.name == EMBEDDED else "")
-        rows.append({
-            "name": names,
-            "architecture": f"{model.family} ({model.architecture})",
-            "parameters": model.parameters,
-            "chat template": "yes" if model.chat_template else "no",
-            "weights from": model.weights_from,
-            "installed": "yes" if is_installed(model) else "no",
-            "cached": "yes" if cached else "no",
-            "size on disk": _size(directory_size(cache)) if cached else "-",
-        })
+        rows.append(
+            {
+                "name": names,
+                "architecture": f"{model.family} ({model.architecture})",
+                "parameters": model.parameters,
+                "chat template": "yes" if model.chat_template else "no",
+                "weights from": model.weights_from,
+                "installed": "yes" if is_installed(model) else "no",
+                "cached": "yes" if cached else "no",
+                "size on disk": _size(directory_size(cache)) if cached else "-",
+            }
+        )
     return rows
 
 

@@ -42,7 +42,7 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def default_dtype(device: str) -> "torch.dtype":
+def default_dtype(device: str) -> torch.dtype:
     """The compute dtype when none is asked for: the project's one place for this decision.
 
     float32 on every device, measured (BENCHMARKS.md, "bfloat16 vs float32"): on a CPU with
@@ -57,7 +57,7 @@ def default_dtype(device: str) -> "torch.dtype":
     return torch.float32
 
 
-def parse_dtype(dtype: "str | torch.dtype") -> "torch.dtype":
+def parse_dtype(dtype: str | torch.dtype) -> torch.dtype:
     import torch
 
     if isinstance(dtype, torch.dtype):
@@ -67,7 +67,7 @@ def parse_dtype(dtype: "str | torch.dtype") -> "torch.dtype":
     return getattr(torch, dtype)
 
 
-def dtype_name(dtype: "torch.dtype") -> str:
+def dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
@@ -96,7 +96,7 @@ def resolve_device(device: str | None) -> str:
     raise FkBenchError(f"device {device!r}: not supported; use cpu, cuda or cuda:N")
 
 
-def resolve_dtype(dtype: "str | torch.dtype | None", device: str) -> "torch.dtype":
+def resolve_dtype(dtype: str | torch.dtype | None, device: str) -> torch.dtype:
     """The compute dtype: ``dtype``, or :func:`default_dtype` when None; float16 on the CPU is refused."""
     import torch
 
@@ -124,7 +124,9 @@ def _build_from_gguf(entry: ZooModel, staging: Path) -> dict:
     scratch = staging / "assembled.gguf.tmp"
     gguf_path = verified_gguf(entry.name, parts, entry.gguf.size, entry.gguf.sha256, entry.gguf.pip_command, scratch)
     try:
-        dequantize_gguf(gguf_path, staging, entry.display_name, getattr(torch, CACHE_DTYPE), generic_tokenizer=entry.family in GENERIC_TOKENIZER_FAMILIES)
+        dequantize_gguf(
+            gguf_path, staging, entry.display_name, getattr(torch, CACHE_DTYPE), generic_tokenizer=entry.family in GENERIC_TOKENIZER_FAMILIES
+        )
     finally:
         scratch.unlink(missing_ok=True)
     return {"packages": _package_versions(entry), "gguf_bytes": entry.gguf.size, "gguf_sha256": entry.gguf.sha256, "stored_dtype": CACHE_DTYPE}
@@ -232,14 +234,21 @@ class LoadedModel:
     model: Any
     tokenizer: Any
     device: str
-    dtype: "torch.dtype"
+    dtype: torch.dtype
     """The compute dtype (the cache may store another one)."""
     source: dict = field(default_factory=dict)
     """Zoo name, source packages and versions, GGUF sha256 (zoo models); Hub revision; local path."""
 
     def describe(self) -> dict:
         """What results.json records about the model."""
-        return {"spec": self.spec, "name": self.name, "path": str(self.path), "device": self.device, "dtype": dtype_name(self.dtype), "source": self.source}
+        return {
+            "spec": self.spec,
+            "name": self.name,
+            "path": str(self.path),
+            "device": self.device,
+            "dtype": dtype_name(self.dtype),
+            "source": self.source,
+        }
 
 
 def _load_generic_tokenizer(path: Path) -> Any:
@@ -263,7 +272,7 @@ def _load_tokenizer(path: Path, generic: bool) -> Any:
         raise FkBenchError(f"model at {path}: its tokenizer could not be loaded ({err})") from None
 
 
-def load_model(spec: str = EMBEDDED, device: str | None = None, dtype: "str | torch.dtype | None" = None) -> LoadedModel:
+def load_model(spec: str = EMBEDDED, device: str | None = None, dtype: str | torch.dtype | None = None) -> LoadedModel:
     """Load ``spec`` (a zoo name, a local HF directory or a Hub id) with transformers, in eval mode.
 
     ``dtype`` is the compute dtype (None: :func:`default_dtype`); device and dtype are checked before any work.

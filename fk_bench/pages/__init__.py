@@ -8,8 +8,9 @@ headless-browser tests (``data-js-errors``, ``data-rendered`` on ``<body>``).
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 TEMPLATES = Path(__file__).parent / "templates"
 

@@ -24,9 +24,18 @@ def _run(page: Path, args: list[str], profile: Path, budget_ms: int) -> subproce
     if chromium is None:
         raise FkBenchError("headless Chromium is not installed (Debian: apt-get install chromium)")
     flags = [
-        "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--hide-scrollbars", f"--user-data-dir={profile}",
-        "--enable-logging=stderr", "--v=0", f"--virtual-time-budget={budget_ms}",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        "--enable-logging=stderr",
+        "--v=0",
+        f"--virtual-time-budget={budget_ms}",
     ]
     run = subprocess.run([chromium, *flags, *args, page.resolve().as_uri()], capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
     if run.returncode != 0:

@@ -43,9 +43,7 @@ class FkYesNoTask(ConfigurableTask):
         delimiter = first[: len(first) - len(WORDS[0])]  # what lm-eval put before every word
         if not delimiter and context == context.rstrip():
             return requests  # nothing between prompt and word: log P(empty continuation) = 0
-        bare = Instance(
-            request_type="loglikelihood", doc=doc, arguments=(context, delimiter), idx=0, metadata=requests[0].metadata
-        )
+        bare = Instance(request_type="loglikelihood", doc=doc, arguments=(context, delimiter), idx=0, metadata=requests[0].metadata)
         for request in requests:
             request.idx += 1
         return [bare, *requests]
@@ -82,10 +80,7 @@ def process_results(doc: dict, results: list[tuple[float, bool]]) -> dict:
     label = bool(doc["answer"])
     per_question = metrics.question_metrics(scores, DEFAULT_GROUPS.is_true_word, np.array([label]))
     sample = (float(per_question["p_true"][0]), label, doc.get("pair_id"))
-    return {
-        lm_eval_name(name): float(per_question[name][0]) if metric.per_question else sample
-        for name, metric in metrics.METRICS.items()
-    }
+    return {lm_eval_name(name): float(per_question[name][0]) if metric.per_question else sample for name, metric in metrics.METRICS.items()}
 
 
 def _unpack(items: list[tuple]) -> tuple[np.ndarray, np.ndarray, list]:

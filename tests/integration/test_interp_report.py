@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.interp import build_family_model
 
 from fk_bench.answers import DEFAULT_GROUPS
 from fk_bench.cli import main
@@ -16,7 +17,6 @@ from fk_bench.data import load_questions
 from fk_bench.evaluation import evaluate
 from fk_bench.pages.browser import dump_dom, find_chromium
 from interp.report import ReportSettings, build_report
-from support.interp import build_family_model
 
 PAIRS = [
     ("Is Paris the capital of France?", "Is Paris the capital of Italy?"),
@@ -60,7 +60,9 @@ def setup(tmp_path_factory):
 def _report(setup, family: str, **overrides):
     entry = setup[family]
     loaded = build_family_model(family, setup["root"] / f"{family}-fresh", chat=True)  # each report takes its model over
-    settings = ReportSettings(prompt_format=entry["format"], gate_threshold=0.6, pair_margin=0.0, exact_pairs=2, top_k=2, progress=False, dataset_id="agree.csv")
+    settings = ReportSettings(
+        prompt_format=entry["format"], gate_threshold=0.6, pair_margin=0.0, exact_pairs=2, top_k=2, progress=False, dataset_id="agree.csv"
+    )
     for key, value in overrides.items():
         setattr(settings, key, value)
     return build_report(loaded, load_questions(str(entry["data"][0])), DEFAULT_GROUPS, setup["root"] / f"out-{family}", settings)
@@ -159,7 +161,21 @@ def test_the_notebooks_paris_questions_are_paired_with_their_corrupted_questions
 def test_cli_report_and_errors(setup, capsys):
     entry, out = setup["llama"], setup["root"] / "cli"
     model_dir = str(build_family_model("llama", setup["root"] / "llama-cli").path)
-    args = ["report", "--model", model_dir, "--dataset", str(entry["data"][0]), "--out", str(out), "--pair-margin", "0", "--max-pairs", "2", "--exact-pairs", "1"]
+    args = [
+        "report",
+        "--model",
+        model_dir,
+        "--dataset",
+        str(entry["data"][0]),
+        "--out",
+        str(out),
+        "--pair-margin",
+        "0",
+        "--max-pairs",
+        "2",
+        "--exact-pairs",
+        "1",
+    ]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "paired_accuracy 1.000 >= 0.6; report of 2 pair(s) (1 with exact patching)" in printed

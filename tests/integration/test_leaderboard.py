@@ -27,8 +27,17 @@ RELATIONS = ("capital_of", "currency_of")
 
 def lm_eval_result(name: str, relations: dict[str, tuple[float, float]], limit: int = 10, chat: bool = False) -> dict:
     """The shape lm-eval 0.4.13 writes to results_<date>.json for the fk_yesno group (relation -> (acc, paired))."""
-    results = {"fk_yesno": {"alias": "fk_yesno", "acc,none": sum(a for a, _ in relations.values()) / len(relations),
-                            "log_odds,none": 0.3, "logit_diff,none": 0.5, "prob_diff,none": 0.01, "brier,none": 0.2, "yes_rate,none": 0.5}}
+    results = {
+        "fk_yesno": {
+            "alias": "fk_yesno",
+            "acc,none": sum(a for a, _ in relations.values()) / len(relations),
+            "log_odds,none": 0.3,
+            "logit_diff,none": 0.5,
+            "prob_diff,none": 0.01,
+            "brier,none": 0.2,
+            "yes_rate,none": 0.5,
+        }
+    }
     for relation, (acc, paired) in relations.items():
         results[f"fk_yesno_{relation}"] = {"alias": relation, "acc,none": acc, "paired_accuracy,none": paired, "log_odds,none": 0.3, "ece,none": 0.1}
     return {
@@ -36,10 +45,18 @@ def lm_eval_result(name: str, relations: dict[str, tuple[float, float]], limit: 
         "group_subtasks": {"fk_yesno": [f"fk_yesno_{r}" for r in relations]},
         "n-shot": {"fk_yesno": 0, **{f"fk_yesno_{r}": 0 for r in relations}},
         "n-samples": {f"fk_yesno_{r}": {"original": 400, "effective": limit} for r in relations},
-        "config": {"model": "hf", "model_args": {"pretrained": f"/models/{name}", "dtype": "float32"}, "model_dtype": "torch.float32",
-                   "device": "cpu", "batch_size": 1, "limit": float(limit)},
-        "model_name": f"/models/{name}", "chat_template": "{{ messages }}" if chat else None,
-        "chat_template_sha": "abc" if chat else None, "total_evaluation_time_seconds": "12.5",
+        "config": {
+            "model": "hf",
+            "model_args": {"pretrained": f"/models/{name}", "dtype": "float32"},
+            "model_dtype": "torch.float32",
+            "device": "cpu",
+            "batch_size": 1,
+            "limit": float(limit),
+        },
+        "model_name": f"/models/{name}",
+        "chat_template": "{{ messages }}" if chat else None,
+        "chat_template_sha": "abc" if chat else None,
+        "total_evaluation_time_seconds": "12.5",
     }
 
 
@@ -55,19 +72,35 @@ def results_dir(tmp_path_factory, tiny_model):
     questions = questions.select(range(8))
     record = {"config": "all", "split": "test", "relation": None, "limit": 8}
     for fmt in ("plain", "fewshot"):
-        result = evaluate(tiny_model, questions, DEFAULT_GROUPS, prompt_format=fmt, fewshot_k=2, dataset_id="default", dataset_settings=record, progress=False)
+        result = evaluate(
+            tiny_model, questions, DEFAULT_GROUPS, prompt_format=fmt, fewshot_k=2, dataset_id="default", dataset_settings=record, progress=False
+        )
         write_results(result, root / "native")
     # A results.json as fk-bench 0.1 wrote it: no settings, dataset without slice, no yes_rate/paired accuracy.
     old = json.loads((root / "native" / tiny_model.name / "results.json").read_text())
-    old = {"fk_bench_version": "0.1.0", "model": {k: old["model"][k] for k in ("spec", "name", "path", "device")},
-           "dataset": {"id": "default", "n_questions": 8}, "prompt_format": "plain",
-           "summary": {k: old["summary"][k] for k in ("n_questions", "accuracy", "logit_diff", "prob_diff", "log_odds", "brier", "ece", "n_pass_filter")},
-           "per_relation": {r: {"accuracy": s["accuracy"]} for r, s in old["per_relation"].items()}}
+    old = {
+        "fk_bench_version": "0.1.0",
+        "model": {k: old["model"][k] for k in ("spec", "name", "path", "device")},
+        "dataset": {"id": "default", "n_questions": 8},
+        "prompt_format": "plain",
+        "summary": {
+            k: old["summary"][k] for k in ("n_questions", "accuracy", "logit_diff", "prob_diff", "log_odds", "brier", "ece", "n_pass_filter")
+        },
+        "per_relation": {r: {"accuracy": s["accuracy"]} for r, s in old["per_relation"].items()},
+    }
     write_json(root / "old" / "results.json", old)
     # lm-eval: two models on the same 20 questions; "tied" has big-model's paired accuracy and a lower accuracy.
-    write_json(root / "lm_eval" / "big-model" / "results_2026-11-27T00-00-00.json", lm_eval_result("big-model", {"capital_of": (0.9, 0.8), "currency_of": (0.7, 0.8)}))
-    write_json(root / "lm_eval" / "tied" / "results_2026-11-27T00-00-00.json", lm_eval_result("tied", {"capital_of": (0.6, 0.8), "currency_of": (0.6, 0.8)}))
-    write_json(root / "lm_eval" / "small-model" / "results_2026-11-27T00-00-00.json", lm_eval_result("small-model", {"capital_of": (0.5, 0.6), "currency_of": (0.5, 0.4)}, chat=True))
+    write_json(
+        root / "lm_eval" / "big-model" / "results_2026-11-27T00-00-00.json",
+        lm_eval_result("big-model", {"capital_of": (0.9, 0.8), "currency_of": (0.7, 0.8)}),
+    )
+    write_json(
+        root / "lm_eval" / "tied" / "results_2026-11-27T00-00-00.json", lm_eval_result("tied", {"capital_of": (0.6, 0.8), "currency_of": (0.6, 0.8)})
+    )
+    write_json(
+        root / "lm_eval" / "small-model" / "results_2026-11-27T00-00-00.json",
+        lm_eval_result("small-model", {"capital_of": (0.5, 0.6), "currency_of": (0.5, 0.4)}, chat=True),
+    )
     write_json(root / "lm_eval" / "broken" / "results_x.json", "{not json")
     write_json(root / "lm_eval" / "foreign" / "results_y.json", {"hello": 1})
     write_json(root / "lm_eval" / "array" / "results_z.json", [1, 2])
@@ -135,7 +168,9 @@ def test_outputs_carry_the_same_rows_and_settings(results_dir, suffix, tiny_mode
     text = out.read_text()
     if suffix == ".csv":
         csv = pd.read_csv(out)
-        assert len(csv) == 5 and {"prompt_format", "fewshot_k", "dtype", "dataset", "config", "split", "limit", "answer_map", "n", "group"} <= set(csv.columns)
+        assert len(csv) == 5 and {"prompt_format", "fewshot_k", "dtype", "dataset", "config", "split", "limit", "answer_map", "n", "group"} <= set(
+            csv.columns
+        )
         assert list(csv[csv["group"] == 1]["model"]) == ["big-model", "tied", "small-model"]
         assert set(csv["report"].dropna()) == {f"native/{tiny_model.name}/report.html"}, "links are relative to the output"
         return
@@ -218,8 +253,10 @@ def test_page_in_headless_chromium(results_dir, tmp_path):
     assert attrs["data-expected"] == "3" and attrs["data-rendered"] == "3"
     assert attrs["data-order"].split("|") == [
         "big-model,tied,small-model",
-        "big-model,tied,small-model", "small-model,tied,big-model ascending",  # accuracy: best first, then reversed
-        "big-model,small-model,tied", "tied,small-model,big-model descending",  # model: A-Z, then Z-A
+        "big-model,tied,small-model",
+        "small-model,tied,big-model ascending",  # accuracy: best first, then reversed
+        "big-model,small-model,tied",
+        "tied,small-model,big-model descending",  # model: A-Z, then Z-A
     ]
 
 
@@ -285,7 +322,7 @@ def test_committed_leaderboard_is_what_its_results_give(tmp_path):
     markdown = (COMMITTED / "leaderboard.md").read_text()
     assert len(re.findall(r"^\| \d+ \| ", markdown, flags=re.M)) == len(committed)
     if find_chromium() is not None:
-        dom, log = dump_dom(COMMITTED / "leaderboard.html")
+        dom, _log = dump_dom(COMMITTED / "leaderboard.html")
         attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', re.search(r"<body([^>]*)>", dom).group(1)))
         assert attrs["data-js-errors"] == "0" and attrs["data-expected"] == "2" and attrs["data-rendered"] == "2"
         assert dom.count('<table class="board"') == 1

@@ -12,6 +12,18 @@ import sys
 
 import numpy as np
 import pytest
+from support import build_tiny_tokenizer
+from support.lm_eval_task import (
+    CORPUS,
+    PER_QUESTION,
+    assert_same_aggregates,
+    assert_same_numbers,
+    pair_ids,
+    read_results,
+    read_samples,
+    run_lm_eval,
+    sorted_samples,
+)
 
 from fk_bench import metrics
 from fk_bench.answers import DEFAULT_GROUPS
@@ -19,11 +31,6 @@ from fk_bench.data import load_questions
 from fk_bench.evaluation import evaluate
 from fk_bench.prompts import build_prompt
 from fk_bench.task_plugin import GROUP_MEAN_METRICS_EXTRA, lm_eval_name, tasks_dir
-from support import build_tiny_tokenizer
-from support.lm_eval_task import (
-    CORPUS, PER_QUESTION, assert_same_aggregates, assert_same_numbers, pair_ids, read_results, read_samples, run_lm_eval,
-    sorted_samples,
-)
 
 LIMIT = 24
 CHAT_TEMPLATES = {
@@ -141,9 +148,24 @@ def test_stock_cli_on_exported_embedded_model(embedded_model, tmp_path):
 
     model_dir = export_model("embedded", tmp_path / "gemma")
     command = [
-        sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args", f"pretrained={model_dir},dtype=float32",
-        "--tasks", "fk_yesno_paris", "--include_path", str(tasks_dir()), "--device", "cpu", "--batch_size", "8",
-        "--log_samples", "--output_path", str(tmp_path / "lm_eval_out"),
+        sys.executable,
+        "-m",
+        "lm_eval",
+        "--model",
+        "hf",
+        "--model_args",
+        f"pretrained={model_dir},dtype=float32",
+        "--tasks",
+        "fk_yesno_paris",
+        "--include_path",
+        str(tasks_dir()),
+        "--device",
+        "cpu",
+        "--batch_size",
+        "8",
+        "--log_samples",
+        "--output_path",
+        str(tmp_path / "lm_eval_out"),
     ]
     subprocess.run(command, check=True, cwd=tmp_path, capture_output=True, text=True)
     samples = read_samples(tmp_path / "lm_eval_out", "fk_yesno_paris")
@@ -152,4 +174,3 @@ def test_stock_cli_on_exported_embedded_model(embedded_model, tmp_path):
     assert_same_numbers(samples, native.questions)
     results = read_results(tmp_path / "lm_eval_out")
     assert_same_aggregates(results["results"]["fk_yesno_paris"], native.questions, pair_ids(questions))
-

@@ -8,13 +8,13 @@ import subprocess
 import sys
 
 import pytest
+from support.lm_eval_task import assert_same_aggregates, assert_same_numbers, pair_ids, read_results, read_samples
 
 from fk_bench.answers import DEFAULT_GROUPS
 from fk_bench.data import load_questions
 from fk_bench.evaluation import evaluate
-from fk_bench.task_plugin import tasks_dir
 from fk_bench.models.zoo import is_installed, zoo_model
-from support.lm_eval_task import assert_same_aggregates, assert_same_numbers, pair_ids, read_results, read_samples
+from fk_bench.task_plugin import tasks_dir
 
 MODEL = "smollm2-135m-instruct"
 pytestmark = [
@@ -38,9 +38,27 @@ def test_stock_cli_apply_chat_template_equals_native_chat(smollm2, tmp_path):
     model_dir = export_model(MODEL, tmp_path / "smollm2")
     out_dir, task = tmp_path / "lm_eval_out", f"fk_yesno_{RELATION}"
     command = [
-        sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args", f"pretrained={model_dir},dtype=float32",
-        "--tasks", task, "--include_path", str(tasks_dir()), "--apply_chat_template", "--limit", str(LIMIT),
-        "--device", "cpu", "--batch_size", "16", "--log_samples", "--output_path", str(out_dir),
+        sys.executable,
+        "-m",
+        "lm_eval",
+        "--model",
+        "hf",
+        "--model_args",
+        f"pretrained={model_dir},dtype=float32",
+        "--tasks",
+        task,
+        "--include_path",
+        str(tasks_dir()),
+        "--apply_chat_template",
+        "--limit",
+        str(LIMIT),
+        "--device",
+        "cpu",
+        "--batch_size",
+        "16",
+        "--log_samples",
+        "--output_path",
+        str(out_dir),
     ]
     subprocess.run(command, check=True, cwd=tmp_path, capture_output=True, text=True)
 

@@ -52,7 +52,7 @@ def test_dequantized_weights_know_a_fact(smollm2):
     tokenizer = smollm2.tokenizer
     prompt = build_prompt("What is the capital of France? Answer in one word.", "chat", tokenizer)
     ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids
-    answer = tokenizer.decode(smollm2.model.generate(ids, max_new_tokens=8, do_sample=False)[0, ids.shape[1]:])
+    answer = tokenizer.decode(smollm2.model.generate(ids, max_new_tokens=8, do_sample=False)[0, ids.shape[1] :])
     assert "Paris" in answer
 
 

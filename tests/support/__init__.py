@@ -11,10 +11,17 @@ from fk_bench.answers import DEFAULT_ANSWER_MAP
 from fk_bench.models import LoadedModel
 
 CORPUS = [
-    "Is Paris the capital of France?", "Is Paris the capital of Italy?", "Is Rome in Italy?",
-    "Is the Eiffel Tower located in Paris?", "Is the Louvre Museum in Rome?", "Does Paris have a desert climate?",
-    "Is Berlin the capital of Germany?", "Is Madrid the capital of Spain?", "Is Tokyo a city in Japan?",
-    *DEFAULT_ANSWER_MAP["True"], *DEFAULT_ANSWER_MAP["False"],
+    "Is Paris the capital of France?",
+    "Is Paris the capital of Italy?",
+    "Is Rome in Italy?",
+    "Is the Eiffel Tower located in Paris?",
+    "Is the Louvre Museum in Rome?",
+    "Does Paris have a desert climate?",
+    "Is Berlin the capital of Germany?",
+    "Is Madrid the capital of Spain?",
+    "Is Tokyo a city in Japan?",
+    *DEFAULT_ANSWER_MAP["True"],
+    *DEFAULT_ANSWER_MAP["False"],
 ]
 
 
@@ -26,9 +33,7 @@ def build_tiny_tokenizer():
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=["<pad>", "<eos>", "<bos>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<pad>", "<eos>", "<bos>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator([line + "\n" for line in CORPUS] * 3, trainer=trainer)
     tok.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", tok.token_to_id("<bos>"))])
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>")
@@ -40,10 +45,19 @@ def build_tiny_model(path: Path, seed: int = 0) -> LoadedModel:
 
     tokenizer = build_tiny_tokenizer()
     config = Gemma3TextConfig(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=1, head_dim=16, max_position_embeddings=256,
-        sliding_window=64, layer_types=["sliding_attention", "full_attention"],
-        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=1,
+        head_dim=16,
+        max_position_embeddings=256,
+        sliding_window=64,
+        layer_types=["sliding_attention", "full_attention"],
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
     )
     config.architectures = ["Gemma3ForCausalLM"]
     torch.manual_seed(seed)

@@ -40,7 +40,12 @@ CHAT_TEMPLATE = (
 def family_config(family: str, tokenizer) -> tuple[type, object]:
     import transformers as hf
 
-    special = {"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id, "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id}
+    special = {
+        "vocab_size": len(tokenizer),
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+    }
     # A wide initialization so that the random models' answers move visibly between clean and corrupted prompts.
     rope = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "max_position_embeddings": 256, "initializer_range": 0.2, **special}
     if family == "gemma3":
@@ -49,7 +54,13 @@ def family_config(family: str, tokenizer) -> tuple[type, object]:
         )
     if family == "gemma2":
         return hf.Gemma2ForCausalLM, hf.Gemma2Config(
-            num_attention_heads=4, num_key_value_heads=2, head_dim=16, sliding_window=64, final_logit_softcapping=30.0, attn_logit_softcapping=50.0, **rope
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=16,
+            sliding_window=64,
+            final_logit_softcapping=30.0,
+            attn_logit_softcapping=50.0,
+            **rope,
         )
     if family == "llama":
         return hf.LlamaForCausalLM, hf.LlamaConfig(num_attention_heads=4, num_key_value_heads=2, **rope)
@@ -93,8 +104,8 @@ def private_embedded_model() -> LoadedModel:
     return load_model("embedded", device="cpu", dtype="float32")
 
 
-@functools.lru_cache(maxsize=None)
-def booted_family(family: str) -> tuple[LoadedModel, "InterpModel", AnswerTokens]:
+@functools.cache
+def booted_family(family: str) -> tuple[LoadedModel, InterpModel, AnswerTokens]:
     """One booted model per family for the whole test session (booting takes the model over, so the
     tests that share it use only the InterpModel)."""
     import atexit

@@ -32,7 +32,11 @@ def run_lm_eval(lm, task: str, limit: int | None = None, apply_chat_template: bo
     import lm_eval
 
     return lm_eval.simple_evaluate(
-        model=lm, tasks=[task], task_manager=task_manager(), log_samples=True, limit=limit,
+        model=lm,
+        tasks=[task],
+        task_manager=task_manager(),
+        log_samples=True,
+        limit=limit,
         apply_chat_template=apply_chat_template,
     )
 

@@ -12,10 +12,7 @@ import torch
 from fk_bench.models import LoadedModel
 from support import build_tiny_tokenizer
 
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<bos>system\nYou are Paris, a capital assistant of France.\n"
-    "user\n{{ m['content'] }}\n{% endfor %}assistant\n"
-)
+CHAT_TEMPLATE = "{% for m in messages %}<bos>system\nYou are Paris, a capital assistant of France.\nuser\n{{ m['content'] }}\n{% endfor %}assistant\n"
 """A ChatML-like template: a shared system prompt before the question and a shared tail after it."""
 
 FAMILIES = ("llama", "qwen2")
@@ -35,9 +32,14 @@ def build_tiny_family(path: Path, family: str, seed: int = 0, max_position_embed
     tokenizer = build_tiny_tokenizer()
     tokenizer.chat_template = CHAT_TEMPLATE
     common = dict(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
         max_position_embeddings=max_position_embeddings,
-        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
     )
     if family == "llama":  # SmolLM2's shape: grouped-query attention, tied embeddings
         config, model_class = LlamaConfig(num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True, **common), LlamaForCausalLM

@@ -51,10 +51,13 @@ def test_question_answer_csv_loads(tmp_path):
 
 
 def test_jsonl_with_optional_columns(tmp_path):
-    path = write_jsonl(tmp_path / "mine.jsonl", [
-        {"id": "a", "question": "Is Rome in Italy?", "answer": True, "relation": "city", "corrupted_question": "Is Rome in Spain?"},
-        {"question": "Is Oslo in Chile?", "answer": 0, "corrupted_same_length": "yes"},
-    ])
+    path = write_jsonl(
+        tmp_path / "mine.jsonl",
+        [
+            {"id": "a", "question": "Is Rome in Italy?", "answer": True, "relation": "city", "corrupted_question": "Is Rome in Spain?"},
+            {"question": "Is Oslo in Chile?", "answer": 0, "corrupted_same_length": "yes"},
+        ],
+    )
     questions = load_questions(path)
     assert questions["id"] == ["a", "mine-1"] and questions["relation"] == ["city", "custom"]
     assert questions["corrupted_question"] == ["Is Rome in Spain?", None]
@@ -290,13 +293,18 @@ def members(questions) -> dict:
 
 
 def test_pairs_are_found_by_matching_corrupted_question_to_question(tmp_path):
-    questions = load_questions(pair_file(tmp_path, [
-        ("Is Rome in Italy?", True, "Is Rome in Spain?"),
-        ("Is Oslo in Norway?", True, "Is Oslo in Chile?"),
-        ("Is Rome in Spain?", False, "Is Rome in Italy?"),
-        ("Is Oslo in Chile?", False, " Is Oslo in Norway? "),  # white space around does not matter
-        ("Is Lima in Peru?", True, "Is Lima in Chad?"),  # its twin is not in the data
-    ]))
+    questions = load_questions(
+        pair_file(
+            tmp_path,
+            [
+                ("Is Rome in Italy?", True, "Is Rome in Spain?"),
+                ("Is Oslo in Norway?", True, "Is Oslo in Chile?"),
+                ("Is Rome in Spain?", False, "Is Rome in Italy?"),
+                ("Is Oslo in Chile?", False, " Is Oslo in Norway? "),  # white space around does not matter
+                ("Is Lima in Peru?", True, "Is Lima in Chad?"),  # its twin is not in the data
+            ],
+        )
+    )
     assert members(questions) == {
         "pair-0": {"Is Rome in Italy?", "Is Rome in Spain?"},
         "pair-1": {"Is Oslo in Norway?", "Is Oslo in Chile?"},
@@ -316,18 +324,30 @@ def test_a_one_sided_link_is_a_pair(tmp_path, named_by):
 
 def test_disagreeing_links_make_no_pair(tmp_path):
     """Rome-Italy names Rome-Spain, which names Rome-France back and forth: Spain and France pair, Italy stays alone."""
-    questions = load_questions(pair_file(tmp_path, [
-        ("Is Rome in Italy?", True, "Is Rome in Spain?"),
-        ("Is Rome in Spain?", False, "Is Rome in France?"),
-        ("Is Rome in France?", True, "Is Rome in Spain?"),
-    ]))
+    questions = load_questions(
+        pair_file(
+            tmp_path,
+            [
+                ("Is Rome in Italy?", True, "Is Rome in Spain?"),
+                ("Is Rome in Spain?", False, "Is Rome in France?"),
+                ("Is Rome in France?", True, "Is Rome in Spain?"),
+            ],
+        )
+    )
     assert questions["pair_id"] == [None, "pair-0", "pair-0"]
 
 
 def test_no_pairs_leave_pair_id_empty_and_paired_accuracy_absent(tmp_path):
-    questions = load_questions(pair_file(tmp_path, [
-        ("Is Rome in Italy?", True, "Is Rome in Spain?"), ("Is Oslo in Chile?", False, None), ("Is Lima in Peru?", True, "Is Lima in Peru?"),
-    ]))
+    questions = load_questions(
+        pair_file(
+            tmp_path,
+            [
+                ("Is Rome in Italy?", True, "Is Rome in Spain?"),
+                ("Is Oslo in Chile?", False, None),
+                ("Is Lima in Peru?", True, "Is Lima in Peru?"),
+            ],
+        )
+    )
     assert questions["pair_id"] == [None, None, None]
     assert paired_accuracy([0.9, 0.1, 0.5], questions["answer"], questions["pair_id"]) is None
 
@@ -354,23 +374,35 @@ def test_a_pair_id_on_three_rows(tmp_path):
 
 
 def test_a_row_named_as_the_twin_of_two_others(tmp_path):
-    path = pair_file(tmp_path, [("Is Rome in Italy?", True, None), ("Is Rome in Spain?", False, "Is Rome in Italy?"), ("Is Rome in Chad?", False, "Is Rome in Italy?")])
+    path = pair_file(
+        tmp_path,
+        [("Is Rome in Italy?", True, None), ("Is Rome in Spain?", False, "Is Rome in Italy?"), ("Is Rome in Chad?", False, "Is Rome in Italy?")],
+    )
     message = error_of(path)
     assert message.startswith(f"{path}:1: is named as the twin") and f"{path}:2" in message and f"{path}:3" in message
 
 
 def test_a_corrupted_question_asked_twice(tmp_path):
-    path = pair_file(tmp_path, [("Is Rome in Italy?", True, "Is Rome in Spain?"), ("Is Rome in Spain?", False, None), ("Is Rome in Spain?", False, None)])
+    path = pair_file(
+        tmp_path, [("Is Rome in Italy?", True, "Is Rome in Spain?"), ("Is Rome in Spain?", False, None), ("Is Rome in Spain?", False, None)]
+    )
     message = error_of(path)
     assert message.startswith(f"{path}:1: field 'corrupted_question'") and "question of 2 rows" in message
 
 
 def test_given_pair_ids_are_used_as_they_are(tmp_path):
     """With a pair_id column no pairs are derived: ids are kept (numbers as text), a lone id is a twin outside the data."""
-    questions = load_questions(pair_file(tmp_path, [
-        ("Is Rome in Italy?", True, "Is Rome in Spain?", 1), ("Is Rome in Spain?", False, "Is Rome in Italy?", 1),
-        ("Is Oslo in Norway?", True, "Is Oslo in Chile?", "solo"), ("Is Oslo in Chile?", False, "Is Oslo in Norway?", None),
-    ]))
+    questions = load_questions(
+        pair_file(
+            tmp_path,
+            [
+                ("Is Rome in Italy?", True, "Is Rome in Spain?", 1),
+                ("Is Rome in Spain?", False, "Is Rome in Italy?", 1),
+                ("Is Oslo in Norway?", True, "Is Oslo in Chile?", "solo"),
+                ("Is Oslo in Chile?", False, "Is Oslo in Norway?", None),
+            ],
+        )
+    )
     assert questions["pair_id"] == ["1", "1", "solo", None]
     assert paired_accuracy([0.6, 0.7, 0.9, 0.1], questions["answer"], questions["pair_id"]) == 0.0
 

@@ -97,7 +97,7 @@ def test_train_and_test_share_no_fact(generated):
 
 def test_paris_subset_keeps_the_original_questions_without_pair_ids():
     rows = read_rows(DEFAULT_DATASET, PARIS_CONFIG, "test")
-    assert [row["question"] for row in rows][0] == "Is Paris the capital of France?"
+    assert next(row["question"] for row in rows) == "Is Paris the capital of France?"
     assert len(rows) == 9 and all(row["corrupted_question"] and row["corrupted_question"] != row["question"] for row in rows)
     assert rows[3]["corrupted_question"] == "Is the Louvre Museum in Paris?" and rows[3]["answer"] is False
     # Their corrupted questions are hand-written and not in the data: no twins, so no pair ids.
@@ -298,8 +298,11 @@ def test_build_refuses_a_bad_out_before_building(monkeypatch, tmp_path, capsys):
     (tmp_path / "file").write_text("mine")
     (tmp_path / "folder").mkdir()
     (tmp_path / "folder" / "README.md").write_bytes("\ufeffnot a card \xe9".encode("utf-16"))
-    for out, message in ((tmp_path / "file", "exists and is not a folder"), (tmp_path / "file" / "sub", "is a file"),
-                         (tmp_path / "folder", "not an earlier fk-bench build")):
+    for out, message in (
+        (tmp_path / "file", "exists and is not a folder"),
+        (tmp_path / "file" / "sub", "is a file"),
+        (tmp_path / "folder", "not an earlier fk-bench build"),
+    ):
         assert main(["build-dataset", "--out", str(out)]) == 2
         err = capsys.readouterr().err
         assert message in err and str(out) in err and "\n" not in err.strip()
@@ -331,7 +334,12 @@ def test_card_is_rendered_from_the_schema_and_the_exclusion_tables():
     assert [line.split("`")[1] for line in features.splitlines() if line.startswith("| `")] == list(QUESTION_COLUMNS)
     assert all(column.meaning in features for column in COLUMNS)
     exclusions = card.split("## Exclusions")[1].split("## Sources")[0]
-    for table in (knowledge.EXCLUDED_COUNTRIES, knowledge.AMBIGUOUS_CAPITALS, knowledge.TRANSCONTINENTAL,
-                  knowledge.AMBIGUOUS_CURRENCIES, knowledge.DISPUTED_CITY_REGIONS):
+    for table in (
+        knowledge.EXCLUDED_COUNTRIES,
+        knowledge.AMBIGUOUS_CAPITALS,
+        knowledge.TRANSCONTINENTAL,
+        knowledge.AMBIGUOUS_CURRENCIES,
+        knowledge.DISPUTED_CITY_REGIONS,
+    ):
         assert all(why in exclusions for why in table.values())
     assert "seed's" not in card and "seed notebook" not in card

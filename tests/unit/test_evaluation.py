@@ -8,8 +8,8 @@ import torch
 from fk_bench.answers import DEFAULT_GROUPS, AnswerGroups
 from fk_bench.data import load_questions
 from fk_bench.evaluation import evaluate, write_results
-from fk_bench.scoring import score_answer_words
 from fk_bench.prompts import build_prompt, encode, split_context
+from fk_bench.scoring import score_answer_words
 
 PROMPTS = [build_prompt(q) for q in ["Is Paris the capital of France?", "Is Rome in Italy?", "Is Tokyo a city in Japan?"]]
 
@@ -31,7 +31,7 @@ def test_scores_equal_naive_lm_eval_definition(tiny_model):
     scores, n_tokens = score_answer_words(tiny_model, PROMPTS, DEFAULT_GROUPS.words, batch_size=2, progress=False)
     assert (n_tokens > 1).any(), "the tiny tokenizer splits some answer words: the multi-token path is exercised"
     for q, prompt in enumerate(PROMPTS):
-        context, delimiter = split_context(prompt)
+        _context, _delimiter = split_context(prompt)
         stem = hflm_loglikelihood(tiny_model, prompt, "")
         for w, word in enumerate(DEFAULT_GROUPS.words):
             expected = hflm_loglikelihood(tiny_model, prompt, word) - stem

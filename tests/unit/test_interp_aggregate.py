@@ -19,7 +19,9 @@ def test_aligned_mean_counts_a_shared_prefix_as_zero_and_a_missing_position_not_
 
 
 def test_pearson_and_its_undefined_cases():
-    assert aggregate.pearson(np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 6.5])) == pytest.approx(4.5 / np.sqrt(2 * 61 / 6))  # sum dx*dy / sqrt(sum dx^2 * sum dy^2)
+    assert aggregate.pearson(np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 6.5])) == pytest.approx(
+        4.5 / np.sqrt(2 * 61 / 6)
+    )  # sum dx*dy / sqrt(sum dx^2 * sum dy^2)
     assert aggregate.pearson(np.array([1.0, 1.0]), np.array([1.0, 2.0])) is None
     assert aggregate.pearson(np.array([1.0, np.nan, 3.0]), np.array([1.0, 5.0, 3.0])) == pytest.approx(1.0)
 
@@ -59,7 +61,12 @@ def test_carrying_positions():
 
 
 def test_mean_std():
-    assert aggregate.mean_std([np.array([1.0, 2.0]), np.array([3.0, 2.0])]) == {"mean": [2.0, 2.0], "std": [1.0, 0.0], "min": [1.0, 2.0], "max": [3.0, 2.0]}
+    assert aggregate.mean_std([np.array([1.0, 2.0]), np.array([3.0, 2.0])]) == {
+        "mean": [2.0, 2.0],
+        "std": [1.0, 0.0],
+        "min": [1.0, 2.0],
+        "max": [3.0, 2.0],
+    }
 
 
 def test_aligned_mean_to_a_wider_common_width():

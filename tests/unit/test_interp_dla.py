@@ -5,19 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from support.interp import CLEAN, FAMILIES, booted_family
 
 from fk_bench.answers import AnswerGroups
 from fk_bench.errors import FkBenchError
 from interp import dla, runner
 from interp.answers import single_token_answers
-from support.interp import CLEAN, FAMILIES, booted_family
 
 PROMPTS = [CLEAN, "Is Berlin the capital of Germany?\n"]  # two rows of one batch (the same token length)
 
 
 @pytest.fixture(scope="module", params=FAMILIES)
 def results(request):
-    loaded, model, answers = booted_family(request.param)
+    _loaded, model, answers = booted_family(request.param)
     tokens = model.tensor([model.tokens(p) for p in PROMPTS])
     _, cache, unembedded = runner.record(model, tokens, dla.dla_hooks(with_patterns=True), answers.id_tensor())
     rows = dla.question_dla(model, cache, unembedded, dla.Direction.of(model, answers), answers)

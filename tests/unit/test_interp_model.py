@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from support.interp import CLEAN, build_family_model, tiny_answers
 
 from fk_bench.data import load_questions
 from fk_bench.evaluation import evaluate
 from interp.model import InterpModel
-from support.interp import CLEAN, build_family_model, tiny_answers
 
 
 @pytest.mark.parametrize("family", ["gemma3", "gpt2"])

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from support import build_tiny_tokenizer
+from support.interp import CHAT_TEMPLATE
 
 from fk_bench.data import fewshot_pool
 from fk_bench.prompts import build_prompt, encode
 from interp.pairs import pair_rows, select_pairs, true_log_odds
-from support import build_tiny_tokenizer
-from support.interp import CHAT_TEMPLATE
 
 
 def _table(rows: list[tuple[str, str, bool, str, float, str | None]]) -> pd.DataFrame:
@@ -17,15 +17,17 @@ def _table(rows: list[tuple[str, str, bool, str, float, str | None]]) -> pd.Data
     return pd.DataFrame(rows, columns=["id", "question", "answer", "corrupted_question", "log_odds", "pair_id"])
 
 
-TABLE = _table([
-    ("a-true", "Is Paris the capital of France?", True, "Is Paris the capital of Italy?", 2.0, "a"),
-    ("a-false", "Is Paris the capital of Italy?", False, "Is Paris the capital of France?", 0.5, "a"),  # t_vs_f -0.5: margin 2.5
-    ("b-false", "Is Berlin the capital of Spain?", False, "Is Berlin the capital of Germany?", -1.0, "b"),  # t_vs_f +1.0
-    ("b-true", "Is Berlin the capital of Germany?", True, "Is Berlin the capital of Spain?", 1.5, "b"),  # margin 0.5
-    ("c-true", "Is Rome in Italy?", True, "Is Rome in the Eiffel Tower?", 3.0, "c"),
-    ("c-false", "Is Rome in the Eiffel Tower?", False, "Is Rome in Italy?", 3.0, "c"),  # margin 6, lengths differ
-    ("d-true", "Is Tokyo a city in Japan?", True, None, 4.0, None),  # no twin
-])
+TABLE = _table(
+    [
+        ("a-true", "Is Paris the capital of France?", True, "Is Paris the capital of Italy?", 2.0, "a"),
+        ("a-false", "Is Paris the capital of Italy?", False, "Is Paris the capital of France?", 0.5, "a"),  # t_vs_f -0.5: margin 2.5
+        ("b-false", "Is Berlin the capital of Spain?", False, "Is Berlin the capital of Germany?", -1.0, "b"),  # t_vs_f +1.0
+        ("b-true", "Is Berlin the capital of Germany?", True, "Is Berlin the capital of Spain?", 1.5, "b"),  # margin 0.5
+        ("c-true", "Is Rome in Italy?", True, "Is Rome in the Eiffel Tower?", 3.0, "c"),
+        ("c-false", "Is Rome in the Eiffel Tower?", False, "Is Rome in Italy?", 3.0, "c"),  # margin 6, lengths differ
+        ("d-true", "Is Tokyo a city in Japan?", True, None, 4.0, None),  # no twin
+    ]
+)
 
 
 @pytest.fixture(scope="module")
@@ -78,11 +80,13 @@ def test_prompts_and_tokens_are_the_evaluators(tokenizer, prompt_format):
 
 def test_corrupted_questions_that_are_no_row_are_scored_as_twins(tokenizer):
     """The notebook's Paris questions: each row has a corrupted question of the opposite label that is no row."""
-    table = _table([
-        ("t", "Is Paris the capital of France?", True, "Is Paris the capital of Italy?", 3.0, None),
-        ("f", "Is the Louvre Museum in Rome?", False, "Is the Louvre Museum in Paris?", 2.0, None),  # its twin is the true one
-        ("x", "Is Rome in Italy?", True, None, 1.0, None),
-    ])
+    table = _table(
+        [
+            ("t", "Is Paris the capital of France?", True, "Is Paris the capital of Italy?", 3.0, None),
+            ("f", "Is the Louvre Museum in Rome?", False, "Is the Louvre Museum in Paris?", 2.0, None),  # its twin is the true one
+            ("x", "Is Rome in Italy?", True, None, 1.0, None),
+        ]
+    )
     scored: list[str] = []
 
     def score(prompts):

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 import transformer_lens.patching as tl_patching
+from support.interp import CLEAN, CORRUPTED, FAMILIES, booted_family, build_family_model, tiny_answers
 
 from interp import patching, runner
 from interp.model import SITES
 from interp.pairs import shared_prefix_length
-from support.interp import CLEAN, CORRUPTED, FAMILIES, booted_family, build_family_model, tiny_answers
 
 TL_FUNCTIONS = {
     "resid_pre": tl_patching.get_act_patch_resid_pre,
@@ -66,7 +66,10 @@ def test_grid_equals_transformer_lens(pair, site):
 def test_prefix_cache_and_answer_only_unembedding_change_nothing(pair):
     """A run from the shared prefix's cache equals the full run, and the answer-only unembedding equals
     the full logits' answer columns (final norm, bias and soft-cap included)."""
-    whole, suffix = patching.clean_sites(pair.clean_cache, pair.model.n_layers), patching.clean_sites(pair.clean_cache, pair.model.n_layers, pair.start)
+    whole, suffix = (
+        patching.clean_sites(pair.clean_cache, pair.model.n_layers),
+        patching.clean_sites(pair.clean_cache, pair.model.n_layers, pair.start),
+    )
     cells = [None, runner.Cell("mlp_out", 0, pair.start), runner.Cell("head_out", 1, 0)]
     full = runner.run_patched(pair.model, pair.corrupted_tokens, whole, cells, None)  # no prefix: every position runs
     prefix = runner.prefix_cache(pair.model, pair.corrupted_tokens, pair.start)
@@ -133,7 +136,13 @@ def test_attribution_is_the_first_order_change(pair):
         layer, index = model.n_layers - 1, (model.n_heads - 1 if site == "head_out" else pair.start)
         cell = [runner.Cell(site, layer, index)]
         moved = [
-            float(pair.answers.log_odds(runner.run_patched(model, pair.corrupted_tokens, {site: corrupted[site][0] + step * (clean[site] - corrupted[site][0])}, cell, ids))[0])
+            float(
+                pair.answers.log_odds(
+                    runner.run_patched(
+                        model, pair.corrupted_tokens, {site: corrupted[site][0] + step * (clean[site] - corrupted[site][0])}, cell, ids
+                    )
+                )[0]
+            )
             for step in (eps, -eps)
         ]
         slope = (moved[0] - moved[1]) / (2 * eps)  # central difference: float32 rounding stays well below the tolerance
@@ -177,11 +186,11 @@ def test_embedded_exact_cells_match_transformer_lens():
     """On the real model: the closures, and resid_pre cells of three layers against TransformerLens
     (``generic_activation_patch`` on just those cells: 9 full forwards)."""
     import pandas as pd
+    from support.interp import private_embedded_model
 
     from fk_bench.answers import DEFAULT_GROUPS
     from interp.answers import single_token_answers
     from interp.model import InterpModel
-    from support.interp import private_embedded_model
 
     loaded = private_embedded_model()
     corrupted_prompt = "Is Paris the capital of Italy?\n"
@@ -205,8 +214,13 @@ def test_embedded_exact_cells_match_transformer_lens():
     index_df = pd.DataFrame([(layer, pos) for layer in layers for pos in range(start, clean.shape[0])], columns=["layer", "pos"])
     # In nats, not normalized: this pair's corruption moves log_odds little, and dividing by it would magnify float noise.
     reference = tl_patching.generic_activation_patch(
-        model.bridge, corrupted[None], cache, lambda lg: answers.log_odds(lg[0, -1, ids]),
-        tl_patching.layer_pos_patch_setter, "resid_pre", index_df=index_df,
+        model.bridge,
+        corrupted[None],
+        cache,
+        lambda lg: answers.log_odds(lg[0, -1, ids]),
+        tl_patching.layer_pos_patch_setter,
+        "resid_pre",
+        index_df=index_df,
     )
     ours = answers.log_odds(grids["resid_pre"][layers])
     np.testing.assert_allclose(ours.reshape(-1).double().numpy(), reference.double().numpy(), rtol=0, atol=1e-4)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support.interp import build_family_model
 
 from fk_bench.answers import DEFAULT_GROUPS
 from fk_bench.prompts import build_prompt
@@ -12,9 +13,11 @@ from interp.answers import single_token_answers
 from interp.model import SITES, InterpModel
 from interp.pairs import Pair
 from interp.study import study_pairs
-from support.interp import build_family_model
 
-QUESTIONS = [("Is Paris the capital of France?", "Is Paris the capital of Italy?"), ("Is Berlin the capital of Germany?", "Is Berlin the capital of Spain?")]
+QUESTIONS = [
+    ("Is Paris the capital of France?", "Is Paris the capital of Italy?"),
+    ("Is Berlin the capital of Germany?", "Is Berlin the capital of Spain?"),
+]
 
 
 @pytest.fixture(scope="module", params=["gemma3", "gpt2"])

@@ -61,7 +61,8 @@ def test_fk_bench_and_lm_eval_on_the_same_questions_share_a_group(tmp_path):
     data["config"]["limit"] = 2
     (tmp_path / "lm" / "results_2026-11-27T00-00-00.json").write_text(json.dumps(data))
     native = {
-        "fk_bench_version": "0.2.0", "model": {"spec": "x", "name": "x", "dtype": "float32", "device": "cpu"},
+        "fk_bench_version": "0.2.0",
+        "model": {"spec": "x", "name": "x", "dtype": "float32", "device": "cpu"},
         "settings": {"prompt_format": "plain", "fewshot_k": None, "dtype": "float32", "device": "cpu", "answer_map": "default answer map"},
         "dataset": {"id": "default", "config": "all", "split": "test", "relation": None, "limit": 2, "limit_per_relation": True, "n_questions": 4},
         "summary": {"n_questions": 4, "accuracy": 0.5, "paired_accuracy": 1.0, "yes_rate": float("nan")},
@@ -73,10 +74,13 @@ def test_fk_bench_and_lm_eval_on_the_same_questions_share_a_group(tmp_path):
     assert list(table["rank"]) == [1, 2] and math.isnan(table.iloc[0]["yes_rate"])
 
 
-@pytest.mark.parametrize("model_args, expected", [
-    ({"pretrained": "/gone/my-model/"}, "my-model"),
-    ("pretrained=EleutherAI/pythia-70m", "EleutherAI__pythia-70m"),
-])
+@pytest.mark.parametrize(
+    "model_args, expected",
+    [
+        ({"pretrained": "/gone/my-model/"}, "my-model"),
+        ("pretrained=EleutherAI/pythia-70m", "EleutherAI__pythia-70m"),
+    ],
+)
 def test_lm_eval_model_names_match_fk_bench_eval(tmp_path, model_args, expected):
     lm_eval_file(tmp_path, "fk_yesno_capital_of", model_args=model_args)
     assert collect_rows([tmp_path]).iloc[0]["model"] == expected

@@ -79,8 +79,8 @@ def test_yes_rate_counts_strictly_above_half():
 
 def test_paired_accuracy_hand_computed_with_tie_and_missing_twin():
     #             pair a (win)   pair b (loss)  pair c (tie)  twin of d missing   no pair
-    p_true = np.array([0.9, 0.2,  0.4, 0.6,     0.7, 0.7,     0.3,                 0.99])
-    labels = np.array([1, 0,      1, 0,         0, 1,         1,                   1], dtype=bool)
+    p_true = np.array([0.9, 0.2, 0.4, 0.6, 0.7, 0.7, 0.3, 0.99])
+    labels = np.array([1, 0, 1, 0, 0, 1, 1, 1], dtype=bool)
     pairs = ["a", "a", "b", "b", "c", "c", "d", None]
     assert paired_accuracy(p_true, labels, pairs) == pytest.approx((1 + 0 + 0.5) / 3)
 

@@ -2,10 +2,10 @@
 tokenizer's template output with the generation prompt (what lm-eval's --apply_chat_template builds)."""
 
 import pytest
+from support import build_tiny_tokenizer
 
 from fk_bench.errors import FkBenchError
 from fk_bench.prompts import build_prompt
-from support import build_tiny_tokenizer
 
 
 def test_chat_without_template_names_the_model():
@@ -22,5 +22,8 @@ def test_chat_without_template_names_the_model():
 
 def test_chat_prompt_is_the_template_with_generation_prompt():
     tokenizer = build_tiny_tokenizer()
-    tokenizer.chat_template = "{{ bos_token }}{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}[assistant]\n{% endif %}"
+    tokenizer.chat_template = (
+        "{{ bos_token }}{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}"
+        "{% if add_generation_prompt %}[assistant]\n{% endif %}"
+    )
     assert build_prompt("Is Rome in Italy?", "chat", tokenizer) == "<bos>[user] Is Rome in Italy?\n[assistant]\n"

@@ -42,15 +42,34 @@ def test_strict_json_refuses_non_finite_numbers():
 
 def test_results_record_every_setting_that_changes_a_number(tiny_model, paris_questions, tmp_path):
     result = evaluate(
-        tiny_model, paris_questions, DEFAULT_GROUPS, prompt_format="fewshot", fewshot_k=3, batch_size=4, progress=False,
-        dataset_id="default", dataset_settings={"config": "paris", "split": "test", "relation": None, "limit": None},
+        tiny_model,
+        paris_questions,
+        DEFAULT_GROUPS,
+        prompt_format="fewshot",
+        fewshot_k=3,
+        batch_size=4,
+        progress=False,
+        dataset_id="default",
+        dataset_settings={"config": "paris", "split": "test", "relation": None, "limit": None},
     )
     data = json.loads(write_results(result, tmp_path).read_text())
     assert data["settings"] == {
-        "prompt_format": "fewshot", "fewshot_k": 3, "dtype": "float32", "device": "cpu",
-        "answer_map": DEFAULT_GROUPS.source, "batch_size": 4, "filter_threshold": 0.1,
+        "prompt_format": "fewshot",
+        "fewshot_k": 3,
+        "dtype": "float32",
+        "device": "cpu",
+        "answer_map": DEFAULT_GROUPS.source,
+        "batch_size": 4,
+        "filter_threshold": 0.1,
     }
-    assert data["dataset"] == {"id": "default", "config": "paris", "split": "test", "relation": None, "limit": None, "n_questions": len(paris_questions)}
+    assert data["dataset"] == {
+        "id": "default",
+        "config": "paris",
+        "split": "test",
+        "relation": None,
+        "limit": None,
+        "n_questions": len(paris_questions),
+    }
 
 
 def test_prompt_formats_get_their_own_folders(tiny_model, paris_questions, result, tmp_path):
@@ -93,7 +112,6 @@ def test_result_files_are_as_readable_as_any_user_file(result, tmp_path):
 
 def test_atomic_dir_refuses_a_file_in_the_way(tmp_path):
     (tmp_path / "taken").write_text("a file")
-    with pytest.raises(FkBenchError, match="exists and is not a folder"):
-        with atomic_dir(tmp_path / "taken") as staging:
-            (staging / "a").write_text("x")
+    with pytest.raises(FkBenchError, match="exists and is not a folder"), atomic_dir(tmp_path / "taken") as staging:
+        (staging / "a").write_text("x")
     assert (tmp_path / "taken").read_text() == "a file"

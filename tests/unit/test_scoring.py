@@ -11,17 +11,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from support.tiny_families import build_tiny_family, with_chat_template
 
 from fk_bench.data import fewshot_pool
 from fk_bench.errors import FkBenchError
 from fk_bench.metrics import relative_to_delimiter
 from fk_bench.prompts import build_prompt, encode, split_context
 from fk_bench.scoring import _plans, score_answer_words, shared_prefix
-from support.tiny_families import build_tiny_family, with_chat_template
 
 QUESTIONS = [
-    "Is Paris the capital of France?", "Is Rome in Italy?", "Does Paris have a desert climate?",
-    "Is the Louvre Museum in Rome?", "Is Madrid the capital of Spain?",
+    "Is Paris the capital of France?",
+    "Is Rome in Italy?",
+    "Does Paris have a desert climate?",
+    "Is the Louvre Museum in Rome?",
+    "Is Madrid the capital of Spain?",
 ]
 # Single-token words, a space-prefixed one, and words the tiny tokenizer never saw, which it splits
 # into several tokens: the tree-shaped rows must score those.
@@ -35,12 +38,12 @@ def reference_scores(loaded, prompts, words) -> np.ndarray:
         context, delimiter = split_context(prompt)
         context_enc = encode(loaded.tokenizer, context)
         for j, word in enumerate(("", *words)):
-            continuation = encode(loaded.tokenizer, context + delimiter + word)[len(context_enc):]
+            continuation = encode(loaded.tokenizer, context + delimiter + word)[len(context_enc) :]
             if not continuation:
                 continue
             tokens = torch.tensor([(context_enc + continuation)[:-1]], device=loaded.model.device)
             with torch.no_grad():
-                logprobs = torch.log_softmax(loaded.model(input_ids=tokens).logits[0, -len(continuation):].double(), -1).cpu()
+                logprobs = torch.log_softmax(loaded.model(input_ids=tokens).logits[0, -len(continuation) :].double(), -1).cpu()
             loglik[i, j] = float(logprobs[torch.arange(len(continuation)), torch.tensor(continuation)].sum())
     return relative_to_delimiter(loglik)
 

@@ -120,7 +120,7 @@ def test_part_of_another_version_or_truncated(fake_site):
     with pytest.raises(FkBenchError) as err:
         part_paths(_fake_entry())
     assert "fake-model-part1 is version 0.3.0, expected 0.2.0" in str(err.value)
-    assert f"part02.bin holds 59 bytes, expected 64 (truncated or altered)" in str(err.value)
+    assert "part02.bin holds 59 bytes, expected 64 (truncated or altered)" in str(err.value)
 
 
 def test_wrong_hash_leaves_no_cached_model(fake_site, cache):
@@ -260,7 +260,7 @@ def test_models_command_lists_the_zoo(cache, capsys, monkeypatch):
     monkeypatch.setattr(listing, "is_installed", lambda model: model.name != "qwen2.5-coder-1.5b-instruct")
     assert main(["models"]) == 0
     out = capsys.readouterr().out
-    header, rule, *rows = out.splitlines()
+    header, _rule, *rows = out.splitlines()
     for column in listing.COLUMNS:
         assert column in header
     for model in ZOO:
