@@ -1,31 +1,45 @@
-"""From facts to rows: a true question and its corrupted twin per fact, and the order of the splits.
+"""From facts to rows: a true question and its false twin per fact and template, and the configs.
 
 Every fact becomes a *pair* of questions that differ in one entity, the ``object``: the true question
-and a false one whose object is a plausible distractor of the same type. Each question's
-``corrupted_question`` is the other member of its pair, and both share a ``pair_id``, so activation
-patching always has a minimal pair with the opposite answer and ``paired_accuracy`` can compare them.
-Distractors whose question has the same token length under the embedded model's tokenizer are
-preferred, and ``corrupted_same_length`` records whether one was found.
+and a false one whose object is another of the relation's objects (:mod:`fk_bench.dataset.matching`
+chooses them so that the object alone tells nothing). Each question's ``corrupted_question`` is the
+other member of its pair, and both share a ``pair_id``, so activation patching always has a minimal
+pair with the opposite answer and ``paired_accuracy`` can compare them. A fact is asked in every
+template of its relation (the ``paraphrase`` config) with the same twin, and all its questions share a
+``fact_id``.
 
-Everything is sorted and drawn from ``random.Random`` seeded per relation, so the same seed (and
-package versions) gives the same rows in the same order.
+Per relation, at most :data:`MAX_FALSE` facts per object are kept (preferred first), two pairs go to
+the few-shot pool (``train``), up to :data:`PAIRS_PER_RELATION` to ``all``, the rest to ``full`` only.
+Everything is drawn from ``random.Random("<seed>:<relation>")`` and sorted, so the same seed and package
+versions give the same rows in the same order.
 """
 
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from fk_bench.dataset.knowledge import Entity, KnowledgeBase
-from fk_bench.dataset.relations import RELATION_NAMES, RELATIONS, Fact, Relation
+import numpy as np
+
+from fk_bench.dataset.entities import Entity
+from fk_bench.dataset.knowledge import KnowledgeBase
+from fk_bench.dataset.matching import MAX_FALSE, Counts, assign_twins
+from fk_bench.dataset.relations import RELATIONS, Fact, Relation
 
 DEFAULT_SEED = 0
 ALL_CONFIG = "all"
+FULL_CONFIG = "full"
+PARAPHRASE_CONFIG = "paraphrase"
 PARIS_CONFIG = "paris"
 TRAIN_PAIRS_PER_RELATION = 2
+PAIRS_PER_RELATION = 240
+"""The cap on a relation's pairs in ``all`` (the rest are in ``full``)."""
 
 Rows = dict[str, dict[str, list[dict]]]
 """Rows by config, then by split."""
+Pair = tuple[Fact, Entity]
 
 # The original study's final nine Paris questions (from its notebook: written by GPT-4o, checked by
 # hand), each with a hand-written corrupted question that is not itself in the data.
@@ -43,6 +57,31 @@ PARIS_ROWS = (
 
 # Generated questions never repeat a Paris question (so no question is in two configs).
 PARIS_QUESTIONS = frozenset(question for row in PARIS_ROWS for question in (row[0], row[4]))
+_PARIS_TEXT = " ".join(PARIS_QUESTIONS)
+
+
+@dataclass
+class RelationBuild:
+    """One relation's pairs by part (train, all, rest = in ``full`` only) and what its builder reported
+    (``candidates``: true facts after every check; ``confirmed``: test pairs a second source confirms)."""
+
+    relation: Relation
+    train: list[Pair]
+    all: list[Pair]
+    rest: list[Pair]
+    candidates: int
+    dropped: int
+    confirmed: int
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Build:
+    """Every config's rows, and each relation's build (for the card)."""
+
+    configs: Rows
+    relations: list[RelationBuild]
+    seed: int
 
 
 def embedded_token_counter() -> Callable[[str], int]:
@@ -63,116 +102,131 @@ def embedded_token_counter() -> Callable[[str], int]:
     return count
 
 
-def _fact_key(relation: Relation, subject: Entity, obj: Entity) -> tuple:
-    return (relation.name, frozenset((subject.name, obj.name))) if relation.symmetric else (relation.name, subject.name, obj.name)
-
-
-def _choose_distractor(relation: Relation, fact: Fact, rng: random.Random, used: set, token_count: Callable[[str], int]) -> Entity | None:
-    """A distractor whose question has the true question's token length if any tier has one, else the
-    first (shuffled) option of the most plausible tier; ``None`` when every option is used."""
-    target = token_count(relation.question(fact.subject, fact.true_object))
-    fallback = None
-    for tier in fact.distractor_tiers:
-        options = [
-            entity
-            for entity in tier
-            if _fact_key(relation, fact.subject, entity) not in used and relation.question(fact.subject, entity) not in PARIS_QUESTIONS
-        ]
-        rng.shuffle(options)
-        for entity in options:
-            if token_count(relation.question(fact.subject, entity)) == target:
-                return entity
-        if fallback is None and options:
-            fallback = options[0]
-    return fallback
-
-
-def _row(
-    relation: str,
-    row_id: str,
-    question: str,
-    answer: bool,
-    subject: str,
-    obj: str,
-    corrupted: str,
-    token_count: Callable[[str], int],
-    pair_id: str | None,
-) -> dict:
-    return {
-        "id": row_id,
-        "question": question,
-        "answer": answer,
-        "relation": relation,
-        "subject": subject,
-        "object": obj,
-        "corrupted_question": corrupted,
-        "corrupted_same_length": token_count(question) == token_count(corrupted),
-        "pair_id": pair_id,
-    }
-
-
-def relation_pairs(relation: Relation, kb: KnowledgeBase, seed: int, token_count: Callable[[str], int]) -> list[tuple[dict, dict]]:
-    """The (true row, false row) pairs of one relation, in a seeded random order.
-
-    The pair at position ``i`` has pair_id ``<relation>-<i>`` (four digits) and row ids ``<pair_id>-true``
-    and ``<pair_id>-false``.
-    """
-    rng = random.Random(f"{seed}:{relation.name}")
-    facts = list(relation.facts(kb, rng))
-    used = {_fact_key(relation, fact.subject, fact.true_object) for fact in facts}
-    pairs = []
+def _cap_per_object(facts: list[Fact]) -> list[Fact]:
+    """The facts in order, each object kept as the true object at most :data:`MAX_FALSE` times, each
+    true question once."""
+    uses: Counter = Counter()
+    seen, kept = set(), []
     for fact in facts:
-        if relation.question(fact.subject, fact.true_object) in PARIS_QUESTIONS:
-            continue
-        distractor = _choose_distractor(relation, fact, rng, used, token_count)
-        if distractor is None:
-            continue
-        used.add(_fact_key(relation, fact.subject, distractor))
-        true_question = relation.question(fact.subject, fact.true_object)
-        false_question = relation.question(fact.subject, distractor)
-        pairs.append(
-            (
-                (true_question, True, fact.subject.name, fact.true_object.name, false_question),
-                (false_question, False, fact.subject.name, distractor.name, true_question),
-            )
-        )
-    rng.shuffle(pairs)
-    result = []
-    for index, pair in enumerate(pairs):
-        pair_id = f"{relation.name}-{index:04d}"
-        result.append(
-            tuple(
-                _row(relation.name, f"{pair_id}-{'true' if answer else 'false'}", question, answer, subject, obj, corrupted, token_count, pair_id)
-                for question, answer, subject, obj, corrupted in pair
-            )
-        )
-    return result
+        key = (fact.subject.key, fact.obj.key)
+        if uses[fact.obj.key] < MAX_FALSE and key not in seen:
+            uses[fact.obj.key] += 1
+            seen.add(key)
+            kept.append(fact)
+    return kept
 
 
-def _interleave_pairs(pairs_by_relation: dict[str, list[tuple[dict, dict]]]) -> list[dict]:
-    """Test order: one pair of each relation in turn, so any prefix (``--limit``) is balanced."""
-    rows, round_index = [], 0
-    while any(round_index < len(pairs) for pairs in pairs_by_relation.values()):
-        for pairs in pairs_by_relation.values():
-            if round_index < len(pairs):
-                rows.extend(pairs[round_index])
-        round_index += 1
+def relation_build(relation: Relation, kb: KnowledgeBase, seed: int, token_count: Callable[[str], int]) -> RelationBuild:
+    """One relation's pairs: train, all and rest, each balanced (all + rest balanced too)."""
+    rng = random.Random(f"{seed}:{relation.name}")
+    noise = np.random.default_rng(rng.getrandbits(64))
+    table = relation.build(kb, rng)
+    facts = _cap_per_object(
+        [
+            fact
+            for fact in table.facts
+            if not any(relation.question(t, fact.subject, fact.obj) in PARIS_QUESTIONS for t in range(len(relation.templates)))
+        ]
+    )
+
+    def length(entity: Entity) -> int:
+        return token_count(f"Is it {entity.text}?")
+
+    def false_key(fact: Fact, twin: Entity) -> tuple:
+        return (frozenset((fact.subject.key, twin.key)),) if relation.symmetric else (fact.subject.key, twin.key)
+
+    def bad_twin(fact: Fact, twin: Entity) -> bool:
+        if fact.subject.text not in _PARIS_TEXT or twin.text not in _PARIS_TEXT:
+            return False
+        return any(relation.question(t, fact.subject, twin) in PARIS_QUESTIONS for t in range(len(relation.templates)))
+
+    taken: set = set()
+
+    def assign(part: list[Fact], before: Counts | None = None) -> list[Pair]:
+        pairs = assign_twins(
+            part,
+            table.cost,
+            noise,
+            extra_objects=table.extra_objects,
+            length=length,
+            false_key=false_key,
+            bad_twin=bad_twin,
+            before=before,
+            taken=frozenset(taken),
+        )
+        return pairs
+
+    train = assign(facts[: 4 * TRAIN_PAIRS_PER_RELATION])[:TRAIN_PAIRS_PER_RELATION]
+    taken.update(false_key(fact, twin) for fact, twin in train)
+    train_facts = {id(fact) for fact, _ in train}
+    pool = [fact for fact in facts if id(fact) not in train_facts]
+    chosen = assign(pool[:PAIRS_PER_RELATION])
+    taken.update(false_key(fact, twin) for fact, twin in chosen)
+    counts = Counts.empty()
+    counts.add(chosen)
+    rest = assign(pool[PAIRS_PER_RELATION:], counts)
+    rng.shuffle(chosen)
+    rng.shuffle(rest)
+    confirmed = sum(1 for fact, _ in chosen + rest if table.is_confirmed(fact))
+    return RelationBuild(relation, train, chosen, rest, len(facts), table.dropped, confirmed, table.notes)
+
+
+def _rows(relation: Relation, fact_id: str, pair: Pair, template: int, token_count: Callable[[str], int]) -> tuple[dict, dict]:
+    fact, twin = pair
+    name = relation.template_names[template]
+    true_question = relation.question(template, fact.subject, fact.obj)
+    false_question = relation.question(template, fact.subject, twin)
+    same_length = token_count(true_question) == token_count(false_question)
+    common = {
+        "relation": relation.name,
+        "domain": relation.domain,
+        "template": name,
+        "subject": fact.subject.name,
+        "corrupted_same_length": same_length,
+        "pair_id": f"{fact_id}-{name}",
+        "fact_id": fact_id,
+        "popularity": fact.popularity,
+    }
+    true_row = {
+        "id": f"{fact_id}-{name}-true",
+        "question": true_question,
+        "answer": True,
+        "object": fact.obj.name,
+        "corrupted_question": false_question,
+    }
+    false_row = {
+        "id": f"{fact_id}-{name}-false",
+        "question": false_question,
+        "answer": False,
+        "object": twin.name,
+        "corrupted_question": true_question,
+    }
+    return {**true_row, **common}, {**false_row, **common}
+
+
+def _interleave(groups: list[list[list[dict]]]) -> list[dict]:
+    """Test order: one item of each relation in turn, so any prefix (``--limit``) is balanced."""
+    rows = []
+    for turn in range(max((len(group) for group in groups), default=0)):
+        for group in groups:
+            if turn < len(group):
+                rows.extend(group[turn])
     return rows
 
 
-def _fewshot_order(pairs_by_relation: dict[str, list[tuple[dict, dict]]]) -> list[dict]:
+def _fewshot_order(pairs_by_relation: list[list[tuple[dict, dict]]]) -> list[dict]:
     """Train order: relations in turn and answers alternating True/False, so the first k rows are a
     balanced few-shot prompt; the two questions of a pair are never next to each other."""
-    queues = {name: {True: [p[0] for p in pairs], False: [p[1] for p in pairs]} for name, pairs in pairs_by_relation.items()}
-    names = list(queues)
-    rows, turn = [], 0
-    while any(queue[True] or queue[False] for queue in queues.values()):
+    queues = [{True: [pair[0] for pair in pairs], False: [pair[1] for pair in pairs]} for pairs in pairs_by_relation]
+    rows: list[dict] = []
+    turn = 0
+    while any(queue[True] or queue[False] for queue in queues):
         answer = len(rows) % 2 == 0
-        for offset in range(len(names)):
-            name = names[(turn + offset) % len(names)]
-            if queues[name][answer]:
-                rows.append(queues[name][answer].pop(0))
-                turn = (turn + offset + 1) % len(names)
+        for offset in range(len(queues)):
+            queue = queues[(turn + offset) % len(queues)]
+            if queue[answer]:
+                rows.append(queue[answer].pop(0))
+                turn = (turn + offset + 1) % len(queues)
                 break
         else:
             raise AssertionError("train split: true and false rows do not balance")
@@ -181,28 +235,54 @@ def _fewshot_order(pairs_by_relation: dict[str, list[tuple[dict, dict]]]) -> lis
 
 def paris_rows(token_count: Callable[[str], int]) -> list[dict]:
     """The original study's Paris questions with their hand-written corrupted questions. Their twins are
-    not in the data, so they have no pair_id."""
+    not in the data, so they have no pair_id (nor fact_id, domain or template)."""
     return [
-        _row(PARIS_CONFIG, f"paris-{index}", question, answer, subject, obj, corrupted, token_count, None)
+        {
+            "id": f"paris-{index}",
+            "question": question,
+            "answer": answer,
+            "relation": PARIS_CONFIG,
+            "domain": None,
+            "template": None,
+            "subject": subject,
+            "object": obj,
+            "corrupted_question": corrupted,
+            "corrupted_same_length": token_count(question) == token_count(corrupted),
+            "pair_id": None,
+            "fact_id": None,
+            "popularity": None,
+        }
         for index, (question, answer, subject, obj, corrupted) in enumerate(PARIS_ROWS)
     ]
 
 
-def build_splits(seed: int = DEFAULT_SEED, token_count: Callable[[str], int] | None = None) -> Rows:
-    """All rows by config and split: ``all``, one config per relation, and ``paris`` (the original study's
-    questions as ``test``, with the few-shot pool of ``all`` as ``train``)."""
+def build_dataset(seed: int = DEFAULT_SEED, token_count: Callable[[str], int] | None = None, relations: tuple[Relation, ...] = RELATIONS) -> Build:
+    """Every config: ``all``, one per relation, ``full``, ``paraphrase`` and ``paris`` (the original study's
+    questions as ``test``); every config's ``train`` is the few-shot pool."""
     kb = KnowledgeBase()
     token_count = token_count or embedded_token_counter()
-    train_pairs, test_pairs = {}, {}
-    for relation in RELATIONS:
-        pairs = relation_pairs(relation, kb, seed, token_count)
-        train_pairs[relation.name] = pairs[:TRAIN_PAIRS_PER_RELATION]
-        test_pairs[relation.name] = pairs[TRAIN_PAIRS_PER_RELATION:]
-    configs = {ALL_CONFIG: {"train": _fewshot_order(train_pairs), "test": _interleave_pairs(test_pairs)}}
-    for name in RELATION_NAMES:
-        configs[name] = {
-            "train": [row for pair in train_pairs[name] for row in pair],
-            "test": [row for pair in test_pairs[name] for row in pair],
-        }
-    configs[PARIS_CONFIG] = {"train": configs[ALL_CONFIG]["train"], "test": paris_rows(token_count)}
-    return configs
+    builds = [relation_build(relation, kb, seed, token_count) for relation in relations]
+    train, canonical, full, paraphrased = [], [], [], []
+    for build in builds:
+        relation = build.relation
+        ids = [f"{relation.name}-{index:04d}" for index in range(len(build.train) + len(build.all) + len(build.rest))]
+        parts = [(build.train, ids[: len(build.train)]), (build.all, ids[len(build.train) : len(build.train) + len(build.all)])]
+        rest_ids = ids[len(build.train) + len(build.all) :]
+        train.append([_rows(relation, fact_id, pair, 0, token_count) for pair, fact_id in zip(*parts[0])])
+        chosen = [list(_rows(relation, fact_id, pair, 0, token_count)) for pair, fact_id in zip(*parts[1])]
+        canonical.append(chosen)
+        full.append(chosen + [list(_rows(relation, fact_id, pair, 0, token_count)) for pair, fact_id in zip(build.rest, rest_ids)])
+        paraphrased.append(
+            [
+                [row for template in range(len(relation.templates)) for row in _rows(relation, fact_id, pair, template, token_count)]
+                for pair, fact_id in zip(*parts[1])
+            ]
+        )
+    pool = _fewshot_order(train)
+    configs: Rows = {ALL_CONFIG: {"train": pool, "test": _interleave(canonical)}}
+    for build, pairs, rows in zip(builds, train, canonical):
+        configs[build.relation.name] = {"train": [row for pair in pairs for row in pair], "test": [row for pair in rows for row in pair]}
+    configs[FULL_CONFIG] = {"train": pool, "test": _interleave(full)}
+    configs[PARAPHRASE_CONFIG] = {"train": pool, "test": _interleave(paraphrased)}
+    configs[PARIS_CONFIG] = {"train": pool, "test": paris_rows(token_count)}
+    return Build(configs, builds, seed)

@@ -14,10 +14,16 @@ if TYPE_CHECKING:
     import datasets
     import pyarrow
 
+DATASET_VERSION = "2.0.0"
+"""The version of the packaged dataset; its card's YAML carries it as ``fk_bench_dataset_version``."""
+
+DOMAINS = ("geography", "people", "organisations", "culture", "science")
+"""The domains of the relations, in display order (the ``domain`` column)."""
+
 
 @dataclass(frozen=True)
 class Column:
-    """One column: its name, its type (``string`` or ``bool``; every column may be null) and what it means."""
+    """One column: its name, its type (``string``, ``bool`` or ``float64``; every column may be null) and what it means."""
 
     name: str
     dtype: str
@@ -25,11 +31,22 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("id", "string", "`<relation>-<pair>-<true/false>`; the two questions of a pair share `<relation>-<pair>`, their `pair_id`"),
+    Column(
+        "id",
+        "string",
+        "`<fact_id>-<template>-<true/false>`; the two questions of a pair share `<fact_id>-<template>`, their `pair_id`",
+    ),
     Column("question", "string", 'the question, ending in "?" (the prompt adds "\\n")'),
     Column("answer", "bool", "whether the fact holds"),
     Column("relation", "string", "the relation (also the config name)"),
-    Column("subject", "string", "the entity the question is about, as named in the knowledge base"),
+    Column("domain", "string", "the relation's domain: " + ", ".join(DOMAINS) + "; null in `paris`"),
+    Column(
+        "template",
+        "string",
+        "the wording of the question within its relation: `t0` (the canonical one, asked in every config), `t1`, `t2`... "
+        "(the `paraphrase` config); null in `paris`",
+    ),
+    Column("subject", "string", "the entity the pair is about, as named in the knowledge base (the same in both questions of a pair)"),
     Column("object", "string", "the entity the question pairs it with; the one that differs between the two questions of a pair"),
     Column("corrupted_question", "string", "the other question of the pair: one entity (the object) swapped, opposite answer"),
     Column(
@@ -41,8 +58,20 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "pair_id",
         "string",
-        "shared by a true question and its corrupted twin (the false question with the object swapped), "
-        "which is also in the data; null where the twin is not (the `paris` config)",
+        "shared by a true question and its corrupted twin (the false question with the object swapped) in the same "
+        "template, which is also in the data; null where the twin is not (the `paris` config)",
+    ),
+    Column(
+        "fact_id",
+        "string",
+        "`<relation>-<number>`: shared by every question of one pair in every template (true and false, every wording), "
+        "so consistency groups by it; null in `paris`",
+    ),
+    Column(
+        "popularity",
+        "float64",
+        "how well known the pair's entity is where a source says (population of a place or country); the same on both "
+        "questions of a pair; compare only within a relation; null where no source gives one",
     ),
 )
 
@@ -52,15 +81,15 @@ QUESTION_COLUMNS: tuple[str, ...] = tuple(column.name for column in COLUMNS)
 REQUIRED_COLUMNS = ("question", "answer")
 """The columns a user's file must have; the others are filled in when missing."""
 
-BOOL_COLUMNS: tuple[str, ...] = tuple(column.name for column in COLUMNS if column.dtype == "bool")
 STRING_COLUMNS: tuple[str, ...] = tuple(column.name for column in COLUMNS if column.dtype == "string")
+FLOAT_COLUMNS: tuple[str, ...] = tuple(column.name for column in COLUMNS if column.dtype == "float64")
 
 
 def arrow_schema() -> pyarrow.Schema:
     """The parquet schema of the packaged dataset."""
     import pyarrow as pa
 
-    types = {"string": pa.string(), "bool": pa.bool_()}
+    types = {"string": pa.string(), "bool": pa.bool_(), "float64": pa.float64()}
     return pa.schema([(column.name, types[column.dtype]) for column in COLUMNS])
 
 

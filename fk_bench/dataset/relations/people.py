@@ -1,0 +1,182 @@
+"""People: native language, occupation, sport, US presidents' birth years (LRE; no second offline
+source exists, so these are the relations the hand audit reads most closely). LRE's parents
+(person_father, person_mother) are not used: the hand audit found a wrong parent in each sample of 20
+("James Rodríguez" for John Stuart Mill, "Chela Lora" for Lindsay Lohan) and no source can catch them,
+while the parents that do share the child's surname would give the answer away.
+
+Person names are compared by :func:`person_key` (titles dropped: "Queen Elizabeth II" = "Elizabeth II"),
+so one person under two names is never their own false twin."""
+
+from __future__ import annotations
+
+import random
+import re
+
+from fk_bench.dataset.entities import Entity, name_key, plain, with_article
+from fk_bench.dataset.knowledge import KnowledgeBase
+from fk_bench.dataset.relations.base import Fact, FactTable, Relation, round_robin, shuffled, uniform_cost
+
+TITLES = frozenset({"queen", "king", "prince", "princess", "sir", "lady", "lord", "saint", "st", "pope", "emperor", "empress", "duke", "duchess"})
+# LRE athletes known for another sport or career too (the hand audit's finds): neither true nor a false twin.
+ATHLETES_KNOWN_FOR_OTHER_THINGS = {
+    "Brock Lesnar": "a wrestler and fighter; never played a regular-season NFL game",
+    "Otto Graham": "an NFL quarterback who also played professional basketball",
+}
+
+# Occupations grouped by how often one person holds two of them: a false twin's occupation is in
+# another group, and groups that people often combine are never paired (an actor-politician).
+OCCUPATION_GROUPS = {
+    "actor": "stage",
+    "comedian": "stage",
+    "model": "stage",
+    "composer": "music",
+    "poet": "letters",
+    "novelist": "letters",
+    "journalist": "letters",
+    "philosopher": "letters",
+    "politician": "public",
+    "diplomat": "public",
+    "lawyer": "public",
+    "mathematician": "science",
+    "physicist": "science",
+    "chemist": "science",
+    "astronomer": "science",
+    "economist": "science",
+    "psychologist": "science",
+    "physician": "medicine",
+    "psychiatrist": "medicine",
+    "surgeon": "medicine",
+    "architect": "design",
+    "photographer": "design",
+    "astronaut": "flight",
+    "rabbi": "faith",
+}
+COMBINED_GROUPS = frozenset(
+    frozenset(pair)
+    for pair in (
+        ("stage", "music"),
+        ("stage", "letters"),
+        ("stage", "public"),
+        ("letters", "public"),
+        ("letters", "music"),
+        ("letters", "science"),
+        ("science", "medicine"),
+        ("letters", "faith"),
+        ("letters", "medicine"),
+        ("public", "faith"),
+        ("design", "stage"),
+        ("design", "letters"),
+        ("science", "flight"),
+        ("public", "flight"),
+        ("public", "science"),
+    )
+)
+SPORT_NAMES = {"soccer": "soccer", "football": "American football", "baseball": "baseball", "basketball": "basketball", "hockey": "ice hockey"}
+LEFT_OUT_LANGUAGES = frozenset({"Latin"})
+
+
+def person_key(name: str) -> str:
+    """A person's name without titles, accents or punctuation: 'Queen Elizabeth II' -> 'elizabeth ii'."""
+    words = [word for word in re.findall(r"[\w']+", name_key(name)) if word not in TITLES]
+    return " ".join(words)
+
+
+def person(name: str) -> Entity:
+    return Entity(name, name, key=person_key(name))
+
+
+def native_language_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
+    """'Is Russian the native language of Vladimir Putin?': the person is the entity swapped (each person
+    is the true object once and a false one once), languages taking turns; a false twin's own native
+    language differs."""
+    speakers: dict[str, set[str]] = {}
+    for name, language in kb.lre("person_native_language"):
+        speakers.setdefault(language, set()).add(person_key(name))
+    known = {language: frozenset(keys) for language, keys in speakers.items()}
+    facts = [
+        Fact(plain(language), person(name), known[language], None)
+        for name, language in kb.lre("person_native_language")
+        if language not in LEFT_OUT_LANGUAGES
+    ]
+    return FactTable(round_robin(shuffled(facts, rng), lambda fact: fact.subject.name), uniform_cost)
+
+
+def occupation_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
+    """'Is Marie Curie known as a chemist?': the person is the entity swapped; a false twin's occupation is
+    in a group people rarely combine with the subject's (never an actor for a politician)."""
+    group_of = {person_key(name): OCCUPATION_GROUPS.get(occupation) for name, occupation in kb.lre("person_occupation")}
+    facts = [
+        Fact(Entity(occupation, with_article(occupation)), person(name), frozenset({person_key(name)}), None)
+        for name, occupation in kb.lre("person_occupation")
+        if occupation in OCCUPATION_GROUPS
+    ]
+
+    def cost(fact: Fact, candidate: Entity) -> float | None:
+        mine, theirs = OCCUPATION_GROUPS[fact.subject.name], group_of[candidate.key]
+        if theirs is None or mine == theirs or frozenset((mine, theirs)) in COMBINED_GROUPS:
+            return None
+        return 1.0
+
+    return FactTable(round_robin(shuffled(facts, rng), lambda fact: fact.subject.name), cost)
+
+
+def sport_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
+    """'Is Babe Ruth a professional baseball player?': the athlete is the entity swapped, sports taking turns."""
+    facts = [
+        Fact(plain(SPORT_NAMES[sport], key=sport), person(name), frozenset({person_key(name)}), None)
+        for name, sport in kb.lre("person_plays_pro_sport")
+        if sport in SPORT_NAMES and name not in ATHLETES_KNOWN_FOR_OTHER_THINGS
+    ]
+    sport_of = {person_key(name): sport for name, sport in kb.lre("person_plays_pro_sport")}
+    left_out = {person_key(name) for name in ATHLETES_KNOWN_FOR_OTHER_THINGS}
+
+    def cost(fact: Fact, candidate: Entity) -> float | None:
+        return None if sport_of.get(candidate.key) == fact.subject.key or candidate.key in left_out else 1.0
+
+    return FactTable(round_robin(shuffled(facts, rng), lambda fact: fact.subject.name), cost)
+
+
+def birth_year_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
+    """'Was Barack Obama born in 1961?': US presidents; false twins are the nearest other years."""
+    facts = [Fact(person(name), plain(year), frozenset({year}), None) for name, year in kb.lre("presidents_birth_year")]
+
+    def cost(fact: Fact, candidate: Entity) -> float:
+        return abs(int(candidate.name) - int(fact.obj.name)) / 20
+
+    return FactTable(shuffled(facts, rng), cost)
+
+
+PEOPLE = (
+    Relation(
+        "native_language",
+        "people",
+        "language (subject) and a person whose native language it is (object, the entity swapped)",
+        ("Is {s} the native language of {o}?", "Is {o_poss} native language {s}?", "Is {s} the mother tongue of {o}?"),
+        ("lre",),
+        native_language_facts,
+    ),
+    Relation(
+        "occupation",
+        "people",
+        "occupation (subject) and a person known for it (object, the entity swapped)",
+        ("Is {o} known as {s}?", "Did {o} work as {s}?", "By profession, is {o} {s}?"),
+        ("lre",),
+        occupation_facts,
+    ),
+    Relation(
+        "athlete_sport",
+        "people",
+        "sport (subject) and a professional player of it (object, the entity swapped)",
+        ("Is {o} a professional {s} player?", "Did {o} play {s} professionally?", "Is {o} known for playing {s}?"),
+        ("lre",),
+        sport_facts,
+    ),
+    Relation(
+        "president_birth_year",
+        "people",
+        "US president (subject) and their year of birth (object)",
+        ("Was {s} born in {o}?", "Is {o} the year {s} was born?", "Was {o} the birth year of {s}?"),
+        ("lre",),
+        birth_year_facts,
+    ),
+)

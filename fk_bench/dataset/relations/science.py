@@ -1,0 +1,187 @@
+"""Science: chemical elements (periodictable, checked against molmass), stars in constellations (LRE,
+checked against ephem's catalogue and constellation boundaries) and the moons of planets (ephem)."""
+
+from __future__ import annotations
+
+import random
+import re
+
+from fk_bench.dataset.entities import Entity, name_key, plain
+from fk_bench.dataset.knowledge import KnowledgeBase
+from fk_bench.dataset.relations.base import Fact, FactTable, Relation, shuffled, uniform_cost
+
+MOLMASS_ELEMENTS = 109
+"""molmass knows the elements up to meitnerium; the heavier ones have periodictable as their only source."""
+_GREEK = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau upsilon phi chi psi omega"
+GREEK_LETTERS = frozenset(_GREEK.split())
+# IAU abbreviations of LRE's constellations (catalogue names such as "rho01 Cnc" carry them).
+_IAU = "and aqr aql aur boo cma cmi cnc cas cet crb cru cyg gem gru her hya ind leo lib lyr ori peg per psc psa sgr sco tau uma vir"
+IAU_ABBREVIATIONS = frozenset(_IAU.split())
+
+# LRE "stars" that span several constellations.
+EXTENDED_OBJECTS = frozenset({"Milky Way"})
+
+# ephem's built-in moons (libastro numbering) and their planets.
+MOON_PLANETS = {
+    "Phobos": "Mars",
+    "Deimos": "Mars",
+    "Io": "Jupiter",
+    "Europa": "Jupiter",
+    "Ganymede": "Jupiter",
+    "Callisto": "Jupiter",
+    "Mimas": "Saturn",
+    "Enceladus": "Saturn",
+    "Tethys": "Saturn",
+    "Dione": "Saturn",
+    "Rhea": "Saturn",
+    "Titan": "Saturn",
+    "Hyperion": "Saturn",
+    "Iapetus": "Saturn",
+    "Ariel": "Uranus",
+    "Umbriel": "Uranus",
+    "Titania": "Uranus",
+    "Oberon": "Uranus",
+    "Miranda": "Uranus",
+}
+
+
+def _elements(kb: KnowledgeBase) -> tuple[list, int]:
+    """periodictable's elements 1-118 where molmass (1-109) agrees on the symbol or has no entry; and the
+    number of disagreements."""
+    import periodictable
+    from molmass import ELEMENTS
+
+    kept, dropped = [], 0
+    for element in periodictable.elements:
+        if element.number == 0:
+            continue
+        try:
+            other = ELEMENTS[element.number]
+        except KeyError:
+            kept.append(element)
+            continue
+        if other.symbol != element.symbol:
+            dropped += 1
+            continue
+        kept.append(element)
+    return kept, dropped
+
+
+def symbol_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
+    """'Is Fe the chemical symbol of iron?': false twins start with the element name's first letter (so the
+    first letter gives nothing away), then are symbols of nearby elements."""
+    elements, dropped = _elements(kb)
+    number_of = {element.symbol: element.number for element in elements}
+    facts = [
+        Fact(plain(element.name, key=str(element.number)), plain(element.symbol), frozenset({name_key(element.symbol)}), None) for element in elements
+    ]
+
+    def cost(fact: Fact, candidate: Entity) -> float:
+        initial = 0.0 if candidate.name[0].lower() == fact.subject.name[0].lower() else 1.0
+        return initial + abs(number_of[candidate.name] - int(fact.subject.key)) / 40
+
+    return FactTable(
+        shuffled(facts, rng),
+        cost,
+        dropped=dropped,
+        confirmed=frozenset(str(element.number) for element in elements if element.number <= MOLMASS_ELEMENTS),
+    )
+
+
+def atomic_number_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
+    """'Is 26 the atomic number of iron?': false twins are the nearest numbers."""
+    elements, dropped = _elements(kb)
+    facts = [Fact(plain(element.name), plain(str(element.number)), frozenset({str(element.number)}), None) for element in elements]
+
+    def cost(fact: Fact, candidate: Entity) -> float:
+        return abs(int(candidate.name) - int(fact.obj.name)) / 3
+
+    return FactTable(
+        shuffled(facts, rng),
+        cost,
+        dropped=dropped,
+        confirmed=frozenset(name_key(element.name) for element in elements if element.number <= MOLMASS_ELEMENTS),
+    )
+
+
+def star_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
+    """'Is Sirius in the constellation Canis Major?': LRE's stars, checked with ephem where its catalogue has
+    the star. Names that carry a constellation give the answer away and are left out: a genitive (Alpha
+    Andromedae, 12 Persei, and with them the few proper names starting like a constellation: Castor,
+    Canopus) or an IAU abbreviation (rho01 Cnc); so are objects spanning several constellations (the
+    Milky Way)."""
+    import ephem
+    import ephem.stars
+
+    samples = kb.lre("star_constellation")
+    constellations = {obj for _, obj in samples}
+    stems = {name_key(word)[:3] for name in constellations for word in name.split()}
+    facts, dropped, confirmed = [], 0, set()
+    for star, constellation in samples:
+        if star in EXTENDED_OBJECTS:
+            continue
+        words = [name_key(word) for word in re.findall(r"[^\W\d_]+", star)]
+        if any(word in IAU_ABBREVIATIONS or (word not in GREEK_LETTERS and len(word) >= 3 and word[:3] in stems) for word in words):
+            continue
+        if star in ephem.stars.stars:
+            body = ephem.star(star)
+            body.compute("2000/1/1")
+            if name_key(ephem.constellation(body)[1]) != name_key(constellation):
+                dropped += 1
+                continue
+            confirmed.add(name_key(star))
+        facts.append(Fact(plain(star), plain(constellation), frozenset({name_key(constellation)}), None))
+    return FactTable(shuffled(facts, rng), uniform_cost, dropped=dropped, confirmed=frozenset(confirmed))
+
+
+def moon_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
+    """'Is Titan a moon of Saturn?': ephem's moons; the moon is the entity swapped (each is the true object
+    once and a false one once), and ephem's own positions confirm it (within 1 degree of its planet)."""
+    import ephem
+
+    facts, dropped = [], 0
+    for moon, planet in MOON_PLANETS.items():
+        body, parent = getattr(ephem, moon)(), getattr(ephem, planet)()
+        body.compute("2000/1/1")
+        parent.compute("2000/1/1")
+        if ephem.separation((body.a_ra, body.a_dec), (parent.a_ra, parent.a_dec)) > ephem.degrees("1"):
+            dropped += 1
+            continue
+        facts.append(Fact(plain(planet), plain(moon), frozenset(name_key(other) for other, of in MOON_PLANETS.items() if of == planet), None))
+    return FactTable(shuffled(facts, rng), uniform_cost, dropped=dropped, confirmed=True)
+
+
+SCIENCE = (
+    Relation(
+        "element_symbol",
+        "science",
+        "element (subject) and its symbol (object)",
+        ("Is {o} the chemical symbol of {s}?", "Is {s_poss} chemical symbol {o}?", "Does the chemical symbol {o} stand for {s}?"),
+        ("periodictable", "molmass"),
+        symbol_facts,
+    ),
+    Relation(
+        "atomic_number",
+        "science",
+        "element (subject) and its atomic number (object)",
+        ("Is {o} the atomic number of {s}?", "Is {s_poss} atomic number {o}?", "Does {s} have the atomic number {o}?"),
+        ("periodictable", "molmass"),
+        atomic_number_facts,
+    ),
+    Relation(
+        "star_constellation",
+        "science",
+        "star (subject) and the constellation it is in (object)",
+        ("Is {s} in the constellation {o}?", "Is the star {s} part of the constellation {o}?", "Does the constellation {o} contain the star {s}?"),
+        ("lre", "ephem"),
+        star_facts,
+    ),
+    Relation(
+        "planet_moon",
+        "science",
+        "planet (subject) and one of its moons (object, the entity swapped)",
+        ("Is {o} a moon of {s}?", "Does {o} orbit {s}?", "Is {o} one of the moons of {s}?"),
+        ("ephem",),
+        moon_facts,
+    ),
+)
