@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fk_bench.errors import FkBenchError
 from fk_bench.files import read_text
+from fk_bench.spec import DEFAULT_ANSWER_MAP as DEFAULT_ANSWER_MAP_NAME
 
 DEFAULT_ANSWER_MAP: dict[str, list[str]] = {
     "True": ["Yes", "Sure", "Correct", "Certainly", "Absolutely", "Indeed", "True", "Yep"],
@@ -52,6 +53,15 @@ class AnswerGroups:
     def is_true_word(self) -> list[bool]:
         """Per word of :attr:`words`, whether it belongs to the True group."""
         return [True] * len(self.true_words) + [False] * len(self.false_words)
+
+    @property
+    def name(self) -> str:
+        """How run specs and results name these words: ``default``, the JSON file they came from, or the words themselves."""
+        if self == DEFAULT_GROUPS:
+            return DEFAULT_ANSWER_MAP_NAME
+        if self.source in (DEFAULT_ANSWER_MAP_NAME, "answer map"):  # made in code: the words are the name
+            return "words " + json.dumps(self.to_map(), ensure_ascii=False)
+        return self.source
 
     def to_map(self) -> dict[str, list[str]]:
         return {"True": list(self.true_words), "False": list(self.false_words)}

@@ -7,7 +7,9 @@ and field; nothing is dropped or guessed silently.
 
 Pairs (``pair_id``): a true question and its corrupted twin, the false question with the object
 swapped, share a pair id; ``paired_accuracy`` compares them. The packaged dataset has the column. For
-data without it, :func:`find_pairs` derives it from ``corrupted_question``.
+data without it, :func:`find_pairs` derives it from ``corrupted_question``. :func:`load_questions`
+returns the table together with its :class:`~fk_bench.pairs.PairIndex` (grouped once, here) and the
+:class:`~fk_bench.spec.DatasetSpec` that says which questions these are.
 """
 
 from __future__ import annotations
@@ -16,25 +18,34 @@ import csv
 import functools
 import io
 import json
+import math
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import datasets
 
-from fk_bench.dataset.schema import QUESTION_COLUMNS, REQUIRED_COLUMNS, STRING_COLUMNS, features
+from fk_bench.dataset.schema import COLUMNS, QUESTION_COLUMNS, REQUIRED_COLUMNS, STRING_COLUMNS, features
 from fk_bench.errors import FkBenchError
 from fk_bench.files import read_text
 from fk_bench.hub import offline_mode, require_hub
+from fk_bench.pairs import PairIndex
+from fk_bench.spec import DEFAULT_CONFIG, DEFAULT_SPLIT, PACKAGED_DATASET, DatasetSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RESOURCES = Path(__file__).parent / "resources"
 # The packaged dataset (built by ``fk-bench build-dataset``): config "all" by default, one config per
-# relation, and "paris" (the original study's nine questions).
+# relation, "paraphrase", "full", and "paris" (the original study's nine questions).
 DEFAULT_DATASET = RESOURCES / "fk_yesno"
-DEFAULT_CONFIG = "all"
 FILE_SUFFIXES = (".csv", ".jsonl", ".json", ".parquet")
+FLOAT_COLUMNS = tuple(column.name for column in COLUMNS if column.dtype.startswith("float"))
+VERSION_KEY = "fk_bench_dataset_version"
+"""The key of a dataset card's YAML that holds the dataset's version (recorded with every result)."""
 
 FEATURES = features()
 
@@ -59,6 +70,21 @@ def parse_label(value: Any, where: str, field: str = "answer") -> bool:
         if text in _FALSE_LABELS:
             return False
     raise FkBenchError(f"{where}: field {field!r}: {value!r} is not a boolean ({_LABEL_HINT})")
+
+
+def _parse_number(value: Any, where: str, field: str) -> float | None:
+    """A finite number or null (empty text, None and NaN are null); anything else is an error."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise FkBenchError(f"{where}: field {field!r}: {value!r} is not a number") from None
+    if math.isnan(number):
+        return None
+    if math.isinf(number):
+        raise FkBenchError(f"{where}: field {field!r}: {value!r} is not a finite number")
+    return number
 
 
 def normalize_rows(rows: Iterable[tuple[str, dict]], source: str) -> list[dict]:
@@ -89,6 +115,8 @@ def normalize_rows(rows: Iterable[tuple[str, dict]], source: str) -> list[dict]:
             value = out[name]
             if value is not None and not isinstance(value, str):
                 out[name] = str(value)
+        for name in FLOAT_COLUMNS:
+            out[name] = _parse_number(out[name], where, name)
         out["question"], out["answer"] = question, answer
         out["id"] = out["id"] or f"{stem}-{index}"
         out["relation"] = out["relation"] or "custom"
@@ -134,7 +162,8 @@ def find_pairs(rows: list[dict], wheres: list[str]) -> None:
                     f"field 'pair_id': {pair_id!r} is shared by {len(indices)} rows ({shown}); a pair is one true and one false question"
                 )
             if len(indices) == 2:
-                _check_opposite_labels(rows, wheres, *indices, f"its pair_id {pair_id!r}")
+                first, second = indices
+                _check_opposite_labels(rows, wheres, first, second, f"its pair_id {pair_id!r}")
         return
 
     rows_of_question: dict[str, list[int]] = defaultdict(list)
@@ -272,10 +301,14 @@ def _load_hf(source: str, config: str | None, split: str) -> datasets.Dataset:
         raise FkBenchError(f"dataset {source!r} (config {config}, split {split}) could not be loaded: {_first_line(err)}") from None
 
 
-def _source_rows(source: str | Path | None, config: str | None, split: str) -> tuple[Iterable[tuple[str, dict]], str]:
+def _source_rows(source: str | Path | None, config: str | None, split: str | None) -> tuple[Iterable[tuple[str, dict]], str]:
     """The rows of ``source`` as ``(location, row)`` pairs, and the label naming the source."""
     path = Path(source) if source is not None else DEFAULT_DATASET
     suffix = path.suffix.lower()
+    if suffix in FILE_SUFFIXES or path.is_file():
+        given = [f"--{name} {value}" for name, value in (("config", config), ("split", split)) if value is not None]
+        if given:
+            raise FkBenchError(f"{path}: {' and '.join(given)} apply to dataset folders and Hub datasets, not to a single file; leave them out")
     if suffix == ".csv":
         return _csv_rows(path), str(path)
     if suffix in (".jsonl", ".json"):
@@ -284,26 +317,82 @@ def _source_rows(source: str | Path | None, config: str | None, split: str) -> t
         return _parquet_rows(path), str(path)
     if path.is_file():
         raise FkBenchError(f"{path}: unsupported file type; use a {', '.join(FILE_SUFFIXES)} file or a dataset folder")
-    return _dataset_rows(_load_hf(str(source if source is not None else path), config, split), str(path)), str(path)
+    return _dataset_rows(_load_hf(str(source if source is not None else path), config, split or DEFAULT_SPLIT), str(path)), str(path)
+
+
+def is_packaged(source: str | Path | None) -> bool:
+    """Whether ``source`` is the packaged dataset (None, its name, or its folder under any spelling)."""
+    if source is None or str(source) == PACKAGED_DATASET:
+        return True
+    try:
+        return Path(source).resolve() == DEFAULT_DATASET.resolve()
+    except OSError:
+        return False
+
+
+def dataset_version(folder: str | Path) -> str | None:
+    """The version a dataset folder's card gives (``fk_bench_dataset_version`` in its YAML), or None."""
+    card = Path(folder) / "README.md"
+    if not card.is_file():
+        return None
+    from huggingface_hub import DatasetCard
+
+    try:
+        version = DatasetCard.load(card).data.to_dict().get(VERSION_KEY)
+    except (ValueError, OSError):
+        return None
+    return None if version is None else str(version)
+
+
+@dataclass(frozen=True)
+class Questions:
+    """Validated questions, their pairs (grouped once, at load time) and which questions they are."""
+
+    table: datasets.Dataset
+    pairs: PairIndex
+    dataset: DatasetSpec
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __getitem__(self, column: str) -> list:
+        return self.table[column]
+
+    @property
+    def labels(self) -> list[bool]:
+        return self.table["answer"]
+
+    def select(self, rows: Sequence[int], dataset: DatasetSpec | None = None) -> Questions:
+        """The questions at ``rows`` (pairs cut in two by the choice count as unpaired), described by ``dataset``."""
+        rows = list(rows)
+        return Questions(self.table.select(rows), self.pairs.select(rows), dataset or self.dataset)
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.table.to_pandas()
 
 
 def load_questions(
     source: str | Path | None = None,
-    split: str = "test",
+    split: str | None = None,
     config: str | None = None,
     relation: str | None = None,
     limit: int | None = None,
-) -> datasets.Dataset:
+) -> Questions:
     """Validated questions from ``source`` (default: the packaged dataset, config ``all``).
 
-    ``source`` is a dataset folder or Hub name (loaded with :func:`datasets.load_dataset`, ``config``
-    and ``split`` apply), or a ``.csv``, ``.jsonl``/``.json`` (JSON lines) or ``.parquet`` file. Pairs
-    are checked or found over the whole source (:func:`find_pairs`), before ``relation`` and ``limit``
-    select rows; a pair cut in two by them keeps its id on the row left, which then counts as unpaired.
+    ``source`` is a dataset folder or Hub name (loaded with :func:`datasets.load_dataset`; ``config``
+    and ``split`` apply, split ``test`` by default), or a ``.csv``, ``.jsonl``/``.json`` (JSON lines) or
+    ``.parquet`` file (``config`` and ``split`` given with a file are an error: they would be recorded
+    but mean nothing). Pairs are checked or found over the whole source (:func:`find_pairs`), before
+    ``relation`` and ``limit`` select rows; a pair cut in two by them counts as unpaired.
     """
-    if source is None:
-        config = config or DEFAULT_CONFIG
+    packaged = is_packaged(source)
+    if packaged:
+        source, config = None, config or DEFAULT_CONFIG
     rows, label = _source_rows(source, config, split)
+    is_file = not packaged and (Path(str(source)).suffix.lower() in FILE_SUFFIXES or Path(str(source)).is_file())
+    if not is_file:
+        split = split or DEFAULT_SPLIT
     table = datasets.Dataset.from_list(normalize_rows(rows, label), features=FEATURES)
     if relation is not None:
         table = table.filter(lambda row: row["relation"] == relation)
@@ -311,12 +400,21 @@ def load_questions(
             raise FkBenchError(f"{label}: no questions with relation {relation!r}")
     if limit is not None:
         table = table.select(range(min(limit, len(table))))
-    return table
+    folder = DEFAULT_DATASET if packaged else Path(str(source))
+    spec = DatasetSpec(
+        id=PACKAGED_DATASET if packaged else str(source),
+        config=config,
+        split=split,
+        version=dataset_version(folder) if folder.is_dir() else None,
+        relation=relation,
+        limit=limit,
+    )
+    return Questions(table, PairIndex.from_ids(table["pair_id"], table["answer"]), spec)
 
 
 @functools.lru_cache(maxsize=1)
 def _fewshot_rows() -> tuple[dict, ...]:
-    return tuple(load_questions(split="train").to_list())
+    return tuple(load_questions(split="train").table.to_list())
 
 
 def fewshot_pool(k: int) -> list[dict]:

@@ -3,171 +3,165 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 import fk_bench
 from fk_bench.answers import AnswerGroups
-from fk_bench.data import fewshot_pool
-from fk_bench.dataset.schema import QUESTION_COLUMNS
+from fk_bench.data import Questions, fewshot_pool
+from fk_bench.dataset.schema import COLUMNS
 from fk_bench.errors import FkBenchError
-from fk_bench.files import atomic_dir, strict_json
-from fk_bench.metrics import DEFAULT_FILTER_THRESHOLD, PER_QUESTION_METRICS, passes_filter, question_metrics, summarize
+from fk_bench.files import atomic_dir
+from fk_bench.metrics import PER_QUESTION_METRICS, by_popularity, passes_filter, question_metrics, summarize
 from fk_bench.models import LoadedModel
+from fk_bench.models.loading import dtype_name
 from fk_bench.prompts import build_prompt
+from fk_bench.results import QUESTIONS_FILE, RESULTS_FILE, RunResult, portable_path
 from fk_bench.scoring import score_answer_words
+from fk_bench.spec import RunSpec
 
-RESULT_COLUMNS = tuple(name for name in QUESTION_COLUMNS if name != "corrupted_same_length")
-"""The question columns copied into questions.csv beside the metrics."""
-
-
-@dataclass
-class EvalResult:
-    """Everything one evaluation produced: settings, per-question table and summary."""
-
-    model: dict
-    dataset: dict
-    settings: dict
-    answer_groups: AnswerGroups
-    questions: pd.DataFrame
-    summary: dict
-    per_relation: dict
-    word_tokens: dict
-    seconds: float
-
-    @property
-    def run_name(self) -> str:
-        """The result folder's name: the model's, plus the prompt format when it is not the plain one, so
-        runs of one model under different prompts never overwrite each other."""
-        name, fmt = self.model["name"], self.settings["prompt_format"]
-        if fmt == "plain":
-            return name
-        return f"{name}--{fmt}" + (f"-k{self.settings['fewshot_k']}" if fmt == "fewshot" else "")
-
-    def headline(self) -> str:
-        """One line of the main numbers, for the terminal."""
-        s = self.summary
-        paired = "n/a" if s["paired_accuracy"] is None else f"{s['paired_accuracy']:.3f}"
-        return (
-            f"n={s['n_questions']} accuracy={s['accuracy']:.3f} paired_accuracy={paired} yes_rate={s['yes_rate']:.3f} "
-            f"log_odds={s['log_odds']:.3f} logit_diff={s['logit_diff']:.3f} prob_diff={s['prob_diff']:.3f} "
-            f"ece={s['ece']:.3f} pass_filter={s['n_pass_filter']} ({s['questions_per_second']:.1f} q/s)"
-        )
-
-    def to_json(self) -> dict:
-        rows = self.questions.astype(object).where(self.questions.notna(), None).to_dict(orient="records")
-        return {
-            "fk_bench_version": fk_bench.__version__,
-            "model": self.model,
-            "dataset": self.dataset,
-            "settings": self.settings,
-            "prompt_format": self.settings["prompt_format"],
-            "answer_words": self.answer_groups.to_map(),
-            "answer_word_tokens": self.word_tokens,
-            "summary": self.summary,
-            "per_relation": self.per_relation,
-            "seconds": self.seconds,
-            "questions": rows,
-        }
+RESULT_COLUMNS = tuple(column.name for column in COLUMNS if column.name != "corrupted_same_length")
+"""The question columns copied into the per-question rows beside the metrics (where the data has them)."""
 
 
-def _check_finite(scores: np.ndarray, questions: Any, loaded: LoadedModel) -> None:
+def _check_finite(scores: np.ndarray, questions: Questions, loaded: LoadedModel) -> None:
     """Non-finite scores (float16 overflow, a broken model) must stop the run, never become accuracy 0."""
     bad = np.flatnonzero(~np.isfinite(scores).all(axis=1))
     if bad.size:
         ids = ", ".join(str(questions["id"][int(i)]) for i in bad[:3])
         raise FkBenchError(
-            f"model {loaded.name} ({str(loaded.dtype).removeprefix('torch.')} on {loaded.device}) gave non-finite scores for "
+            f"model {loaded.name} ({dtype_name(loaded.dtype)} on {loaded.device}) gave non-finite scores for "
             f"{bad.size} of {len(scores)} question(s) (first: {ids}); try --dtype float32"
         )
 
 
-def evaluate(
-    loaded: LoadedModel,
-    questions: Any,
-    answer_groups: AnswerGroups,
-    prompt_format: str = "plain",
-    batch_size: int = 128,
-    filter_threshold: float = DEFAULT_FILTER_THRESHOLD,
-    fewshot_k: int = 4,
-    dataset_id: str = "default",
-    dataset_settings: dict | None = None,
-    progress: bool = True,
-) -> EvalResult:
-    """Score ``questions`` (a validated dataset from :func:`fk_bench.data.load_questions`).
+def _check_spec(loaded: LoadedModel, questions: Questions, spec: RunSpec) -> None:
+    """The spec describes this run: the model, its device and dtype, and the questions as loaded."""
+    dtype = dtype_name(loaded.dtype)
+    if (loaded.spec, loaded.device, dtype) != (spec.model, spec.device, spec.dtype):
+        raise FkBenchError(
+            f"run spec says model {spec.model!r} ({spec.dtype} on {spec.device}), the loaded model is {loaded.spec!r} ({dtype} on {loaded.device})"
+        )
+    if questions.dataset != spec.dataset:
+        raise FkBenchError(f"run spec's dataset {spec.dataset.model_dump()} is not the questions' {questions.dataset.model_dump()}")
 
-    ``dataset_settings`` (config, split, relation, limit) is recorded beside the numbers it produced.
-    """
-    if batch_size < 1:
-        raise FkBenchError(f"batch size {batch_size}: must be at least 1")
-    if len(questions) == 0:
-        raise FkBenchError(f"dataset {dataset_id}: no questions to evaluate")
-    if prompt_format == "fewshot" and fewshot_k < 1:
-        raise FkBenchError(f"fewshot k={fewshot_k}: must be at least 1")
-    examples = fewshot_pool(fewshot_k) if prompt_format == "fewshot" else []
-    prompts = [build_prompt(q, prompt_format, loaded.tokenizer, examples, model_name=loaded.name) for q in questions["question"]]
-    labels = np.asarray(questions["answer"], dtype=bool)
-    start = time.perf_counter()
-    scores, n_tokens = score_answer_words(loaded, prompts, answer_groups.words, batch_size, progress)
-    seconds = time.perf_counter() - start
-    _check_finite(scores, questions, loaded)
 
-    per_question = question_metrics(scores, answer_groups.is_true_word, labels)
-    pair_ids = list(questions["pair_id"])
-    table = pd.DataFrame({name: questions[name] for name in RESULT_COLUMNS})
-    for name in PER_QUESTION_METRICS:
-        table[name] = per_question[name]
-    table["passes_filter"] = passes_filter(per_question, filter_threshold)
-    for column, word in enumerate(answer_groups.words):
-        table[f"score[{word}]"] = scores[:, column]
+def prompts_for(questions: Questions, spec: RunSpec, tokenizer: Any, model_name: str | None = None) -> list[str]:
+    """Every question's prompt in the spec's format (the few-shot examples are the packaged train split's first k)."""
+    examples = fewshot_pool(spec.fewshot_k) if spec.fewshot_k is not None else []
+    return [build_prompt(q, spec.prompt_format, tokenizer, examples, model_name=model_name) for q in questions["question"]]
 
-    try:
-        summary = summarize(per_question, labels, filter_threshold, pair_ids)
-        per_relation = {}
-        for relation, group in table.groupby("relation", sort=True):
-            index = group.index.to_numpy()
-            per_relation[relation] = summarize(
-                {k: v[index] for k, v in per_question.items()}, labels[index], filter_threshold, [pair_ids[i] for i in index]
-            )
-    except ValueError as err:  # a pair id shared by questions of one label: the data is wrong
-        raise FkBenchError(f"dataset {dataset_id}: {err}") from None
 
-    max_tokens = n_tokens.max(axis=0)
-    dtype = str(loaded.dtype).removeprefix("torch.")
-    return EvalResult(
-        model=loaded.describe(),
-        dataset={"id": dataset_id, **(dataset_settings or {}), "n_questions": len(prompts)},
-        settings={
-            "prompt_format": prompt_format,
-            "fewshot_k": fewshot_k if prompt_format == "fewshot" else None,
-            "dtype": dtype,
-            "device": loaded.device,
-            "answer_map": answer_groups.source,
-            "batch_size": batch_size,
-            "filter_threshold": filter_threshold,
-        },
-        answer_groups=answer_groups,
-        questions=table,
-        summary={**summary, "questions_per_second": len(prompts) / seconds if seconds else None},
-        per_relation=per_relation,
-        word_tokens={
-            "single_token": [w for w, n in zip(answer_groups.words, max_tokens) if n == 1],
-            "multi_token": {w: int(n) for w, n in zip(answer_groups.words, max_tokens) if n > 1},
-        },
-        seconds=seconds,
+def _groups(values: list, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Rows by value (``None`` left out), sorted by value."""
+    out: dict[str, list[int]] = {}
+    for row in rows:
+        if values[row] is not None:
+            out.setdefault(str(values[row]), []).append(int(row))
+    return {key: np.asarray(out[key]) for key in sorted(out)}
+
+
+def spec_for(loaded: LoadedModel, questions: Questions, answer_groups: AnswerGroups, **settings: Any) -> RunSpec:
+    """The run spec of scoring ``questions`` on ``loaded`` with ``answer_groups``; ``settings`` are the other
+    fields of :class:`RunSpec` (prompt_format, fewshot_k, batch_size, filter_threshold), defaults elsewhere."""
+    return RunSpec(
+        model=loaded.spec,
+        dtype=dtype_name(loaded.dtype),
+        device=loaded.device,
+        dataset=questions.dataset,
+        answer_map=answer_groups.name,
+        **settings,
     )
 
 
-def write_results(result: EvalResult, out_dir: str | Path) -> Path:
+def evaluate(
+    loaded: LoadedModel, questions: Questions, answer_groups: AnswerGroups, spec: RunSpec | None = None, progress: bool = True, **settings: Any
+) -> RunResult:
+    """Score ``questions`` (from :func:`fk_bench.data.load_questions`) as ``spec`` says: its prompt format,
+    batch size and filter threshold, on ``loaded`` (which must be the spec's model, device and dtype).
+
+    Without ``spec``, the spec is :func:`spec_for` the model, questions and ``settings``.
+    """
+    if spec is None:
+        spec = spec_for(loaded, questions, answer_groups, **settings)
+    elif settings:
+        raise TypeError(f"evaluate: give the settings {sorted(settings)} in the spec, not beside it")
+    if len(questions) == 0:
+        raise FkBenchError(f"dataset {spec.dataset.id}: no questions to evaluate")
+    _check_spec(loaded, questions, spec)
+    prompts = prompts_for(questions, spec, loaded.tokenizer, loaded.name)
+    labels = np.asarray(questions["answer"], dtype=bool)
+    start = time.perf_counter()
+    scored = score_answer_words(loaded, prompts, answer_groups.words, spec.batch_size, progress, names=questions["id"])
+    seconds = time.perf_counter() - start
+    scores = scored.scores
+    _check_finite(scores, questions, loaded)
+
+    per_question = question_metrics(scores, np.asarray(answer_groups.is_true_word), labels)
+    columns = questions.table.column_names
+    fact_ids = questions["fact_id"] if "fact_id" in columns else None
+    threshold = spec.filter_threshold
+    try:
+        summary = summarize(per_question, labels, threshold, questions.pairs, fact_ids)
+        per_group = {}
+        for column in ("relation", "domain"):
+            values = questions[column] if column in columns else [None] * len(questions)
+            per_group[column] = {
+                key: summarize(
+                    {k: v[rows] for k, v in per_question.items()},
+                    labels[rows],
+                    threshold,
+                    questions.pairs.select(rows),
+                    [fact_ids[i] for i in rows] if fact_ids is not None else None,
+                )
+                for key, rows in _groups(values, np.arange(len(questions))).items()
+            }
+    except ValueError as err:  # a pair id shared by questions of one label: the data is wrong
+        raise FkBenchError(f"dataset {spec.dataset.id}: {err}") from None
+    popularity = questions["popularity"] if "popularity" in columns else [None] * len(questions)
+
+    record = {name: questions[name] for name in RESULT_COLUMNS if name in columns}
+    filtered = passes_filter(per_question, threshold)
+    rows = [
+        {
+            **{name: values[i] for name, values in record.items()},
+            **{name: float(per_question[name][i]) for name in PER_QUESTION_METRICS},
+            "passes_filter": bool(filtered[i]),
+            "scores": {word: float(scores[i, w]) for w, word in enumerate(answer_groups.words)},
+        }
+        for i in range(len(questions))
+    ]
+    max_tokens = scored.n_tokens.max(axis=0)
+    result = RunResult.model_validate(
+        {
+            "fk_bench_version": fk_bench.__version__,
+            "spec": spec,
+            "model": {"name": loaded.name, "path": portable_path(loaded.path), "source": loaded.source},
+            "answer_words": answer_groups.to_map(),
+            "answer_word_tokens": {
+                "single_token": [w for w, n in zip(answer_groups.words, max_tokens) if n == 1],
+                "multi_token": {w: int(n) for w, n in zip(answer_groups.words, max_tokens) if n > 1},
+            },
+            "scoring": {"seconds": seconds, "questions_per_second": len(prompts) / seconds if seconds else None, "batch_size": scored.batch_size},
+            "summary": summary,
+            "per_relation": per_group["relation"],
+            "per_domain": per_group["domain"],
+            "by_popularity": by_popularity(per_question["true_log_odds"], popularity, questions["relation"], questions.pairs),
+            "questions": rows,
+        }
+    )
+    result._prompts, result._prompt_tokens = prompts, scored.prompt_tokens
+    return result
+
+
+def write_results(result: RunResult, out_dir: str | Path) -> Path:
     """Write ``<out>/<run-name>/results.json`` and ``questions.csv`` as one unit: both new, or both as before.
 
     Other files in that folder (an interp report written there) are kept.
     """
     with atomic_dir(Path(out_dir) / result.run_name, keep_existing=True) as staging:
-        result.questions.to_csv(staging / "questions.csv", index=False)
-        (staging / "results.json").write_text(strict_json(result.to_json()), encoding="utf-8")
-    return Path(out_dir) / result.run_name / "results.json"
+        result.frame.to_csv(staging / QUESTIONS_FILE, index=False)
+        (staging / RESULTS_FILE).write_text(result.to_json(), encoding="utf-8")
+    return Path(out_dir) / result.run_name / RESULTS_FILE

@@ -1,19 +1,30 @@
-"""Writing results safely: a file or a folder is either complete or absent, never half-written.
+"""Writing results safely: a file or a folder is either complete or absent, never half-written, and
+nothing fk-bench did not write is ever deleted.
 
 One pattern for both: write into a hidden staging path beside the target, then rename it over the
 target. A folder of several files (results.json + questions.csv, a cached model, a dataset) is staged
 whole, so readers never see a new file beside an old one. Files get the permissions of any file the
 user creates (the umask), not ``mkstemp``'s 0600.
+
+Writers of one folder take turns: every folder that fk-bench stages folders in holds a lock file,
+``.fk-bench.lock`` (flock, through ``filelock``), held by each writer from before its staging folder
+exists until after it is gone. So two writers of ``OUT/<run>/`` (two evals, an eval and a report) never
+swap the folder under each other, and each keeps the files the other wrote; and a staging folder
+found while the lock is free belongs to a writer that was killed: the next write into that folder
+removes it. Symlinks inside a folder stay symlinks (never followed, never copied across devices).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
 import shutil
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,8 +33,16 @@ from typing import Any
 from fk_bench.errors import FkBenchError
 
 STAGING_PREFIX = ".fk-bench-staging-"
-STALE_AFTER_SECONDS = 6 * 3600
-"""A staging folder older than this is a leftover of a killed run, and is removed."""
+LOCK_NAME = ".fk-bench.lock"
+"""The writer lock of a folder that fk-bench stages folders in (``OUT/``, the model cache, a dataset's parent)."""
+STALE_FILE_AFTER_SECONDS = 6 * 3600
+"""A staging *file* (of :func:`write_atomic`, which takes no lock of its own) older than this is a leftover."""
+WAIT_MESSAGE_AFTER_SECONDS = 3.0
+
+_HELD: dict[tuple[str, int], Any] = {}
+"""Locks this process holds, by (lock path, thread): a thread that holds a folder's lock takes it again for free."""
+_LIVE: set[str] = set()
+"""Staging folders of this process's writes in progress (a nested write never removes its caller's)."""
 
 
 def _umask_mode(directory: bool) -> int:
@@ -32,14 +51,33 @@ def _umask_mode(directory: bool) -> int:
     return (0o777 if directory else 0o666) & ~mask
 
 
+def _broken_link(path: Path) -> str | None:
+    """Why the symlink ``path`` leads nowhere (dangling, a loop), or None when it is no symlink or a sound one."""
+    if not path.is_symlink():
+        return None
+    try:
+        path.stat()
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "is a symlink loop"
+        return f"is a symlink to {os.readlink(path)}, which does not exist"
+    return None
+
+
 def check_writable_dir(path: str | Path, what: str = "output folder") -> Path:
-    """Fail at once (not after a long run) when ``path`` cannot be a folder we write into."""
+    """Fail at once (not after a long run) when ``path`` cannot be a folder we write into: a file, inside
+    a file, a dangling symlink or a symlink loop (itself or a folder above it), or not writable."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise FkBenchError(f"{what} {path}: exists and is not a folder")
     probe = path
-    while not probe.exists():
+    while True:
+        problem = _broken_link(probe)
+        if problem:
+            raise FkBenchError(f"{what} {path}: {problem}" if probe == path else f"{what} {path}: {probe} {problem}")
+        if probe.exists() or probe.parent == probe:
+            break
         probe = probe.parent
+    if probe == path and not path.is_dir():
+        raise FkBenchError(f"{what} {path}: exists and is not a folder")
     if not probe.is_dir():
         raise FkBenchError(f"{what} {path}: {probe} is a file, not a folder")
     if not os.access(probe, os.W_OK | os.X_OK):
@@ -47,76 +85,226 @@ def check_writable_dir(path: str | Path, what: str = "output folder") -> Path:
     return path
 
 
-def remove_stale_staging(parent: Path, max_age: float = STALE_AFTER_SECONDS) -> None:
-    """Remove staging folders under ``parent`` left by runs that were killed mid-write."""
-    if not parent.is_dir():
+# ---------------------------------------------------------------- the writer lock of a folder
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder``'s writer lock (``folder/.fk-bench.lock``), waiting for another writer to finish.
+
+    Processes and threads take turns; a thread that already holds it passes (nested writes).
+    """
+    from filelock import FileLock, Timeout
+
+    path = os.path.join(os.path.realpath(folder), LOCK_NAME)  # one lock, however the folder is spelled
+    key = (path, threading.get_ident())
+    if key in _HELD:
+        yield
         return
+    lock = FileLock(path)
+    try:
+        try:
+            lock.acquire(timeout=WAIT_MESSAGE_AFTER_SECONDS)
+        except Timeout:
+            print(f"fk-bench: waiting for another fk-bench process writing into {folder} (lock {path})", file=sys.stderr)
+            lock.acquire()
+    except OSError as err:
+        raise FkBenchError(f"folder {folder}: its lock file {LOCK_NAME} cannot be created ({err.strerror or err})") from None
+    _HELD[key] = lock
+    try:
+        yield
+    finally:
+        del _HELD[key]
+        lock.release()
+
+
+@contextlib.contextmanager
+def _lock_if_free(folder: Path) -> Iterator[bool]:
+    """``folder``'s writer lock when no other writer holds it now (True), else False at once."""
+    from filelock import FileLock, Timeout
+
+    path = os.path.join(os.path.realpath(folder), LOCK_NAME)
+    key = (path, threading.get_ident())
+    if key in _HELD:
+        yield True
+        return
+    lock = FileLock(path)
+    try:
+        lock.acquire(timeout=0)
+    except (Timeout, OSError):
+        yield False
+        return
+    _HELD[key] = lock
+    try:
+        yield True
+    finally:
+        del _HELD[key]
+        lock.release()
+
+
+def remove_stale_staging(parent: Path) -> list[Path]:
+    """Remove what killed writes left under ``parent``; returns what was removed.
+
+    A staging folder exists only while its writer holds ``parent``'s lock: one found with the lock free
+    is dead, whatever its age. A staging file of :func:`write_atomic` is removed after
+    :data:`STALE_FILE_AFTER_SECONDS`.
+    """
+    if not parent.is_dir():
+        return []
+    entries = list(parent.glob(STAGING_PREFIX + "*"))
+    folders = [e for e in entries if e.is_dir() and not e.is_symlink()]
+    removed = []
+    if folders:
+        with _lock_if_free(parent) as free:
+            for entry in folders if free else []:
+                if str(entry) not in _LIVE:
+                    shutil.rmtree(entry, ignore_errors=True)
+                    removed.append(entry)
     now = time.time()
-    for entry in parent.glob(STAGING_PREFIX + "*"):
-        with contextlib.suppress(OSError):
-            if now - entry.stat().st_mtime > max_age:
-                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-
-
-def _link_missing(old: Path, staging: Path) -> None:
-    """Hard-link into ``staging`` what ``old`` holds and ``staging`` does not (cheap, and ``old`` stays whole)."""
-    for entry in old.iterdir():
-        if (staging / entry.name).exists() or entry.name.startswith(STAGING_PREFIX):
+    for entry in entries:
+        if entry in folders:
             continue
-        if entry.is_dir():
-            shutil.copytree(entry, staging / entry.name, copy_function=os.link)
-        else:
-            os.link(entry, staging / entry.name)
+        with contextlib.suppress(OSError):
+            if now - entry.lstat().st_mtime > STALE_FILE_AFTER_SECONDS:
+                entry.unlink()
+                removed.append(entry)
+    return removed
+
+
+def is_staging(path: str | Path) -> bool:
+    """Whether ``path`` is in a staging folder or file (an unfinished or killed write; readers skip it)."""
+    return any(part.startswith(STAGING_PREFIX) for part in Path(path).parts)
+
+
+# ---------------------------------------------------------------- folders
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    """A hard link (cheap, the old folder stays whole); a copy where there is none (another device mounted inside)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _keep(entry: Path, target: Path) -> None:
+    """``entry`` of the old folder into the new one: a symlink as the same symlink, a folder as a tree."""
+    if entry.is_symlink():
+        os.symlink(os.readlink(entry), target)
+    elif entry.is_dir():
+        shutil.copytree(entry, target, symlinks=True, copy_function=_link_or_copy)
+    else:
+        _link_or_copy(str(entry), str(target))
+
+
+def _keep_missing(old: Path, staging: Path) -> None:
+    """Bring into ``staging`` what ``old`` holds and ``staging`` does not: files this write did not make."""
+    for entry in old.iterdir():
+        new = staging / entry.name
+        if entry.name.startswith(STAGING_PREFIX) or new.exists() or new.is_symlink():
+            continue
+        _keep(entry, new)
+
+
+def _swap(target: Path, staging: Path, previous: Path, keep_existing: bool) -> None:
+    if target.exists() or target.is_symlink():
+        if not target.is_dir():
+            raise FkBenchError(f"{target}: exists and is not a folder")
+        if keep_existing:
+            _keep_missing(target, staging)
+        target.rename(previous)
+    try:
+        staging.rename(target)
+    except OSError:
+        if previous.exists():
+            previous.rename(target)
+        raise
 
 
 @contextlib.contextmanager
 def atomic_dir(target: str | Path, keep_existing: bool = False) -> Iterator[Path]:
     """Yield an empty staging folder; on success it replaces ``target`` whole, on failure it is removed.
 
-    With ``keep_existing``, files of the old ``target`` that the new one does not write are kept.
+    With ``keep_existing``, whatever the old ``target`` holds that the new one does not write is kept
+    (an interp report beside results.json; symlinks as symlinks). Writers of one folder take turns
+    (:func:`folder_lock` on its parent); staging folders of killed writers there are removed first.
+    A ``target`` that is a symlink to a folder is written through: the link stays.
     """
     target = Path(target)
-    check_writable_dir(target.parent, "folder")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_staging(target.parent)
-    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{target.name}-", dir=target.parent))
-    os.chmod(staging, _umask_mode(directory=True))
-    previous = target.parent / f"{STAGING_PREFIX}{target.name}-previous-{os.getpid()}"
+    check_writable_dir(target, "folder")
+    if target.is_symlink():
+        target = target.resolve()
+    parent = target.parent
     try:
-        yield staging
-        if target.exists() or target.is_symlink():
-            if not target.is_dir():
-                raise FkBenchError(f"{target}: exists and is not a folder")
-            if keep_existing:
-                _link_missing(target, staging)
-            target.rename(previous)
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise FkBenchError(f"folder {parent}: cannot be created ({err.strerror or err})") from None
+    with folder_lock(parent):
+        remove_stale_staging(parent)
         try:
-            staging.rename(target)
-        except OSError:
-            if previous.exists():
-                previous.rename(target)
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(previous, ignore_errors=True)
+            staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{target.name}-", dir=parent))
+        except OSError as err:
+            raise FkBenchError(f"folder {parent}: cannot write into it ({err.strerror or err})") from None
+        _LIVE.add(str(staging))
+        previous = staging.with_name(f"{staging.name}-previous")
+        try:
+            os.chmod(staging, _umask_mode(directory=True))
+            yield staging
+            try:
+                _swap(target, staging, previous, keep_existing)
+            except OSError as err:
+                raise FkBenchError(f"{target}: could not be replaced by the new files ({err.strerror or err}); it is as it was") from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(previous, ignore_errors=True)
+            _LIVE.discard(str(staging))
 
 
-def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it over ``path``."""
+# ---------------------------------------------------------------- files
+
+
+@contextlib.contextmanager
+def _lock_if_swapped(folder: Path) -> Iterator[None]:
+    """The lock of ``folder``'s parent when fk-bench replaces folders there (its lock file exists), so a
+    file written into ``folder`` (an ``OUT/<run>/``) is never lost to a writer swapping the folder."""
+    if (folder.parent / LOCK_NAME).is_file():
+        with folder_lock(folder.parent):
+            yield
+    else:
+        yield
+
+
+def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    A ``path`` that is a symlink is written through (the link stays).
+    """
     path = Path(path)
     if path.is_dir():
         raise FkBenchError(f"{path}: is a folder, expected a file path")
+    if path.is_symlink():
+        path = path.resolve()
     check_writable_dir(path.parent, "folder")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f"{STAGING_PREFIX}{path.name}.", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     try:
-        write(tmp)
-        os.chmod(tmp, _umask_mode(directory=False))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise FkBenchError(f"folder {path.parent}: cannot be created ({err.strerror or err})") from None
+    with _lock_if_swapped(path.parent):
+        remove_stale_staging(path.parent)
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=f"{STAGING_PREFIX}{path.name}.", dir=path.parent)
+        except OSError as err:
+            raise FkBenchError(f"{path}: cannot be written ({err.strerror or err})") from None
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            write(tmp)
+            os.chmod(tmp, _umask_mode(directory=False))
+            os.replace(tmp, path)
+        except OSError as err:
+            raise FkBenchError(f"{path}: could not be written ({err.strerror or err})") from None
+        finally:
+            tmp.unlink(missing_ok=True)
     return path
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from urllib.parse import urlparse
 
@@ -10,15 +9,20 @@ from fk_bench.errors import FkBenchError
 
 
 def offline_mode() -> bool:
-    """Whether the user asked the Hugging Face libraries to work from their caches only."""
-    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+    """Whether the user asked the Hugging Face libraries to work from their caches only: huggingface_hub's
+    own answer (``HF_HUB_OFFLINE`` and every spelling of true it accepts, read when it was imported)."""
+    import huggingface_hub
+
+    return bool(huggingface_hub.is_offline_mode())
 
 
 def hub_is_reachable(timeout: float = 3.0) -> bool:
     """Whether the Hub endpoint answers a TCP connect within ``timeout`` seconds (False in offline mode)."""
+    from huggingface_hub import constants
+
     if offline_mode():
         return False
-    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    endpoint = urlparse(constants.ENDPOINT)
     port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
     try:
         with socket.create_connection((endpoint.hostname, port), timeout=timeout):

@@ -6,9 +6,10 @@ and the leaderboard all use these functions and the one registry :data:`METRICS`
 same numbers under the same names by construction.
 
 Accuracy alone can be faked by a bias: a model that says "yes" to everything scores 0.5 on balanced
-data whatever it knows. ``paired_accuracy`` (does the true question get a higher p_true than its
-corrupted twin?) and ``auroc`` (does p_true rank true above false questions?) are threshold-free and
-see past such a bias; ``yes_rate`` shows the bias itself.
+data whatever it knows. ``paired_accuracy`` (does the true question get a higher log(p_True/p_False)
+than its corrupted twin?) and ``auroc`` (does that log-odds rank true above false questions?) are
+threshold-free and see past such a bias; ``yes_rate`` shows the bias itself. Pairwise and ranking
+metrics compare log-odds, never p_true, which rounds to exactly 0 or 1 when the model is sure enough.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from typing import Any
 import numpy as np
 from scipy.special import expit, logsumexp
 
+from fk_bench.pairs import PairIndex, groups_of
+from fk_bench.spec import DEFAULT_FILTER_THRESHOLD
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -29,6 +33,10 @@ class Metric:
     higher_is_better: bool | None
     per_question: bool
     description: str
+    bounds: tuple[float, float] | None = (0.0, 1.0)
+    """The values the metric can take (None: any finite number); a result file outside them is refused."""
+    paraphrase_only: bool = False
+    """Defined only on data that asks each fact in several wordings (the ``paraphrase`` config)."""
 
 
 METRICS: dict[str, Metric] = {
@@ -39,24 +47,49 @@ METRICS: dict[str, Metric] = {
             "paired_accuracy",
             True,
             False,
-            "share of pairs (a true question and its corrupted twin) where the true question gets the higher p_true; ties count half",
+            "share of pairs (a true question and its corrupted twin) where the true question gets the higher log(p_True/p_False); ties count half",
         ),
-        Metric("auroc", True, False, "area under the ROC curve of p_true against the labels: how well p_true ranks true above false questions"),
-        Metric("yes_rate", None, False, "share of questions with p_true > 0.5 (0.5 on balanced data for a model without a yes/no bias)"),
-        Metric("log_odds", True, True, "log(p_correct / p_incorrect) over the two answer groups' probability masses, in nats"),
         Metric(
-            "logit_diff", True, True, "mean log-prob of the correct group's words minus the incorrect group's (the study's average logit difference)"
+            "auroc",
+            True,
+            False,
+            "area under the ROC curve of log(p_True/p_False) against the labels: how well the model ranks true above false",
         ),
-        Metric("prob_diff", True, True, "probability mass of the correct group minus that of the incorrect group"),
+        Metric("yes_rate", None, False, "share of questions with p_true > 0.5 (0.5 on balanced data for a model without a yes/no bias)"),
+        Metric("log_odds", True, True, "log(p_correct / p_incorrect) over the two answer groups' probability masses, in nats", bounds=None),
+        Metric(
+            "logit_diff",
+            True,
+            True,
+            "mean log-prob of the correct group's words minus the incorrect group's (the study's average logit difference)",
+            bounds=None,
+        ),
+        Metric("prob_diff", True, True, "probability mass of the correct group minus that of the incorrect group", bounds=(-1.0, 1.0)),
         Metric("brier", False, True, "(p_true - label)^2, averaged"),
         Metric("ece", False, False, "expected calibration error of p_true over 10 equal-width bins"),
+        Metric(
+            "consistency",
+            True,
+            False,
+            "share of statements asked in several wordings whose accuracy verdict is the same in every wording",
+            paraphrase_only=True,
+        ),
+        Metric(
+            "paired_consistency",
+            True,
+            False,
+            "share of facts asked in several wordings whose pairwise verdict (true question above its twin) is the same in every wording",
+            paraphrase_only=True,
+        ),
     )
 }
 """Every summary metric, in display order."""
 
-PER_QUESTION_METRICS = ("logit_diff", "prob_diff", "log_odds", "accuracy", "brier", "p_true")
-SUMMARY_MEAN_METRICS = tuple(name for name, metric in METRICS.items() if metric.per_question)
-DEFAULT_FILTER_THRESHOLD = 0.1
+PER_QUESTION_METRICS = ("logit_diff", "prob_diff", "log_odds", "accuracy", "brier", "p_true", "true_log_odds")
+"""The per-question columns of results (``true_log_odds`` is log(p_True/p_False), unsigned: what pairwise
+and ranking metrics compare)."""
+POPULARITY_BINS = ("low", "mid", "high")
+"""Popularity terciles, computed within each relation (populations and other measures are not comparable across relations)."""
 
 
 def relative_to_delimiter(loglik: np.ndarray) -> np.ndarray:
@@ -90,6 +123,7 @@ def question_metrics(scores: np.ndarray, is_true_word: np.ndarray, labels: np.nd
     - ``accuracy``: 1.0 where log_odds > 0.
     - ``p_true``: p_T / (p_T + p_F), the model's probability that the statement is true.
     - ``brier``: (p_true - label)^2, lower is better.
+    - ``true_log_odds``: log(p_T / p_F), unsigned; unlike p_true it never rounds to 0 or 1.
     """
     true_scores, false_scores, labels = _split(scores, is_true_word, labels)
     sign = np.where(labels, 1.0, -1.0)
@@ -105,6 +139,7 @@ def question_metrics(scores: np.ndarray, is_true_word: np.ndarray, labels: np.nd
         "accuracy": (log_odds > 0).astype(np.float64),
         "p_true": p_true,
         "brier": (p_true - labels.astype(np.float64)) ** 2,
+        "true_log_odds": t_vs_f,
     }
 
 
@@ -119,45 +154,86 @@ def true_vs_false(scores: Any, is_true_word: Sequence[bool]) -> Any:
     return logsumexp(scores[..., mask], axis=-1) - logsumexp(scores[..., ~mask], axis=-1)
 
 
-def yes_rate(p_true: np.ndarray) -> float:
-    """Share of questions the model calls true (p_true > 0.5)."""
-    p_true = np.asarray(p_true, dtype=np.float64)
-    return float(np.mean(p_true > 0.5)) if p_true.size else float("nan")
+def yes_rate(true_log_odds: np.ndarray) -> float:
+    """Share of questions the model calls true (p_True > p_False, i.e. log(p_True/p_False) > 0)."""
+    values = np.asarray(true_log_odds, dtype=np.float64)
+    return float(np.mean(values > 0)) if values.size else float("nan")
 
 
-def paired_accuracy(p_true: np.ndarray, labels: np.ndarray, pair_ids: Sequence[Any]) -> float | None:
-    """Over the pairs in the data (the questions sharing a pair id: one true, one false), the share where
-    the true question gets the higher p_true; a tie counts half. None when the data has no complete pair.
+def paired_accuracy(true_log_odds: np.ndarray, pairs: PairIndex) -> float | None:
+    """Over ``pairs``, the share where the true question gets the higher log(p_True/p_False); a tie counts
+    half. None when there is no complete pair."""
+    return float(np.mean(pairs.verdicts(true_log_odds))) if len(pairs) else None
 
-    A pair id shared by two questions with the same label, or by more than two, is a data error
-    (:func:`fk_bench.data.load_questions` refuses it); here it raises ValueError.
+
+def auroc(true_log_odds: np.ndarray, labels: np.ndarray) -> float | None:
+    """ROC AUC of log(p_True/p_False) against the labels (scikit-learn's); None when only one class is present.
+
+    The log-odds rank exactly as p_true does, except where p_true saturates to 0 or 1 and ties questions
+    the model still tells apart.
     """
-    p_true = np.asarray(p_true, dtype=np.float64)
-    labels = np.asarray(labels, dtype=bool)
-    members: dict[Any, list[int]] = {}
-    for index, pair_id in enumerate(pair_ids):
-        if pair_id is not None and pair_id == pair_id and pair_id != "":  # None, NaN and "" mean "no pair"
-            members.setdefault(pair_id, []).append(index)
-    wins = []
-    for pair_id, rows in members.items():
-        if len(rows) == 1:
-            continue  # its twin is not in this slice of the data
-        if len(rows) != 2 or labels[rows[0]] == labels[rows[1]]:
-            raise ValueError(f"pair {pair_id!r}: needs exactly one true and one false question, has labels {labels[rows].tolist()}")
-        true_row, false_row = (rows[0], rows[1]) if labels[rows[0]] else (rows[1], rows[0])
-        diff = p_true[true_row] - p_true[false_row]
-        wins.append(1.0 if diff > 0 else 0.5 if diff == 0 else 0.0)
-    return float(np.mean(wins)) if wins else None
-
-
-def auroc(p_true: np.ndarray, labels: np.ndarray) -> float | None:
-    """ROC AUC of p_true against the labels (scikit-learn's); None when only one class is present."""
     from sklearn.metrics import roc_auc_score
 
     labels = np.asarray(labels, dtype=bool)
     if labels.all() or not labels.any():
         return None
-    return float(roc_auc_score(labels, np.asarray(p_true, dtype=np.float64)))
+    return float(roc_auc_score(labels, np.asarray(true_log_odds, dtype=np.float64)))
+
+
+def consistency(accuracy: np.ndarray, labels: np.ndarray, fact_ids: Sequence[Any]) -> float | None:
+    """Over the statements asked in two or more wordings (the questions sharing a fact id and a label), the share
+    whose accuracy verdict is the same in every wording. None when no statement is asked twice."""
+    groups = groups_of([(fact, bool(label)) for fact, label in zip(fact_ids, labels)])
+    if not groups:
+        return None
+    accuracy = np.asarray(accuracy, dtype=np.float64)
+    return float(np.mean([np.all(accuracy[rows] == accuracy[rows[0]]) for rows in groups]))
+
+
+def paired_consistency(true_log_odds: np.ndarray, pairs: PairIndex, fact_ids: Sequence[Any]) -> float | None:
+    """Over the facts asked in two or more wordings (the pairs whose questions share a fact id), the share whose
+    pairwise verdict (win, tie or loss of the true question over its twin) is the same in every wording."""
+    if not len(pairs):
+        return None
+    groups = groups_of([fact_ids[int(row)] for row in pairs.true_rows])
+    if not groups:
+        return None
+    verdicts = pairs.verdicts(true_log_odds)
+    return float(np.mean([np.all(verdicts[members] == verdicts[members[0]]) for members in groups]))
+
+
+def popularity_terciles(popularity: Sequence[Any], relations: Sequence[str], pairs: PairIndex) -> np.ndarray:
+    """Per pair, its popularity tercile within its relation (0 low, 1 mid, 2 high; -1 without a popularity).
+
+    A pair's popularity is its true question's (the subject's); pairs are ranked within their relation and
+    cut into three groups of equal size (a relation with fewer than 3 pairs of known popularity gets none).
+    """
+    bins = np.full(len(pairs), -1, dtype=np.int64)
+    values = np.array([np.nan if p is None else float(p) for p in popularity], dtype=np.float64)
+    by_relation: dict[str, list[int]] = {}
+    for index, row in enumerate(pairs.true_rows):
+        if np.isfinite(values[row]):
+            by_relation.setdefault(relations[int(row)], []).append(index)
+    for members in by_relation.values():
+        if len(members) < len(POPULARITY_BINS):
+            continue
+        order = np.argsort(values[pairs.true_rows[members]], kind="stable")
+        ranks = np.empty(len(members), dtype=np.int64)
+        ranks[order] = np.arange(len(members))
+        bins[members] = ranks * len(POPULARITY_BINS) // len(members)
+    return bins
+
+
+def by_popularity(true_log_odds: np.ndarray, popularity: Sequence[Any], relations: Sequence[str], pairs: PairIndex) -> dict[str, dict]:
+    """Paired accuracy per popularity tercile (:func:`popularity_terciles`); empty when no pair has a popularity."""
+    bins = popularity_terciles(popularity, relations, pairs)
+    verdicts = pairs.verdicts(true_log_odds)
+    out = {}
+    for number, name in enumerate(POPULARITY_BINS):
+        chosen = bins == number
+        if chosen.any():
+            out[name] = {"paired_accuracy": float(verdicts[chosen].mean()), "n_pairs": int(chosen.sum())}
+    return out
 
 
 def expected_calibration_error(p_true: np.ndarray, labels: np.ndarray, n_bins: int = 10) -> float:
@@ -181,37 +257,35 @@ def passes_filter(per_question: dict[str, Any], threshold: float) -> np.ndarray:
 
 
 def summarize(
-    per_question: dict[str, np.ndarray], labels: np.ndarray, threshold: float, pair_ids: Sequence[Any] | None = None
+    per_question: dict[str, np.ndarray],
+    labels: np.ndarray,
+    threshold: float = DEFAULT_FILTER_THRESHOLD,
+    pairs: PairIndex | None = None,
+    fact_ids: Sequence[Any] | None = None,
 ) -> dict[str, float | int | None]:
-    """Every metric of :data:`METRICS` over a set of questions, and the number passing the filter.
+    """Every metric of :data:`METRICS` over a set of questions, and the counts of pairs and of questions passing the filter.
 
-    Means of the per-question metrics; ECE, AUROC, yes_rate and paired accuracy over the whole set
-    (they are not means of per-question numbers). ``paired_accuracy`` and ``auroc`` are None where the set
-    has no complete pair or only one class: absent, not 0.
+    Means of the per-question metrics; the corpus metrics over the whole set (they are not means of
+    per-question numbers). ``paired_accuracy`` and ``auroc`` are None where the set has no complete pair
+    or only one class, the consistencies where no fact is asked in several wordings: absent, not 0.
     """
     labels = np.asarray(labels, dtype=bool)
     n = int(labels.shape[0])
     if n == 0:
         raise ValueError("no questions to summarize")
-    p_true = per_question["p_true"]
-    summary: dict[str, float | int | None] = {"n_questions": n}
+    pairs = pairs if pairs is not None else PairIndex.from_ids([None] * n, labels)
+    t_vs_f = per_question["true_log_odds"]
     corpus = {
-        "paired_accuracy": paired_accuracy(p_true, labels, pair_ids) if pair_ids is not None else None,
-        "auroc": auroc(p_true, labels),
-        "yes_rate": yes_rate(p_true),
-        "ece": expected_calibration_error(p_true, labels),
+        "paired_accuracy": paired_accuracy(t_vs_f, pairs),
+        "auroc": auroc(t_vs_f, labels),
+        "yes_rate": yes_rate(t_vs_f),
+        "ece": expected_calibration_error(per_question["p_true"], labels),
+        "consistency": consistency(per_question["accuracy"], labels, fact_ids) if fact_ids is not None else None,
+        "paired_consistency": paired_consistency(t_vs_f, pairs, fact_ids) if fact_ids is not None else None,
     }
+    summary: dict[str, float | int | None] = {"n_questions": n}
     for name, metric in METRICS.items():
         summary[name] = float(np.mean(per_question[name])) if metric.per_question else corpus[name]
-    summary["n_pairs"] = _count_pairs(pair_ids) if pair_ids is not None else 0
+    summary["n_pairs"] = len(pairs)
     summary["n_pass_filter"] = int(passes_filter(per_question, threshold).sum())
-    summary["filter_threshold"] = threshold
     return summary
-
-
-def _count_pairs(pair_ids: Sequence[Any]) -> int:
-    seen: dict[Any, int] = {}
-    for pair_id in pair_ids:
-        if pair_id is not None and pair_id == pair_id and pair_id != "":
-            seen[pair_id] = seen.get(pair_id, 0) + 1
-    return sum(1 for count in seen.values() if count == 2)

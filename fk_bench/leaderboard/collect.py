@@ -6,9 +6,10 @@ relation, paired accuracy and accuracy. Rows that were scored on different quest
 config, split, relation, slice or answer map) are put in different *groups*: each group is ranked on
 its own and never beside another (see :data:`GROUP_SETTINGS`).
 
-Files written by older fk-bench versions (no ``settings``/``dataset`` keys, no yes_rate ...) still
-load: what they do not record is shown as n/a. A file that is not JSON, not a result, or not a file is
-skipped with a warning naming it.
+fk-bench files are read by :func:`fk_bench.results.read_results`, the one reader of results (which
+upgrades version-1 files and refuses any number outside its range); lm-eval files are checked against
+the same metric ranges here. A file that is not JSON, not a result, out of range, or not a file is
+skipped with a warning naming it, never ranked. Staging folders of interrupted writes are not searched.
 """
 
 from __future__ import annotations
@@ -25,14 +26,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fk_bench.data import DEFAULT_CONFIG, DEFAULT_DATASET
 from fk_bench.errors import FkBenchError
-from fk_bench.metrics import DEFAULT_FILTER_THRESHOLD, METRICS, passes_filter
+from fk_bench.files import is_staging
+from fk_bench.metrics import METRICS, POPULARITY_BINS, passes_filter
+from fk_bench.results import RunResult, read_results
+from fk_bench.spec import DEFAULT_CONFIG, DEFAULT_FILTER_THRESHOLD, PACKAGED_DATASET
 from fk_bench.task_plugin import lm_eval_name
 
 TASK_PREFIX = "fk_yesno"
-PACKAGED = "fk_yesno"
-"""How the packaged dataset is named in rows (fk-bench records its folder, lm-eval its task name)."""
 
 SORT_METRICS = ("paired_accuracy", "accuracy")
 """Default ranking: paired accuracy (a yes-bias cannot fake it), then accuracy."""
@@ -48,9 +49,9 @@ RELATION_METRICS = ("paired_accuracy", "accuracy")
 ROW_SETTINGS = ("model", "harness", "prompt_format", "fewshot_k", "dtype", "device")
 """What tells rows of one group apart (each row is one model under one prompt format and dtype)."""
 
-GROUP_SETTINGS = ("dataset", "config", "split", "relation", "limit", "answer_map")
-"""What must be equal for rows to be ranked together: they were scored on the same questions with the
-same answer words. The number of questions ``n`` is part of the key too."""
+GROUP_SETTINGS = ("dataset", "version", "config", "split", "relation", "limit", "answer_map")
+"""What must be equal for rows to be ranked together: they were scored on the same questions (the same
+dataset at the same version) with the same answer words. The number of questions ``n`` is part of the key too."""
 
 COLUMNS = (
     "group",
@@ -91,30 +92,14 @@ def _slice_label(limit: Any, per_relation: bool) -> str:
     return f"first {limit} per relation" if per_relation else f"first {limit}"
 
 
-def _dataset_name(dataset_id: Any) -> str:
-    """The packaged dataset under one name whichever way it was recorded (folder path or default)."""
-    if dataset_id in (None, "", "default", PACKAGED):
-        return PACKAGED
-    text = str(dataset_id)
-    try:
-        if Path(text).resolve() == DEFAULT_DATASET.resolve():
-            return PACKAGED
-    except OSError:
-        pass
-    return text
-
-
-def _answer_map(source: Any) -> str:
-    """``default`` for the built-in answer words, else the map's path as recorded."""
-    from fk_bench.answers import DEFAULT_GROUPS
-
-    if source in ("default", DEFAULT_GROUPS.source):
-        return "default"
-    return _text(source)
-
-
-def _relation_columns(per_relation: dict[str, dict]) -> dict[str, float]:
-    return {f"{metric}[{relation}]": _number(stats.get(metric)) for relation, stats in sorted(per_relation.items()) for metric in RELATION_METRICS}
+def _breakdown_columns(per_relation: dict[str, Any], per_domain: dict[str, Any], by_popularity: dict[str, Any]) -> dict[str, float]:
+    """``<metric>[<relation>]``, ``<metric>[domain:<domain>]`` and ``paired_accuracy[popularity:<tercile>]`` columns."""
+    columns = {f"{metric}[{name}]": _number(stats.get(metric)) for name, stats in sorted(per_relation.items()) for metric in RELATION_METRICS}
+    columns.update(
+        {f"{metric}[domain:{name}]": _number(stats.get(metric)) for name, stats in sorted(per_domain.items()) for metric in RELATION_METRICS}
+    )
+    columns.update({f"paired_accuracy[popularity:{name}]": _number(stats.get("paired_accuracy")) for name, stats in by_popularity.items()})
+    return columns
 
 
 def _find_report(folder: Path) -> str | None:
@@ -125,59 +110,78 @@ def _find_report(folder: Path) -> str | None:
 # ---------------------------------------------------------------- fk-bench results.json
 
 
-def _row_from_fk_bench(path: Path, data: dict, threshold: float) -> dict:
-    summary = data["summary"]
-    model = data["model"]
-    settings = data.get("settings") or {}
-    dataset = data.get("dataset") or {}
-    prompt_format = settings.get("prompt_format", data.get("prompt_format"))
-    if prompt_format is None:
-        raise KeyError("prompt_format")
-    fewshot_k = settings.get("fewshot_k") if prompt_format == "fewshot" else None
-    row = {
-        "model": str(model["name"]),
+def _row_from_fk_bench(path: Path, result: RunResult, threshold: float) -> dict:
+    spec, dataset, summary = result.spec, result.spec.dataset, result.summary.model_dump()
+    return {
+        "model": result.model.name,
         "harness": "fk-bench",
-        "prompt_format": str(prompt_format),
-        "fewshot_k": _text(fewshot_k, NA if prompt_format == "fewshot" else ""),
-        "dtype": _text(settings.get("dtype", model.get("dtype"))),
-        "device": _text(settings.get("device", model.get("device"))),
-        "dataset": _dataset_name(dataset["id"]) if "id" in dataset else NA,
-        "config": _text(dataset.get("config") or (DEFAULT_CONFIG if dataset.get("id") == "default" and "split" in dataset else None)),
-        "split": _text(dataset.get("split")),
-        "relation": _text(dataset.get("relation"), "all" if "relation" in dataset else NA),
-        "limit": _slice_label(dataset.get("limit"), bool(dataset.get("limit_per_relation"))) if "limit" in dataset else NA,
-        "answer_map": _answer_map(settings.get("answer_map")),
-        "n": int(summary.get("n_questions", dataset.get("n_questions", 0))),
+        "prompt_format": spec.prompt_format,
+        "fewshot_k": "" if spec.fewshot_k is None else str(spec.fewshot_k),
+        "dtype": spec.dtype,
+        "device": spec.device,
+        "dataset": dataset.id,
+        "version": _text(dataset.version),
+        "config": _text(dataset.config),
+        "split": _text(dataset.split),
+        "relation": _text(dataset.relation, "all"),
+        "limit": _slice_label(dataset.limit, dataset.limit_per_relation),
+        "answer_map": _text(spec.answer_map),
+        "n": summary["n_questions"],
         **{name: _number(summary.get(name)) for name in DISPLAY_METRICS},
-        "n_pairs": _number(summary.get("n_pairs")),
-        "n_pass_filter": _recount_fk_bench(data, summary, threshold),
+        "n_pairs": float(summary["n_pairs"]),
+        "n_pass_filter": float(passes_filter(result.frame, threshold).sum()),
         "filter_threshold": threshold,
-        "questions_per_second": _number(summary.get("questions_per_second")),
-        "batch_size": _text(settings.get("batch_size")),
-        **_relation_columns(data.get("per_relation") or {}),
+        "questions_per_second": _number(result.scoring.questions_per_second),
+        "batch_size": str(result.scoring.batch_size),
+        **_breakdown_columns(
+            {k: v.model_dump() for k, v in result.per_relation.items()},
+            {k: v.model_dump() for k, v in result.per_domain.items()},
+            {k: v.model_dump() for k, v in result.by_popularity.items()},
+        ),
         "report": _find_report(path.parent),
         "source": str(path),
     }
-    return row
-
-
-def _recount_fk_bench(data: dict, summary: dict, threshold: float) -> float:
-    """n_pass_filter at the leaderboard's threshold: recounted from the per-question rows, or the
-    recorded count when it was made at the same threshold; otherwise n/a (never a count at another one)."""
-    questions = data.get("questions")
-    if questions and all("accuracy" in q and "prob_diff" in q for q in questions):
-        return float(passes_filter(pd.DataFrame(questions), threshold).sum())
-    recorded = summary.get("filter_threshold", (data.get("settings") or {}).get("filter_threshold"))
-    if recorded is not None and math.isclose(float(recorded), threshold):
-        return _number(summary.get("n_pass_filter"))
-    return math.nan
 
 
 # ---------------------------------------------------------------- lm-eval results_<date>.json
 
 
-def _lm_eval_metric(metrics: dict, name: str) -> float:
-    return _number(metrics.get(f"{lm_eval_name(name)},none"))
+def _lm_eval_number(value: Any, where: str, low: float | None = None, high: float | None = None) -> float:
+    """A number from an lm-eval file: NaN for absent or null (n/a); ValueError for text, booleans,
+    infinities and values outside ``[low, high]`` (the file is skipped, never ranked)."""
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where} is {value!r}, not a number")
+    value = float(value)
+    if math.isinf(value) or (not math.isnan(value) and ((low is not None and value < low) or (high is not None and value > high))):
+        raise ValueError(f"{where} is {value}, outside [{low}, {high}]")
+    return value
+
+
+def _lm_eval_metric(metrics: dict, name: str, task: str) -> float:
+    bounds = METRICS[name].bounds or (None, None)
+    key = f"{lm_eval_name(name)},none"
+    return _lm_eval_number(metrics.get(key), f"results.{task}.{key}", *bounds)
+
+
+def _lm_eval_dataset_version(data: dict, tasks: list[str]) -> str:
+    """The dataset version the task YAML recorded (``metadata.dataset_version``), from the first task that has one."""
+    configs = data.get("configs") or {}
+    for task in tasks:
+        version = ((configs.get(task) or {}).get("metadata") or {}).get("dataset_version")
+        if version is not None:
+            return str(version)
+    return NA
+
+
+def _lm_eval_seconds(data: dict) -> float:
+    """lm-eval writes its total time as text: a positive finite number of seconds, else n/a."""
+    try:
+        seconds = float(data.get("total_evaluation_time_seconds") or "nan")
+    except (TypeError, ValueError):
+        return math.nan
+    return seconds if math.isfinite(seconds) and seconds > 0 else math.nan
 
 
 def _model_args(config: dict) -> dict:
@@ -235,7 +239,9 @@ def _row_from_lm_eval(path: Path, data: dict, threshold: float) -> dict:
     model_args = _model_args(config)
     name = data.get("model_name") or model_args.get("pretrained") or config.get("model") or "unknown"
     n_samples = data.get("n-samples") or {}
-    n = sum(int(n_samples.get(task, {}).get("effective", 0)) for task in subtasks)
+    n = int(sum(_lm_eval_number((n_samples.get(task) or {}).get("effective"), f"n-samples.{task}.effective", 0) for task in subtasks))
+    if n < 1:
+        raise ValueError("n-samples: no question was scored")
     # The group runs each relation's own task (config = relation): a limit applies per relation.
     per_relation = main == TASK_PREFIX
     relation = main[len(TASK_PREFIX) + 1 :] if main not in (TASK_PREFIX, f"{TASK_PREFIX}_fewshot") else "all"
@@ -250,26 +256,26 @@ def _row_from_lm_eval(path: Path, data: dict, threshold: float) -> dict:
         "fewshot_k": str(fewshot) if prompt_format == "fewshot" else "",
         "dtype": _text(model_args.get("dtype") or str(config.get("model_dtype") or "").removeprefix("torch.") or None),
         "device": _text(config.get("device")),
-        "dataset": PACKAGED,
+        "dataset": PACKAGED_DATASET,
+        "version": _lm_eval_dataset_version(data, [main, *subtasks]),
         "config": DEFAULT_CONFIG if relation == "all" else relation,
         "split": "test",
         "relation": relation,
         "limit": _slice_label(config.get("limit"), per_relation),
         "answer_map": "default",
         "n": n,
-        **{metric: _lm_eval_metric(metrics, metric) for metric in DISPLAY_METRICS},
+        **{metric: _lm_eval_metric(metrics, metric, main) for metric in DISPLAY_METRICS},
         "n_pairs": math.nan,
         "n_pass_filter": _recount_lm_eval(path, subtasks, threshold),
         "filter_threshold": threshold,
-        "questions_per_second": _number(n / float(data["total_evaluation_time_seconds"])) if data.get("total_evaluation_time_seconds") else math.nan,
+        "questions_per_second": n / _lm_eval_seconds(data),
         "batch_size": _text(config.get("batch_size")),
         "report": _find_report(path.parent),
         "source": str(path),
     }
     if main == TASK_PREFIX:
-        row.update(
-            _relation_columns({task[len(TASK_PREFIX) + 1 :]: {m: _lm_eval_metric(results[task], m) for m in RELATION_METRICS} for task in subtasks})
-        )
+        per_task = {task[len(TASK_PREFIX) + 1 :]: {m: _lm_eval_metric(results[task], m, task) for m in RELATION_METRICS} for task in subtasks}
+        row.update(_breakdown_columns(per_task, {}, {}))
     return row
 
 
@@ -280,7 +286,9 @@ def _result_files(paths: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*.json") if p.name == "results.json" or p.name.startswith("results_"))
+            found = sorted(
+                p for p in path.rglob("*.json") if (p.name == "results.json" or p.name.startswith("results_")) and not is_staging(p.relative_to(path))
+            )
             for candidate in found:
                 if candidate.is_file():
                     files.append(candidate)
@@ -296,18 +304,17 @@ def _result_files(paths: Iterable[Path]) -> list[Path]:
 
 
 def _read_row(path: Path, threshold: float) -> dict | None:
+    """The row of one result file, or None (with a warning naming it) when it is not a readable, sound result."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict):
-            raise TypeError(f"a JSON {type(data).__name__}, not an object")
-        if "fk_bench_version" in data:
-            return _row_from_fk_bench(path, data, threshold)
-        if "results" in data:
+        if isinstance(data, dict) and "results" in data and "fk_bench_version" not in data:
             return _row_from_lm_eval(path, data, threshold)
-        raise KeyError("neither an fk-bench nor an lm-eval result")
+        return _row_from_fk_bench(path, read_results(path), threshold)
+    except FkBenchError as err:  # read_results names the file first: say it once
+        warnings.warn(f"{path}: skipped, {str(err).removeprefix(f'{path}: ')}", stacklevel=3)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as err:
         warnings.warn(f"{path}: skipped, not a readable fk-bench or lm-eval result ({type(err).__name__}: {err})", stacklevel=3)
-        return None
+    return None
 
 
 def group_key(row: dict | pd.Series) -> tuple:
@@ -330,11 +337,11 @@ def collect_rows(paths: Iterable[str | Path], threshold: float = DEFAULT_FILTER_
     any folder of ``paths`` or ``reports`` (``fk-bench report --out DIR`` writes ``DIR/<model-name>/report.html``). The same
     model, prompt format and settings found twice keeps the first file, with a warning naming both.
     """
-    paths = [Path(p) for p in paths]
-    rows = [row for path in _result_files(paths) if (row := _read_row(path, threshold)) is not None]
+    given = [Path(p) for p in paths]
+    rows = [row for path in _result_files(given) if (row := _read_row(path, threshold)) is not None]
     if not rows:
         raise FkBenchError("leaderboard: no readable results among the given paths")
-    folders = [path for path in [*paths, *map(Path, reports)] if path.is_dir()]
+    folders = [path for path in [*given, *map(Path, reports)] if path.is_dir()]
     found = {report.parent.name: str(report) for folder in folders for report in sorted(folder.rglob("report.html")) if report.is_file()}
     kept: dict[tuple, dict] = {}
     for row in rows:
@@ -362,8 +369,9 @@ def prompt_label(row: dict | pd.Series) -> str:
 
 
 def data_label(row: dict | pd.Series) -> str:
-    """The questions a row was scored on, in one line: ``fk_yesno · all · test · first 100 per relation``."""
-    parts = [row["dataset"], row["config"], row["split"]]
+    """The questions a row was scored on, in one line: ``fk_yesno 2.0.0 · all · test · first 100 per relation``."""
+    dataset = row["dataset"] if row["version"] in ("", NA) else f"{row['dataset']} {row['version']}"
+    parts = [dataset, row["config"], row["split"]]
     if row["relation"] not in ("all", NA) and row["relation"] != row["config"]:
         parts.append(f"relation {row['relation']}")
     parts.append(row["limit"])
@@ -381,4 +389,14 @@ def relative_link(target: str | None, out_dir: Path) -> str | None:
 
 def relations(table: pd.DataFrame) -> list[str]:
     """The relations that have per-relation columns, sorted."""
-    return sorted({m.group(1) for c in table.columns if (m := re.fullmatch(r"\w+\[(.+)\]", c))})
+    return sorted({m.group(1) for c in table.columns if (m := re.fullmatch(r"\w+\[([^:\]]+)\]", c))})
+
+
+def domains(table: pd.DataFrame) -> list[str]:
+    """The domains that have per-domain columns (``<metric>[domain:<name>]``), sorted."""
+    return sorted({m.group(1) for c in table.columns if (m := re.fullmatch(r"\w+\[domain:(.+)\]", c))})
+
+
+def popularity_bins(table: pd.DataFrame) -> list[str]:
+    """The popularity terciles that have columns (``paired_accuracy[popularity:<bin>]``), low to high."""
+    return [name for name in POPULARITY_BINS if f"paired_accuracy[popularity:{name}]" in table.columns]

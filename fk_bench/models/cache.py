@@ -1,32 +1,47 @@
 """The model cache (zoo models dequantized once into Hugging Face directories) and cheap checks of any
 model directory.
 
-A cached directory holds a manifest (format, the size of every file, where the weights came from),
-written last inside the staging folder that :func:`fk_bench.files.atomic_dir` renames into place. Each
-load checks the manifest's sizes, the safetensors headers and config.json (milliseconds, no hashing);
-a cache that fails is rebuilt with a message on stderr. One build at a time per model (a file lock), so
-processes started together do not dequantize the same model twice.
+A cached directory holds a manifest (format, the size and content hash of every file, where the weights
+came from), written last inside the staging folder that :func:`fk_bench.files.atomic_dir` renames into
+place. Two checks, both leading to a rebuild with a message on stderr:
+
+- :func:`cache_problem`, cheap (milliseconds): the manifest's sizes, the safetensors headers, config.json;
+- :func:`content_problem`, every file's hash against the manifest's; ``load_model`` runs it beside the
+  loading, so a zeroed tensor or a same-size corrupt tokenizer.json never gives numbers that
+  results.json attributes to the GGUF file it cites.
+
+The hash is XXH3-128 (the ``xxhash`` package, which ``datasets`` requires): the file is read once at
+memory speed (0.2-0.4 s for the embedded model's 1.1 GB, against 1.5-2 s for sha256; BENCHMARKS.md). It
+detects any accidental change; a cryptographic hash would add nothing here, as whoever can rewrite
+the files can rewrite the manifest beside them. The GGUF files themselves are checked by sha256
+against the zoo's registry before they are dequantized (:mod:`fk_bench.models.gguf`).
+
+One build at a time in the cache (the cache folder's writer lock), so processes started together do
+not dequantize the same model twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import re
-import shutil
 import struct
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from fk_bench.errors import FkBenchError
-from fk_bench.files import STAGING_PREFIX, atomic_dir, check_writable_dir, remove_stale_staging
+from fk_bench.files import atomic_dir, check_writable_dir, folder_lock, remove_stale_staging
 
 MANIFEST = ".fk-bench-complete"
-CACHE_FORMAT = 3
-"""Bump when a cached directory's layout or contents change: older caches are rebuilt."""
+CACHE_FORMAT = 4
+"""Bump when a cached directory's layout or contents change: older caches are rebuilt (4: a content hash per file)."""
+CONTENT_HASH = "xxh3_128"
+"""The hash the manifest records for each file (its key in the file's entry); ``sha256`` is read too."""
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "spiece.model", "sentencepiece.bpe.model", "tekken.json")
 _MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors format's own limit
+_HASH_CHUNK_BYTES = 8 * 1024 * 1024
 
 
 def cache_root() -> Path:
@@ -114,45 +129,91 @@ def cache_problem(path: Path) -> str | None:
         return "incomplete (no valid manifest)"
     if manifest.get("format") != CACHE_FORMAT:
         return f"of an older cache format ({manifest.get('format')}, now {CACHE_FORMAT})"
-    for name, size in manifest.get("files", {}).items():
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not all(_valid_entry(entry) for entry in files.values()):
+        return "incomplete (no valid manifest)"
+    for name, entry in files.items():
         file = path / name
         if not file.is_file():
             return f"damaged: {name} is missing"
-        if file.stat().st_size != size:
-            return f"damaged: {name} is {file.stat().st_size:,} bytes, expected {size:,}"
+        if file.stat().st_size != entry["bytes"]:
+            return f"damaged: {name} is {file.stat().st_size:,} bytes, expected {entry['bytes']:,}"
     problems = model_dir_problems(path)
     return f"damaged: {problems[0]}" if problems else None
 
 
-def _remove_own_staging(parent: Path, name: str) -> None:
-    """Remove staging folders of ``name`` left by killed builds (safe under the build lock: no other build of it runs)."""
-    own = re.compile(rf"{re.escape(STAGING_PREFIX + name)}-(previous-\d+|[a-z0-9_]{{8}})")  # atomic_dir's names
-    for entry in parent.glob(f"{STAGING_PREFIX}{name}-*"):
-        if own.fullmatch(entry.name):
-            shutil.rmtree(entry, ignore_errors=True)
+def _new_hash(algorithm: str) -> Any:
+    if algorithm == "sha256":
+        return hashlib.sha256()
+    import xxhash
+
+    return xxhash.xxh3_128()
 
 
-def cached_model(name: str, build: Callable[[Path], dict], what: str) -> Path:
+def _valid_entry(entry: object) -> bool:
+    """A manifest's file entry: its size and one known hash, ``{"bytes": n, "xxh3_128": hex}``."""
+    return isinstance(entry, dict) and isinstance(entry.get("bytes"), int) and any(isinstance(entry.get(a), str) for a in (CONTENT_HASH, "sha256"))
+
+
+def file_hash(path: Path, algorithm: str = CONTENT_HASH) -> str:
+    """The file's hash (``xxh3_128`` or ``sha256``), read in chunks into one buffer (reads release the GIL:
+    this runs beside a load). Not mmap: a file truncated meanwhile is an OSError here, not a crash."""
+    digest = _new_hash(algorithm)
+    buffer = memoryview(bytearray(_HASH_CHUNK_BYTES))
+    with path.open("rb", buffering=0) as handle:
+        while size := handle.readinto(buffer):
+            digest.update(buffer[:size])
+    return digest.hexdigest()
+
+
+def _file_problem(path: Path, name: str, entry: dict) -> str | None:
+    algorithm = CONTENT_HASH if CONTENT_HASH in entry else "sha256"
+    expected = entry[algorithm]
+    try:
+        digest = file_hash(path / name, algorithm)
+    except OSError as err:
+        return f"damaged: {name} cannot be read ({err.strerror or err})"
+    if digest != expected:
+        return f"damaged: the contents of {name} changed since it was built ({algorithm} {digest[:12]}..., built as {str(expected)[:12]}...)"
+    return None
+
+
+def content_problem(path: Path) -> str | None:
+    """Why the cached files at ``path`` are not the bytes that were built (each file's hash against the
+    manifest's), or None. Reads every file once, the files side by side (threads). Run after
+    :func:`cache_problem` passed (it checks the manifest's form)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = (read_manifest(path) or {}).get("files") or {}
+    largest_first = sorted(files, key=lambda name: -int(files[name].get("bytes", 0)))
+    with ThreadPoolExecutor(max_workers=max(1, min(len(files), os.cpu_count() or 1))) as pool:
+        problems = list(pool.map(lambda name: _file_problem(path, name, files[name]), largest_first))
+    return next((problem for problem in problems if problem), None)
+
+
+def cached_model(name: str, build: Callable[[Path], dict], what: str, verify: bool = True) -> Path:
     """The cached directory ``models_dir()/name``, built by ``build(staging)`` when absent or damaged.
 
     ``build`` writes the model files into the staging folder and returns what to record about their
     source (package, version, sha256...). The manifest is written last; the folder appears whole or not
-    at all. ``what`` names the work for the message printed before building.
+    at all. ``what`` names the work for the message printed before building. ``verify`` checks every
+    file's content too (:func:`content_problem`); ``load_model`` passes False and checks it beside the load.
     """
-    from filelock import FileLock
-
     target = models_dir() / name
-    remove_stale_staging(target.parent)  # leftovers of builds killed hours ago, of any model
-    problem = cache_problem(target)
+    remove_stale_staging(target.parent)  # leftovers of killed builds, of any model (only while no build runs)
+
+    def problem_now() -> str | None:
+        return cache_problem(target) or (content_problem(target) if verify else None)
+
+    problem = problem_now()
     if problem is None:
         return target
     check_writable_dir(target.parent, "model cache folder (FK_BENCH_CACHE sets another)")
     target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target.parent / f".{name}.lock")):
-        problem = cache_problem(target)  # another process may have built it while we waited
+    with folder_lock(target.parent):
+        problem = problem_now()  # another process may have built it while we waited
         if problem is None:
             return target
-        _remove_own_staging(target.parent, name)
         if problem == "not built yet":
             print(f"fk-bench: {what} into {target} (once)", file=sys.stderr)
         else:
@@ -168,12 +229,12 @@ def _build_into(target: Path, build: Callable[[Path], dict]) -> None:
     """Run ``build`` in a staging folder, write the manifest last, check the result, rename it over ``target``."""
     with atomic_dir(target) as staging:
         source = build(staging)
-        files = {item.name: item.stat().st_size for item in sorted(staging.iterdir()) if item.is_file()}
-        manifest = {"format": CACHE_FORMAT, "name": target.name, "source": source, "files": files}
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         problems = model_dir_problems(staging)
         if problems:
             raise FkBenchError(f"building the cached model {target.name}: {'; '.join(problems)}")
+        files = {item.name: {"bytes": item.stat().st_size, CONTENT_HASH: file_hash(item)} for item in sorted(staging.iterdir()) if item.is_file()}
+        manifest = {"format": CACHE_FORMAT, "name": target.name, "source": source, "files": files}
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         for item in staging.iterdir():
             os.chmod(item, 0o666 & ~_umask())
 

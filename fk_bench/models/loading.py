@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from fk_bench.errors import FkBenchError
 from fk_bench.files import atomic_dir, check_writable_dir
 from fk_bench.hub import require_hub
-from fk_bench.models.cache import MANIFEST, cache_problem, cached_model, model_dir_problems, models_dir, read_manifest
+from fk_bench.models.cache import MANIFEST, cache_problem, cached_model, content_problem, model_dir_problems, models_dir, read_manifest
 from fk_bench.models.gguf import SPECIAL_TOKENS
 from fk_bench.models.zoo import EMBEDDED, ZooModel, part_paths, require_zoo_model, zoo_model
 
@@ -149,16 +149,18 @@ def _build_random(entry: ZooModel, staging: Path) -> dict:
     }
 
 
-def zoo_model_dir(entry: ZooModel) -> Path:
+def zoo_model_dir(entry: ZooModel, verify: bool = True) -> Path:
     """The cached Hugging Face directory of a zoo model, built on first use (and rebuilt when damaged).
 
     A sound cache is used even when the packages it was built from are gone (they only feed the build).
+    ``verify`` checks every file's content hash (:func:`~fk_bench.models.cache.content_problem`, a read of
+    the files: 0.8 s for the embedded model, BENCHMARKS.md); ``load_model`` passes False and runs it beside the loading.
     """
     if entry.gguf is not None:
         if cache_problem(models_dir() / entry.display_name) is not None:
             part_paths(entry)  # not installed: the pip command, before any lock or message
-        return cached_model(entry.display_name, lambda staging: _build_from_gguf(entry, staging), f"dequantizing {entry.name}")
-    return cached_model(entry.display_name, lambda staging: _build_random(entry, staging), f"drawing the random weights of {entry.name}")
+        return cached_model(entry.display_name, lambda staging: _build_from_gguf(entry, staging), f"dequantizing {entry.name}", verify)
+    return cached_model(entry.display_name, lambda staging: _build_random(entry, staging), f"drawing the random weights of {entry.name}", verify)
 
 
 def embedded_model_dir() -> Path:
@@ -272,31 +274,52 @@ def _load_tokenizer(path: Path, generic: bool) -> Any:
         raise FkBenchError(f"model at {path}: its tokenizer could not be loaded ({err})") from None
 
 
+def _load_files(spec: str, path: Path, torch_dtype: torch.dtype, generic: bool, pool: ThreadPoolExecutor) -> tuple[Any, Any]:
+    """The model and its tokenizer from ``path``; the tokenizer (a 33 MB JSON for Gemma) loads in a thread beside the weights."""
+    from transformers import AutoModelForCausalLM
+
+    tokenizer_future = pool.submit(_load_tokenizer, path, generic)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
+        raise FkBenchError(f"model {spec!r} at {path}: could not be loaded ({err})") from None
+    finally:
+        tokenizer_future.exception()  # wait for it either way: never two loads of one folder at once
+    return model, tokenizer_future.result()
+
+
 def load_model(spec: str = EMBEDDED, device: str | None = None, dtype: str | torch.dtype | None = None) -> LoadedModel:
     """Load ``spec`` (a zoo name, a local HF directory or a Hub id) with transformers, in eval mode.
 
     ``dtype`` is the compute dtype (None: :func:`default_dtype`); device and dtype are checked before any work.
+    A zoo model's cached files are checked against the hashes recorded when they were built, in a thread
+    beside the loading: files changed since (a zeroed tensor, a corrupt tokenizer of the same size) are
+    rebuilt and loaded again, never used, whatever error loading them raised.
     """
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
     entry = zoo_model(spec)
-    path = resolve_model_dir(spec)
+    path = zoo_model_dir(entry, verify=False) if entry is not None else resolve_model_dir(spec)
     if entry is None:
         problems = model_dir_problems(path)
         if problems:
             raise FkBenchError(f"model directory {path}: {'; '.join(problems)}")
 
-    from transformers import AutoModelForCausalLM
-
     generic = entry is not None and entry.family in GENERIC_TOKENIZER_FAMILIES
-    # The tokenizer (a 33 MB JSON for Gemma) loads in a thread beside the weights.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        tokenizer_future = pool.submit(_load_tokenizer, path, generic)
-        try:
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
-        except (OSError, ValueError, KeyError, RuntimeError) as err:
-            raise FkBenchError(f"model {spec!r} at {path}: could not be loaded ({err})") from None
-        tokenizer = tokenizer_future.result()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        if entry is None:
+            model, tokenizer = _load_files(spec, path, torch_dtype, generic, pool)
+        else:
+            content = pool.submit(content_problem, path)
+            try:
+                model, tokenizer = _load_files(spec, path, torch_dtype, generic, pool)
+            except Exception:
+                if content.result() is None:
+                    raise  # the files are as built: the error is not the cache's
+            if content.result() is not None:  # the files changed since they were built: rebuild (it says so), load again
+                model = tokenizer = None
+                path = zoo_model_dir(entry)
+                model, tokenizer = _load_files(spec, path, torch_dtype, generic, pool)
     model.to(device).eval()
     return LoadedModel(spec, model_display_name(spec), path, model, tokenizer, device, torch_dtype, _source(spec, entry, path))
 

@@ -195,7 +195,7 @@ def package_problems(gguf: PackagedGGUF) -> list[str]:
         if dist.version != part.version:
             problems.append(f"{part.distribution} is version {dist.version}, expected {part.version}")
             continue
-        path = Path(dist.locate_file(part.path))
+        path = Path(str(dist.locate_file(part.path)))
         if not path.is_file():
             problems.append(f"{part.distribution} has no {part.path}")
             continue
@@ -212,7 +212,7 @@ def part_paths(model: ZooModel) -> list[Path]:
     if problems:
         shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
         raise FkBenchError(f"model {model.name!r}: {shown}. Install it with: {model.gguf.pip_command}")
-    return [Path(metadata.distribution(part.distribution).locate_file(part.path)) for part in model.gguf.parts]
+    return [Path(str(metadata.distribution(part.distribution).locate_file(part.path))) for part in model.gguf.parts]
 
 
 def is_installed(model: ZooModel) -> bool:

@@ -19,11 +19,14 @@ import datasets
 import numpy as np
 from lm_eval.api.instance import Instance
 from lm_eval.api.task import ConfigurableTask
+from scipy.special import expit
 
 from fk_bench import metrics
 from fk_bench.answers import DEFAULT_GROUPS
-from fk_bench.data import DEFAULT_CONFIG, fewshot_pool, load_questions
+from fk_bench.data import fewshot_pool, load_questions
+from fk_bench.pairs import PairIndex
 from fk_bench.prompts import example_answer
+from fk_bench.spec import DEFAULT_CONFIG
 from fk_bench.task_plugin import lm_eval_name
 
 WORDS = list(DEFAULT_GROUPS.words)
@@ -51,7 +54,7 @@ class FkYesNoTask(ConfigurableTask):
 
 def load_fk_yesno(config: str = DEFAULT_CONFIG, **_metadata) -> datasets.DatasetDict:
     """The packaged dataset's train (few-shot pool) and test splits for one config."""
-    return datasets.DatasetDict({split: load_questions(config=config, split=split) for split in ("train", "test")})
+    return datasets.DatasetDict({split: load_questions(config=config, split=split).table for split in ("train", "test")})
 
 
 def fewshot_samples() -> list[dict]:
@@ -71,21 +74,31 @@ def doc_to_target(doc: dict) -> int:
     return WORDS.index(example_answer(doc["answer"]))
 
 
-def process_results(doc: dict, results: list[tuple[float, bool]]) -> dict:
-    """Per-question metrics as numbers; corpus-level ones as (p_true, label, pair_id) for the aggregations."""
+def process_results(doc: dict, results: list[tuple[float, bool]], paraphrase: bool = False) -> dict:
+    """Per-question metrics as numbers; corpus-level ones as (log(p_True/p_False), label, pair id, fact id) for the aggregations.
+    The consistencies only with ``paraphrase`` (the paraphrase task, :func:`process_results_paraphrase`)."""
     loglik = [ll for ll, _ in results]
     if len(loglik) == len(WORDS):  # no bare-delimiter request (see FkYesNoTask)
         loglik = [0.0, *loglik]
     scores = metrics.relative_to_delimiter(np.array([loglik]))
     label = bool(doc["answer"])
-    per_question = metrics.question_metrics(scores, DEFAULT_GROUPS.is_true_word, np.array([label]))
-    sample = (float(per_question["p_true"][0]), label, doc.get("pair_id"))
-    return {lm_eval_name(name): float(per_question[name][0]) if metric.per_question else sample for name, metric in metrics.METRICS.items()}
+    per_question = metrics.question_metrics(scores, np.asarray(DEFAULT_GROUPS.is_true_word), np.array([label]))
+    sample = (float(per_question["true_log_odds"][0]), label, doc.get("pair_id"), doc.get("fact_id"))
+    return {
+        lm_eval_name(name): float(per_question[name][0]) if metric.per_question else sample
+        for name, metric in metrics.METRICS.items()
+        if paraphrase or not metric.paraphrase_only
+    }
 
 
-def _unpack(items: list[tuple]) -> tuple[np.ndarray, np.ndarray, list]:
-    p_true, labels, pair_ids = zip(*items)
-    return np.array(p_true, dtype=np.float64), np.array(labels, dtype=bool), list(pair_ids)
+def process_results_paraphrase(doc: dict, results: list[tuple[float, bool]]) -> dict:
+    """:func:`process_results` plus the samples of the consistency metrics (the paraphrase task's)."""
+    return process_results(doc, results, paraphrase=True)
+
+
+def _unpack(items: list[tuple]) -> tuple[np.ndarray, np.ndarray, list, list]:
+    true_log_odds, labels, pair_ids, fact_ids = zip(*items)
+    return np.array(true_log_odds, dtype=np.float64), np.array(labels, dtype=bool), list(pair_ids), list(fact_ids)
 
 
 def _number(value: float | None) -> float:
@@ -94,21 +107,33 @@ def _number(value: float | None) -> float:
 
 
 def ece(items: list[tuple]) -> float:
-    p_true, labels, _ = _unpack(items)
-    return metrics.expected_calibration_error(p_true, labels)
+    true_log_odds, labels, _, _ = _unpack(items)
+    return metrics.expected_calibration_error(expit(true_log_odds), labels)
 
 
 def yes_rate(items: list[tuple]) -> float:
-    p_true, _, _ = _unpack(items)
-    return metrics.yes_rate(p_true)
+    true_log_odds, _, _, _ = _unpack(items)
+    return metrics.yes_rate(true_log_odds)
 
 
 def paired_accuracy(items: list[tuple]) -> float:
     """Over the pairs whose both questions are in the evaluated slice; NaN when there are none."""
-    p_true, labels, pair_ids = _unpack(items)
-    return _number(metrics.paired_accuracy(p_true, labels, pair_ids))
+    true_log_odds, labels, pair_ids, _ = _unpack(items)
+    return _number(metrics.paired_accuracy(true_log_odds, PairIndex.from_ids(pair_ids, labels)))
 
 
 def auroc(items: list[tuple]) -> float:
-    p_true, labels, _ = _unpack(items)
-    return _number(metrics.auroc(p_true, labels))
+    true_log_odds, labels, _, _ = _unpack(items)
+    return _number(metrics.auroc(true_log_odds, labels))
+
+
+def consistency(items: list[tuple]) -> float:
+    """Over the statements asked in several wordings (the paraphrase task); NaN when none is."""
+    true_log_odds, labels, _, fact_ids = _unpack(items)
+    accuracy = (np.where(labels, true_log_odds, -true_log_odds) > 0).astype(np.float64)
+    return _number(metrics.consistency(accuracy, labels, fact_ids))
+
+
+def paired_consistency(items: list[tuple]) -> float:
+    true_log_odds, labels, pair_ids, fact_ids = _unpack(items)
+    return _number(metrics.paired_consistency(true_log_odds, PairIndex.from_ids(pair_ids, labels), fact_ids))

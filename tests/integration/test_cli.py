@@ -64,7 +64,23 @@ def test_eval_writes_results(tmp_path, capsys, tiny_model):
     assert code == 0
     results = json.loads((tmp_path / "out" / tiny_model.name / "results.json").read_text())
     assert [q["answer"] for q in results["questions"]] == [True, False, True]
-    assert results["summary"]["n_questions"] == 3 and results["prompt_format"] == "plain"
+    assert results["summary"]["n_questions"] == 3 and results["spec"]["prompt_format"] == "plain"
+    assert results["spec"]["dataset"] == {**results["spec"]["dataset"], "id": data, "config": None, "split": None, "version": None}
+
+
+@pytest.mark.parametrize("option", [["--split", "train"], ["--config", "all"]])
+def test_split_and_config_with_a_file_are_refused_not_recorded(tmp_path, capsys, tiny_dir, option):
+    data = write(tmp_path / "fk_samples.csv", "question,answer\nIs Rome in Spain?,no\n")
+    code, err = run_cli(["eval", "--model", tiny_dir, "--dataset", data, *option, "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and f"{option[0]} {option[1]} apply to dataset folders and Hub datasets, not to a single file" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_batch_size_auto_is_recorded_as_asked_and_as_used(tmp_path, tiny_model):
+    code = main(["eval", "--model", str(tiny_model.path), "--config", "paris", "--out", str(tmp_path), "--batch-size", "auto"])
+    assert code == 0
+    results = json.loads((tmp_path / tiny_model.name / "results.json").read_text())
+    assert results["spec"]["batch_size"] == "auto" and results["scoring"]["batch_size"] >= 1
 
 
 @pytest.mark.parametrize(

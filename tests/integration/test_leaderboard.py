@@ -1,6 +1,7 @@
 """``fk-bench leaderboard``: reading fk-bench and lm-eval results, groups of comparable rows, the three
 outputs, the page in headless Chromium, and the zoo runner on a tiny slice."""
 
+import html as html_module
 import json
 import math
 import re
@@ -10,19 +11,24 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from markupsafe import escape
+from support.pages import assert_inert, elements, figure_strings, plotly_tags
 
 from fk_bench.answers import DEFAULT_GROUPS
 from fk_bench.cli import main
 from fk_bench.data import load_questions
+from fk_bench.dataset.schema import DATASET_VERSION
 from fk_bench.errors import FkBenchError
 from fk_bench.evaluation import evaluate, write_results
 from fk_bench.leaderboard import collect_rows, render
 from fk_bench.leaderboard.collect import DISPLAY_METRICS
-from fk_bench.leaderboard.run import slice_record, zoo_slice
 from fk_bench.metrics import METRICS
+from fk_bench.pages import plain_text, plotly_js, safe_url
 from fk_bench.pages.browser import dump_dom, find_chromium
+from fk_bench.results import read_results
+from fk_bench.zoo_run import DEFAULT_PER_RELATION
 
 RELATIONS = ("capital_of", "currency_of")
+V1_FILE = Path(__file__).parents[1] / "data" / "results_v1_paris.json"
 
 
 def lm_eval_result(name: str, relations: dict[str, tuple[float, float]], limit: int = 10, chat: bool = False) -> dict:
@@ -68,27 +74,16 @@ def write_json(path, data) -> None:
 @pytest.fixture(scope="module")
 def results_dir(tmp_path_factory, tiny_model):
     root = tmp_path_factory.mktemp("leaderboard")
-    questions = load_questions(split="test", config="all").filter(lambda q: q["relation"] in RELATIONS)
-    questions = questions.select(range(8))
-    record = {"config": "all", "split": "test", "relation": None, "limit": 8}
+    questions = load_questions(split="test", config="all")
+    rows = [i for i, relation in enumerate(questions["relation"]) if relation in RELATIONS][:8]
+    questions = questions.select(rows, questions.dataset.model_copy(update={"limit": 8}))
     for fmt in ("plain", "fewshot"):
-        result = evaluate(
-            tiny_model, questions, DEFAULT_GROUPS, prompt_format=fmt, fewshot_k=2, dataset_id="default", dataset_settings=record, progress=False
-        )
+        result = evaluate(tiny_model, questions, DEFAULT_GROUPS, progress=False, prompt_format=fmt, **({"fewshot_k": 2} if fmt == "fewshot" else {}))
         write_results(result, root / "native")
-    # A results.json as fk-bench 0.1 wrote it: no settings, dataset without slice, no yes_rate/paired accuracy.
-    old = json.loads((root / "native" / tiny_model.name / "results.json").read_text())
-    old = {
-        "fk_bench_version": "0.1.0",
-        "model": {k: old["model"][k] for k in ("spec", "name", "path", "device")},
-        "dataset": {"id": "default", "n_questions": 8},
-        "prompt_format": "plain",
-        "summary": {
-            k: old["summary"][k] for k in ("n_questions", "accuracy", "logit_diff", "prob_diff", "log_odds", "brier", "ece", "n_pass_filter")
-        },
-        "per_relation": {r: {"accuracy": s["accuracy"]} for r, s in old["per_relation"].items()},
-    }
-    write_json(root / "old" / "results.json", old)
+    # A results.json as fk-bench 0.1 wrote it before it recorded its settings: refused by name, never ranked.
+    write_json(root / "ancient" / "results.json", {"fk_bench_version": "0.1.0", "model": {"name": "x"}, "summary": {"accuracy": 0.5}})
+    # A version-1 result (fk-bench 0.1 with settings): upgraded on reading, a group of its own (dataset 1.0.0, paris).
+    shutil.copy(V1_FILE, (root / "old").mkdir(parents=True) or root / "old" / "results.json")
     # lm-eval: two models on the same 20 questions; "tied" has big-model's paired accuracy and a lower accuracy.
     write_json(
         root / "lm_eval" / "big-model" / "results_2026-11-27T00-00-00.json",
@@ -117,14 +112,14 @@ def collect(*paths, **kwargs) -> tuple[pd.DataFrame, str]:
 
 
 def test_rows_are_grouped_by_the_questions_they_were_scored_on(results_dir, tiny_model):
-    table, warned = collect(results_dir / "native", results_dir / "old", results_dir / "lm_eval")
-    for name in ("broken", "foreign", "array", "odd/results.json: skipped, a folder"):
+    table, warned = collect(results_dir / "native", results_dir / "old", results_dir / "ancient", results_dir / "lm_eval")
+    for name in ("broken", "foreign", "array", "odd/results.json: skipped, a folder", "ancient/results.json: skipped, written by fk-bench 0.1.0"):
         assert name in warned
     assert len(table) == 6
-    # lm-eval's 10 per relation, fk-bench's first 8 of two relations and the old file's unrecorded slice
+    # lm-eval's 10 per relation, fk-bench's first 8 of two relations and the version-1 file's Paris set
     # are three different sets of questions: three groups, never one ranking.
     groups = {g: set(rows["model"]) for g, rows in table.groupby("group")}
-    assert groups == {1: {"big-model", "tied", "small-model"}, 2: {tiny_model.name}, 3: {tiny_model.name}}
+    assert groups == {1: {"big-model", "tied", "small-model"}, 2: {tiny_model.name}, 3: {"gemma-3-270m-q4_k_m"}}
     lm = table[table["group"] == 1]
     assert list(lm["model"]) == ["big-model", "tied", "small-model"], "paired accuracy first, then accuracy"
     assert list(lm["rank"]) == [1, 2, 3]
@@ -139,7 +134,7 @@ def test_rows_are_grouped_by_the_questions_they_were_scored_on(results_dir, tiny
     ranked = table[table["group"] == 2]
     assert tuple(ranked.iloc[0][["paired_accuracy", "accuracy"]]) >= tuple(ranked.iloc[1][["paired_accuracy", "accuracy"]])
     old = table[table["group"] == 3].iloc[0]
-    assert old["config"] == "n/a" and math.isnan(old["yes_rate"]) and math.isnan(old["paired_accuracy"]) and old["accuracy"] >= 0
+    assert (old["config"], old["version"]) == ("paris", "1.0.0") and math.isnan(old["paired_accuracy"]) and old["accuracy"] >= 0
     assert native.iloc[1]["report"].endswith("report.html")
     assert pd.isna(big["report"]), "reports elsewhere are linked only when their folder is given"
     linked, _ = collect(results_dir / "lm_eval", results_dir / "reports")
@@ -214,12 +209,12 @@ def test_bad_outputs_and_inputs(tmp_path, capsys):
     (tmp_path / "dir.md").mkdir()
     assert main(["leaderboard", str(tmp_path), "--out", str(tmp_path / "dir.md")]) == 2
     assert "is a folder" in capsys.readouterr().err
-    assert main(["leaderboard", "--out", str(tmp_path / "b.md")]) == 2
-    assert "give result files" in capsys.readouterr().err
-    assert main(["leaderboard", str(tmp_path), "--out", str(tmp_path / "b.md"), "--per-relation", "4"]) == 2
-    assert "--per-relation applies only with --run-zoo" in capsys.readouterr().err
-    assert main(["leaderboard", "--run-zoo", str(tmp_path)]) == 2
-    assert "--run-zoo takes no result paths" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["leaderboard", "--out", str(tmp_path / "b.md")])
+    assert "the following arguments are required: results" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["leaderboard", str(tmp_path), "--out", str(tmp_path / "b.md"), "--per-relation", "4"])
+    assert "unrecognized arguments: --per-relation" in capsys.readouterr().err, "running the zoo is 'fk-bench zoo run'"
 
 
 CLICK_AND_RECORD = """<script>
@@ -260,38 +255,42 @@ def test_page_in_headless_chromium(results_dir, tmp_path):
     ]
 
 
-def test_zoo_slice_is_whole_pairs_the_same_per_relation():
-    questions = zoo_slice(100).to_pandas()
-    assert questions["relation"].value_counts().eq(100).all() and questions["relation"].nunique() == 9
-    assert questions["answer"].mean() == 0.5
-    assert questions["pair_id"].value_counts().eq(2).all()
-    first = load_questions(split="test", config="capital_of").to_pandas()["id"][:100].tolist()
-    assert questions[questions["relation"] == "capital_of"]["id"].tolist() == first, "the first 100 of the relation, in file order"
+def test_zoo_slice_is_whole_facts_in_every_wording_the_same_per_relation():
+    from fk_bench.zoo_run import zoo_slice
+
+    questions = zoo_slice(12)
+    table = questions.to_pandas()
+    assert table["relation"].value_counts().eq(12).all() and table["answer"].mean() == 0.5
+    assert table["pair_id"].value_counts().eq(2).all() and len(questions.pairs) == len(table) // 2
+    assert table.groupby("fact_id")["template"].nunique().ge(2).all(), "each fact in several wordings: consistency is defined"
+    paraphrase = load_questions(split="test", config="paraphrase").to_pandas()
+    first = paraphrase[paraphrase["relation"] == "capital_of"]["id"][:12].tolist()
+    assert table[table["relation"] == "capital_of"]["id"].tolist() == first, "the first 12 of the relation, in file order"
+    assert (questions.dataset.config, questions.dataset.limit, questions.dataset.limit_per_relation) == ("paraphrase", 12, True)
     with pytest.raises(FkBenchError, match="even"):
         zoo_slice(3)
-    assert slice_record(100)["limit_per_relation"] is True
 
 
-def test_run_zoo_on_a_tiny_model(tmp_path, tiny_model, capsys):
-    out = tmp_path / "board"
-    args = ["leaderboard", "--run-zoo", "--out", str(out), "--models", str(tiny_model.path), "--per-relation", "2", "--fewshot-k", "2"]
+def test_zoo_run_on_a_tiny_model_then_the_leaderboard_renders_it(tmp_path, tiny_model, capsys):
+    out = tmp_path / "results"
+    args = ["zoo", "run", "--out", str(out), "--models", str(tiny_model.path), "--per-relation", "6", "--fewshot-k", "2"]
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "no chat template" in printed and "min wall" in printed
-    table = pd.read_csv(out / "leaderboard.csv")
+    assert "no chat template" in printed and "min wall" in printed and "--per-relation 6" in printed
+    assert main(["leaderboard", str(out), "--out", str(tmp_path / "board"), "--all"]) == 0
+    table = pd.read_csv(tmp_path / "board" / "leaderboard.csv")
     assert sorted(table["prompt_format"]) == ["fewshot", "plain"]
-    assert set(table["limit"]) == {"first 2 per relation"} and set(table["n"]) == {18} and table["paired_accuracy"].notna().all()
-    for name in ("leaderboard.md", "leaderboard.html"):
-        assert "--per-relation 2" in (out / name).read_text()
-    results = sorted(out.glob("results/*/results.json"))
+    assert set(table["limit"]) == {"first 6 per relation"} and set(table["config"]) == {"paraphrase"}
+    assert table["paired_accuracy"].notna().all() and table["consistency"].notna().all() and table["paired_consistency"].notna().all()
+    assert any(column.startswith("paired_accuracy[domain:") for column in table.columns)
+    results = sorted(out.glob("*/results.json"))
     assert len(results) == 2
     stamps = [p.stat().st_mtime_ns for p in results]
     assert main([*args, "--resume"]) == 0
     assert "kept" in capsys.readouterr().out and [p.stat().st_mtime_ns for p in results] == stamps
     assert main([*args, "--resume", "--formats", "plain", "--dtype", "bfloat16"]) == 0
     assert "kept" not in capsys.readouterr().out, "a result in another dtype is not reused"
-    assert len(sorted(out.glob("results/*/results.json"))) == 2 and pd.read_csv(out / "leaderboard.csv")["dtype"].tolist() == ["bfloat16"]
-    assert main(["leaderboard", "--run-zoo", "--models", "no-such-model", "--out", str(out)]) == 2
+    assert main(["zoo", "run", "--models", "no-such-model", "--out", str(out)]) == 2
     assert "not in the zoo" in capsys.readouterr().err
 
 
@@ -315,14 +314,87 @@ def test_committed_leaderboard_is_what_its_results_give(tmp_path):
     rebuilt_path = render(collect_rows(sorted((COMMITTED / "results").glob("*/results.json"))), tmp_path / "leaderboard.csv")
     rebuilt = pd.read_csv(rebuilt_path).drop(columns=["report", "source"])
     pd.testing.assert_frame_equal(committed.drop(columns=["report", "source"]), rebuilt)
-    assert set(committed["limit"]) == {"first 100 per relation"} and set(committed["n"]) == {900} and committed["group"].eq(1).all()
+    assert set(committed["limit"]) == {f"first {DEFAULT_PER_RELATION} per relation"} and committed["group"].eq(1).all()
+    assert set(committed["config"]) == {"paraphrase"} and set(committed["version"]) == {DATASET_VERSION}
     assert {"embedded", "random-gemma-3-270m", "smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct"} == {
-        json.loads((COMMITTED / source).read_text())["model"]["spec"] for source in committed["source"]
+        read_results(COMMITTED / source).spec.model for source in committed["source"]
     }
     markdown = (COMMITTED / "leaderboard.md").read_text()
     assert len(re.findall(r"^\| \d+ \| ", markdown, flags=re.M)) == len(committed)
     if find_chromium() is not None:
         dom, _log = dump_dom(COMMITTED / "leaderboard.html")
         attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', re.search(r"<body([^>]*)>", dom).group(1)))
-        assert attrs["data-js-errors"] == "0" and attrs["data-expected"] == "2" and attrs["data-rendered"] == "2"
+        assert attrs["data-js-errors"] == "0" and attrs["data-expected"] == "3" and attrs["data-rendered"] == "3"
         assert dom.count('<table class="board"') == 1
+
+
+# ---------------------------------------------------------------- shared pages: hostile names and folders
+
+HOSTILE_NAME = (
+    '=HYPERLINK("https://evil.example")\n## pwned <script>alert(1)</script> <a href="https://evil.example">click</a> '
+    "[md](javascript:alert(2)) |x| %{customdata[1]}"
+)
+HOSTILE_RELATION = '<a href="https://evil.example">capital</a>'
+PLOTLY_OWN_TAGS = {"br", "b", "i", "extra", "sup", "sub"}
+
+
+@pytest.fixture
+def hostile_board(tmp_path):
+    """lm-eval results in a folder named ``javascript:alert(document.domain)`` (with a report), read as
+    the leaderboard reads anyone's folders, then given a hostile model name, dtype and relation."""
+    shared = tmp_path / "shared"
+    folder = shared / "javascript:alert(document.domain)"
+    write_json(folder / "results_2026-11-27T00-00-00.json", lm_eval_result("big-model", {"capital_of": (0.9, 0.8), "currency_of": (0.7, 0.6)}))
+    (folder / "report.html").write_text("<html></html>")
+    out = shared / "board.html"  # beside the folder: its link starts with the folder's name, as a scheme would
+    assert main(["leaderboard", str(shared), "--out", str(out)]) == 0
+    table = collect_rows([shared])
+    table["model"] = HOSTILE_NAME
+    table["dtype"] = "<b onmouseover=alert(3)>f32</b>"
+    table = table.rename(columns=lambda c: c.replace("[capital_of]", f"[{HOSTILE_RELATION}]"))
+    return out, table, tmp_path
+
+
+def test_a_javascript_folder_is_never_a_live_link(hostile_board):
+    out, _table, _ = hostile_board
+    page = out.read_text().replace(plotly_js(), "")
+    hrefs = [html_module.unescape(h) for h in re.findall(r'href="([^"]*)"', page)]
+    assert "javascript%3Aalert%28document.domain%29/report.html" in hrefs, "the report is still linked, as the relative path it is"
+    assert any(h.startswith("javascript%3Aalert%28document.domain%29/results_") for h in hrefs)
+    assert all(safe_url(h) == h for h in hrefs)
+    assert "javascript:" not in "".join(hrefs).lower()
+
+
+def test_hostile_names_stay_text_in_every_output(hostile_board):
+    _out, table, tmp_path = hostile_board
+    # HTML: escaped by Jinja2, inert in plotly (no tag of the data reaches a figure)
+    page = render(table, tmp_path / "hostile.html").read_text()
+    assert_inert(page)
+    assert str(escape(HOSTILE_NAME.replace("\n", " "))) in page.replace("\n", " ")
+    strings = figure_strings(page)
+    assert any(plain_text(HOSTILE_NAME) in s for s in strings), "the figures name the row, as text"
+    tags = {name for s in strings for name, _ in plotly_tags(s)}
+    assert tags <= PLOTLY_OWN_TAGS, f"only the figures' own markup: {tags - PLOTLY_OWN_TAGS}"
+    assert "%{customdata[1]}" not in " ".join(s for s in strings if "pwned" in s), "no hover field read from a name"
+    # CSV: the formula is quoted, the numbers are numbers
+    csv = pd.read_csv(render(table, tmp_path / "hostile.csv"))
+    assert csv["model"].str.startswith("'=HYPERLINK").all() and pd.api.types.is_float_dtype(csv["accuracy"])
+    # Markdown: one heading per group, one table row per row, no HTML, no link but the report's
+    markdown_it = pytest.importorskip("markdown_it")
+    text = render(table, tmp_path / "hostile.md").read_text()
+    rendered = markdown_it.MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
+    assert "<script" not in rendered and "onmouseover=" not in rendered.replace("&lt;b onmouseover=", "")
+    assert rendered.count("<h2>") == table["group"].nunique() and rendered.count("<h1>") == 1, "a heading per group; the name adds none"
+    assert len(re.findall(r"<tr>\s*<td", rendered)) == 2 * len(table), "the ranking and the per-relation table, a row each"
+    assert all(safe_url(html_module.unescape(h)) for h in re.findall(r'href="([^"]*)"', rendered))
+    assert "pwned" in rendered and "<h2>pwned" not in rendered
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="chromium is not installed (Debian package chromium; .ci/run installs it)")
+def test_hostile_page_in_headless_chromium(hostile_board):
+    _out, table, tmp_path = hostile_board
+    dom, _log = dump_dom(render(table, tmp_path / "hostile.html"))
+    attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', re.search(r"<body([^>]*)>", dom).group(1)))
+    assert attrs["data-js-errors"] == "0" and attrs["data-rendered"] == attrs["data-expected"] != "0"
+    assert_inert(dom)
+    assert [e for e in elements(dom) if e[0] == "a" and not any(n == "href" for n, _ in e[1])] == [], "plotly drew no link (svg a) from a name"

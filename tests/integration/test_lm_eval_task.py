@@ -18,7 +18,6 @@ from support.lm_eval_task import (
     PER_QUESTION,
     assert_same_aggregates,
     assert_same_numbers,
-    pair_ids,
     read_results,
     read_samples,
     run_lm_eval,
@@ -29,6 +28,7 @@ from fk_bench import metrics
 from fk_bench.answers import DEFAULT_GROUPS
 from fk_bench.data import load_questions
 from fk_bench.evaluation import evaluate
+from fk_bench.pairs import PairIndex
 from fk_bench.prompts import build_prompt
 from fk_bench.task_plugin import GROUP_MEAN_METRICS_EXTRA, lm_eval_name, tasks_dir
 
@@ -74,9 +74,9 @@ def test_lm_eval_equals_native_on_tiny_model(tiny_model, tiny_hflm, task, config
     out = run_lm_eval(tiny_hflm, task, limit=LIMIT)
     questions = load_questions(config=config, limit=LIMIT)
     native = evaluate(tiny_model, questions, DEFAULT_GROUPS, prompt_format=prompt_format, fewshot_k=4, progress=False)
-    assert native.word_tokens["multi_token"], "the tiny tokenizer splits some answer words"
-    assert_same_numbers(sorted_samples(out, task), native.questions)
-    assert_same_aggregates(out["results"][task], native.questions, pair_ids(questions))
+    assert native.answer_word_tokens.multi_token, "the tiny tokenizer splits some answer words"
+    assert_same_numbers(sorted_samples(out, task), native)
+    assert_same_aggregates(out["results"][task], native)
 
 
 def test_apply_chat_template_equals_native_chat(tiny_chat_model):
@@ -91,8 +91,8 @@ def test_apply_chat_template_equals_native_chat(tiny_chat_model):
     native = evaluate(tiny_chat_model, questions, DEFAULT_GROUPS, prompt_format="chat", progress=False)
     prompts = [build_prompt(q, "chat", tiny_chat_model.tokenizer) for q in questions["question"]]
     assert [s["arguments"][0][0] for s in samples] == prompts, "lm-eval's context is fk-bench's chat prompt"
-    assert_same_numbers(samples, native.questions)
-    assert_same_aggregates(out["results"]["fk_yesno_paris"], native.questions, pair_ids(questions))
+    assert_same_numbers(samples, native)
+    assert_same_aggregates(out["results"]["fk_yesno_paris"], native)
 
 
 def test_group_means_are_corpus_values_and_corpus_only_metrics_stay_per_task(tiny_model, tiny_hflm):
@@ -108,24 +108,40 @@ def test_group_means_are_corpus_values_and_corpus_only_metrics_stay_per_task(tin
     assert GROUP_MEAN_METRICS_EXTRA == ("yes_rate",)
     assert group["yes_rate,none"] == pytest.approx(metrics.yes_rate([s["yes_rate"][0] for s in samples]), abs=1e-6)
     for name in CORPUS:
-        if name not in GROUP_MEAN_METRICS_EXTRA:
+        if metrics.METRICS[name].paraphrase_only:  # only the paraphrase task asks a fact in several wordings
+            assert all(f"{lm_eval_name(name)},none" not in out["results"][task] for task in subtasks)
+        elif name not in GROUP_MEAN_METRICS_EXTRA:
             assert f"{lm_eval_name(name)},none" not in group
             assert all(f"{lm_eval_name(name)},none" in out["results"][task] for task in subtasks)
 
 
 def test_aggregations_call_fk_bench_metrics_with_pairs():
-    """paired_accuracy counts only pairs whose both questions were evaluated; none -> NaN, never 0."""
+    """paired_accuracy counts only pairs whose both questions were evaluated; none -> NaN, never 0. Samples
+    carry log(p_True/p_False), so a pair whose p_true both round to 1.0 is still told apart."""
     utils = _load_task_module("utils")
-    items = [(0.9, True, "a"), (0.2, False, "a"), (0.4, True, "b"), (0.4, False, "b"), (0.7, False, "c"), (0.3, True, None)]
-    p_true = np.array([p for p, _, _ in items])
-    labels = np.array([label for _, label, _ in items])
-    ids = [pair for _, _, pair in items]
-    assert utils.paired_accuracy(items) == pytest.approx(0.75) == metrics.paired_accuracy(p_true, labels, ids)
-    assert utils.auroc(items) == pytest.approx(metrics.auroc(p_true, labels))
-    assert utils.yes_rate(items) == pytest.approx(1 / 3)
-    assert utils.ece(items) == pytest.approx(metrics.expected_calibration_error(p_true, labels))
-    assert math.isnan(utils.paired_accuracy([(0.9, True, "a"), (0.2, False, "b"), (0.5, True, None)]))
-    assert math.isnan(utils.auroc([(0.9, True, "a"), (0.2, True, "b")]))
+    items = [
+        (2.2, True, "a", "f"),
+        (-1.4, False, "a", "f"),
+        (-0.4, True, "b", "f"),
+        (-0.4, False, "b", "f"),
+        (0.8, False, "c", "g"),
+        (-0.8, True, None, "h"),
+    ]
+    t_vs_f = np.array([t for t, *_ in items])
+    labels = np.array([label for _, label, *_ in items])
+    index = PairIndex.from_ids([pair for _, _, pair, _ in items], labels)
+    assert utils.paired_accuracy(items) == pytest.approx(0.75) == metrics.paired_accuracy(t_vs_f, index)
+    assert utils.auroc(items) == pytest.approx(metrics.auroc(t_vs_f, labels))
+    assert utils.yes_rate(items) == pytest.approx(2 / 6)
+    assert utils.ece(items) == pytest.approx(metrics.expected_calibration_error(1 / (1 + np.exp(-t_vs_f)), labels))
+    assert utils.paired_accuracy([(40.0, True, "a", None), (45.0, False, "a", None)]) == 0.0, "p_true is 1.0 for both; the twin wins"
+    assert math.isnan(utils.paired_accuracy([(2.2, True, "a", None), (-1.4, False, "b", None), (0.0, True, None, None)]))
+    assert math.isnan(utils.auroc([(2.2, True, "a", None), (-1.4, True, "b", None)]))
+    # consistency over statements asked twice: (f, True) right twice -> agrees; (f, False) right then wrong -> disagrees
+    paraphrased = [(1.0, True, "a0", "f"), (-1.0, False, "a0", "f"), (2.0, True, "a1", "f"), (0.5, False, "a1", "f")]
+    assert utils.consistency(paraphrased) == pytest.approx(0.5)
+    assert utils.paired_consistency(paraphrased) == 1.0  # the true question wins in both wordings
+    assert math.isnan(utils.consistency(items[:2]))
 
 
 def test_generated_yaml_is_up_to_date_with_the_metric_registry():
@@ -133,7 +149,7 @@ def test_generated_yaml_is_up_to_date_with_the_metric_registry():
     for name, text in generator.expected_files().items():
         assert (tasks_dir() / "fk_yesno" / name).read_text() == text, f"{name} is stale: run python tasks/fk_yesno/_generate_configs.py"
     template = generator.template_yaml()
-    assert all(f"metric: {lm_eval_name(name)} " in template for name in metrics.METRICS)
+    assert all(f"metric: {lm_eval_name(name)} " in template for name, metric in metrics.METRICS.items() if not metric.paraphrase_only)
 
 
 def test_tasks_dir_holds_the_group_and_paris_task():
@@ -171,6 +187,6 @@ def test_stock_cli_on_exported_embedded_model(embedded_model, tmp_path):
     samples = read_samples(tmp_path / "lm_eval_out", "fk_yesno_paris")
     questions = load_questions(config="paris")
     native = evaluate(embedded_model, questions, DEFAULT_GROUPS, progress=False)
-    assert_same_numbers(samples, native.questions)
+    assert_same_numbers(samples, native)
     results = read_results(tmp_path / "lm_eval_out")
-    assert_same_aggregates(results["results"]["fk_yesno_paris"], native.questions, pair_ids(questions))
+    assert_same_aggregates(results["results"]["fk_yesno_paris"], native)

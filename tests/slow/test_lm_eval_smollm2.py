@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from support.lm_eval_task import assert_same_aggregates, assert_same_numbers, pair_ids, read_results, read_samples
+from support.lm_eval_task import assert_same_aggregates, assert_same_numbers, read_results, read_samples
 
 from fk_bench.answers import DEFAULT_GROUPS
 from fk_bench.data import load_questions
@@ -64,6 +64,6 @@ def test_stock_cli_apply_chat_template_equals_native_chat(smollm2, tmp_path):
 
     questions = load_questions(config=RELATION, limit=LIMIT)
     native = evaluate(smollm2, questions, DEFAULT_GROUPS, prompt_format="chat", progress=False)
-    assert native.word_tokens["multi_token"], "SmolLM2 splits some answer words: the multi-token path is compared too"
-    assert_same_numbers(read_samples(out_dir, task), native.questions)
-    assert_same_aggregates(read_results(out_dir)["results"][task], native.questions, pair_ids(questions))
+    assert native.answer_word_tokens.multi_token, "SmolLM2 splits some answer words: the multi-token path is compared too"
+    assert_same_numbers(read_samples(out_dir, task), native)
+    assert_same_aggregates(read_results(out_dir)["results"][task], native)

@@ -9,10 +9,10 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from fk_bench import metrics
+from fk_bench.results import RunResult
 from fk_bench.task_plugin import lm_eval_name, tasks_dir
 
 PER_QUESTION = [name for name, metric in metrics.METRICS.items() if metric.per_question]
@@ -55,33 +55,36 @@ def read_results(out_dir: Path) -> dict:
     return json.loads(next(out_dir.rglob("results_*.json")).read_text())
 
 
-def pair_ids(questions) -> list:
-    """The questions' pair ids (None where the data has none)."""
-    return list(questions["pair_id"]) if "pair_id" in questions.column_names else [None] * len(questions)
-
-
-def assert_same_numbers(samples: list[dict], table: pd.DataFrame) -> None:
-    """Every per-question metric and p_true of every question within 1e-4 (``table``: EvalResult.questions)."""
+def assert_same_numbers(samples: list[dict], native: RunResult) -> None:
+    """Every per-question metric and log(p_True/p_False) of every question within 1e-4."""
+    table = native.frame
     assert len(samples) == len(table)
     for sample, (_, row) in zip(samples, table.iterrows()):
         assert sample["doc"]["question"] == row["question"]
         for name in PER_QUESTION:
             assert sample[lm_eval_name(name)] == pytest.approx(row[name], abs=1e-4), (row["question"], name)
         for name in CORPUS:
-            p_true, label, _ = sample[name]
-            assert p_true == pytest.approx(row["p_true"], abs=1e-4) and label == row["answer"], (row["question"], name)
+            if name not in sample:
+                assert metrics.METRICS[name].paraphrase_only, name
+                continue
+            true_log_odds, label, pair_id, _ = sample[name]
+            assert true_log_odds == pytest.approx(row["true_log_odds"], abs=1e-4) and label == row["answer"], (row["question"], name)
+            assert pair_id == row["pair_id"] or (pair_id is None and not isinstance(row["pair_id"], str)), row["question"]
 
 
-def assert_same_aggregates(result: dict, table: pd.DataFrame, pairs: list) -> None:
-    """A task's reported numbers are fk_bench.metrics' on the native p_true; an absent one (None) is NaN."""
-    p_true, labels = table["p_true"].to_numpy(), table["answer"].to_numpy(dtype=bool)
+def assert_same_aggregates(result: dict, native: RunResult) -> None:
+    """A task's reported numbers are fk_bench.metrics' on the native log-odds; an absent one (None) is NaN."""
+    table = native.frame
+    t_vs_f, labels = table["true_log_odds"].to_numpy(), table["answer"].to_numpy(dtype=bool)
     expected = {
-        "yes_rate": metrics.yes_rate(p_true),
-        "paired_accuracy": metrics.paired_accuracy(p_true, labels, pairs),
-        "auroc": metrics.auroc(p_true, labels),
-        "ece": metrics.expected_calibration_error(p_true, labels),
+        "yes_rate": metrics.yes_rate(t_vs_f),
+        "paired_accuracy": metrics.paired_accuracy(t_vs_f, native.pairs),
+        "auroc": metrics.auroc(t_vs_f, labels),
+        "ece": metrics.expected_calibration_error(table["p_true"].to_numpy(), labels),
     }
-    assert set(expected) == set(CORPUS), "a new corpus-level metric needs its lm-eval aggregation checked here"
+    assert set(expected) == {name for name in CORPUS if not metrics.METRICS[name].paraphrase_only}, (
+        "a new corpus-level metric needs its lm-eval aggregation checked here"
+    )
     for name, value in expected.items():
         reported = result[f"{lm_eval_name(name)},none"]
         if value is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
@@ -15,6 +16,11 @@ from fk_bench.errors import FkBenchError
 from fk_bench.metrics import paired_accuracy
 
 
+def logit(p_true: list[float]) -> np.ndarray:
+    p = np.asarray(p_true, dtype=float)
+    return np.log(p / (1 - p))
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return path
@@ -23,9 +29,9 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 def test_default_is_the_packaged_test_split_with_every_column():
     questions = load_questions()
     expected = pq.read_table(DEFAULT_DATASET / "all" / "test.parquet").to_pylist()
-    assert questions.column_names == list(QUESTION_COLUMNS)
+    assert questions.table.column_names == list(QUESTION_COLUMNS)
     assert len(questions) == len(expected) > 5000
-    assert questions[0] == expected[0] and questions[-1] == expected[-1]
+    assert questions.table[0] == expected[0] and questions.table[-1] == expected[-1]
     assert all(isinstance(value, bool) for value in questions["corrupted_same_length"])
 
 
@@ -34,9 +40,9 @@ def test_configs_relations_splits_and_limit():
     assert len(paris) == 9 and set(paris["relation"]) == {"paris"}
     by_config = load_questions(config="shares_border")
     by_column = load_questions(relation="shares_border")
-    assert sorted(by_config["id"]) == sorted(by_column["id"]) and len(by_config) > 500
+    assert sorted(by_config["id"]) == sorted(by_column["id"]) and len(by_config) > 400
     train = load_questions(split="train")
-    assert 0 < len(train) < 100 and not set(train["question"]) & set(load_questions()["question"])
+    assert 0 < len(train) <= 120 and not set(train["question"]) & set(load_questions()["question"])
     assert len(load_questions(limit=10)) == 10
 
 
@@ -310,7 +316,8 @@ def test_pairs_are_found_by_matching_corrupted_question_to_question(tmp_path):
         "pair-1": {"Is Oslo in Norway?", "Is Oslo in Chile?"},
     }
     assert questions["pair_id"][4] is None
-    assert paired_accuracy([0.9, 0.2, 0.1, 0.3, 0.5], questions["answer"], questions["pair_id"]) == 0.5
+    assert questions.pairs.ids == ("pair-0", "pair-1")
+    assert paired_accuracy(logit([0.9, 0.2, 0.1, 0.3, 0.5]), questions.pairs) == 0.5
 
 
 @pytest.mark.parametrize("named_by", ["true", "false"])
@@ -349,7 +356,7 @@ def test_no_pairs_leave_pair_id_empty_and_paired_accuracy_absent(tmp_path):
         )
     )
     assert questions["pair_id"] == [None, None, None]
-    assert paired_accuracy([0.9, 0.1, 0.5], questions["answer"], questions["pair_id"]) is None
+    assert len(questions.pairs) == 0 and paired_accuracy(logit([0.9, 0.1, 0.5]), questions.pairs) is None
 
 
 @pytest.mark.parametrize(
@@ -404,10 +411,42 @@ def test_given_pair_ids_are_used_as_they_are(tmp_path):
         )
     )
     assert questions["pair_id"] == ["1", "1", "solo", None]
-    assert paired_accuracy([0.6, 0.7, 0.9, 0.1], questions["answer"], questions["pair_id"]) == 0.0
+    assert paired_accuracy(logit([0.6, 0.7, 0.9, 0.1]), questions.pairs) == 0.0
 
 
 def test_packaged_pairs_survive_relation_and_limit(tmp_path):
     questions = load_questions(relation="capital_of", limit=7)
     assert sum(pair_id is not None for pair_id in questions["pair_id"]) == 7
-    assert paired_accuracy([1.0, 0.0] * 3 + [0.5], questions["answer"], questions["pair_id"]) == 1.0  # the 7th row's twin is cut off
+    assert len(questions.pairs) == 3  # the 7th row's twin is cut off
+    assert paired_accuracy(logit([0.9, 0.1] * 3 + [0.5]), questions.pairs) == 1.0
+
+
+def test_popularity_is_a_number_or_unknown(tmp_path):
+    good = tmp_path / "good.csv"
+    good.write_text("question,answer,popularity\nIs Rome in Italy?,true,2.8e6\nIs Oslo in Chile?,false,\n", encoding="utf-8")
+    assert load_questions(good)["popularity"] == [2.8e6, None]
+    for value, message in (("many", "'many' is not a number"), ("inf", "'inf' is not a finite number")):
+        bad = tmp_path / "bad.csv"
+        bad.write_text(f"question,answer,popularity\nIs Rome in Italy?,true,{value}\n", encoding="utf-8")
+        with pytest.raises(FkBenchError, match=f"bad.csv:2: field 'popularity': {message}"):
+            load_questions(bad)
+
+
+def test_the_questions_say_which_questions_they_are(tmp_path):
+    from fk_bench.dataset.schema import DATASET_VERSION
+
+    packaged = load_questions(relation="capital_of", limit=4)
+    assert packaged.dataset.model_dump() == {
+        "id": "fk_yesno",
+        "config": "all",
+        "split": "test",
+        "version": DATASET_VERSION,
+        "relation": "capital_of",
+        "limit": 4,
+        "limit_per_relation": False,
+    }
+    path = tmp_path / "q.csv"
+    path.write_text("question,answer\nIs Rome in Italy?,true\n", encoding="utf-8")
+    assert (load_questions(path).dataset.id, load_questions(path).dataset.split, load_questions(path).dataset.version) == (str(path), None, None)
+    with pytest.raises(FkBenchError, match="--split test apply to dataset folders and Hub datasets, not to a single file"):
+        load_questions(path, split="test")

@@ -59,10 +59,11 @@ def test_batch_size_does_not_change_scores(tiny_model):
 def test_evaluate_and_write(tiny_model, paris_questions, tmp_path):
     result = evaluate(tiny_model, paris_questions, DEFAULT_GROUPS, batch_size=4, progress=False)
     summary = result.summary
-    assert summary["n_questions"] == len(paris_questions)
-    assert summary["accuracy"] == pytest.approx(result.questions["accuracy"].mean())
-    assert summary["n_pass_filter"] == int(result.questions["passes_filter"].sum())
-    assert set(result.word_tokens["multi_token"]) | set(result.word_tokens["single_token"]) == set(DEFAULT_GROUPS.words)
+    assert summary.n_questions == len(paris_questions)
+    assert summary.accuracy == pytest.approx(result.frame["accuracy"].mean())
+    assert summary.n_pass_filter == int(result.frame["passes_filter"].sum())
+    words = result.answer_word_tokens
+    assert set(words.multi_token) | set(words.single_token) == set(DEFAULT_GROUPS.words)
     path = write_results(result, tmp_path)
     data = json.loads(path.read_text())
     assert data["model"]["name"] == tiny_model.name
@@ -75,11 +76,12 @@ def test_evaluate_and_write(tiny_model, paris_questions, tmp_path):
 def test_fewshot_prompt_is_deterministic(tiny_model, paris_questions):
     a = evaluate(tiny_model, paris_questions, DEFAULT_GROUPS, prompt_format="fewshot", fewshot_k=2, progress=False)
     b = evaluate(tiny_model, paris_questions, DEFAULT_GROUPS, prompt_format="fewshot", fewshot_k=2, progress=False)
-    np.testing.assert_array_equal(a.questions["log_odds"], b.questions["log_odds"])
+    np.testing.assert_array_equal(a.frame["log_odds"], b.frame["log_odds"])
 
 
 def test_custom_groups(tiny_model):
     groups = AnswerGroups(("Yes",), ("No",))
     questions = load_questions(config="paris")
     result = evaluate(tiny_model, questions, groups, progress=False)
-    assert list(result.questions.filter(like="score[").columns) == ["score[Yes]", "score[No]"]
+    assert list(result.frame.filter(like="score[").columns) == ["score[Yes]", "score[No]"]
+    assert result.spec.answer_map == 'words {"True": ["Yes"], "False": ["No"]}', "never mistaken for the default map"

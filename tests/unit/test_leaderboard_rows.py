@@ -3,11 +3,15 @@ fk-bench's rows; no model needed."""
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
 from fk_bench.leaderboard import collect_rows
 from fk_bench.leaderboard.collect import data_label, prompt_label
+from fk_bench.results import read_results
+
+V1_FILE = Path(__file__).parents[1] / "data" / "results_v1_paris.json"
 
 
 def lm_eval_file(folder, task: str, stamp: str = "2026-11-27T00-00-00", **top) -> None:
@@ -52,7 +56,7 @@ def test_n_pass_filter_is_recounted_from_the_same_runs_samples(tmp_path):
 
 def test_fk_bench_and_lm_eval_on_the_same_questions_share_a_group(tmp_path):
     """lm-eval's group with --limit 2 scores the first 2 questions of every relation's task: the slice
-    `fk-bench leaderboard --run-zoo --per-relation 2` scores, so the rows are comparable."""
+    `fk-bench zoo run --per-relation 2` scores on config all, so the rows are comparable (the same dataset version too)."""
     lm_eval_file(tmp_path / "lm", "fk_yesno_capital_of")
     data = json.loads((tmp_path / "lm" / "results_2026-11-27T00-00-00.json").read_text())
     data["results"]["fk_yesno"] = {"acc,none": 0.5}
@@ -60,13 +64,11 @@ def test_fk_bench_and_lm_eval_on_the_same_questions_share_a_group(tmp_path):
     data["results"]["fk_yesno_currency_of"] = {"acc,none": 0.5}
     data["config"]["limit"] = 2
     (tmp_path / "lm" / "results_2026-11-27T00-00-00.json").write_text(json.dumps(data))
-    native = {
-        "fk_bench_version": "0.2.0",
-        "model": {"spec": "x", "name": "x", "dtype": "float32", "device": "cpu"},
-        "settings": {"prompt_format": "plain", "fewshot_k": None, "dtype": "float32", "device": "cpu", "answer_map": "default answer map"},
-        "dataset": {"id": "default", "config": "all", "split": "test", "relation": None, "limit": 2, "limit_per_relation": True, "n_questions": 4},
-        "summary": {"n_questions": 4, "accuracy": 0.5, "paired_accuracy": 1.0, "yes_rate": float("nan")},
-    }
+    data["configs"] = {"fk_yesno_capital_of": {"metadata": {"version": 2.0, "dataset_version": "2.0.0"}}}
+    (tmp_path / "lm" / "results_2026-11-27T00-00-00.json").write_text(json.dumps(data))
+    native = json.loads(read_results(V1_FILE).to_json())
+    native["spec"]["dataset"] = {**native["spec"]["dataset"], "config": "all", "version": "2.0.0", "limit": 2, "limit_per_relation": True}
+    native["summary"] = {**native["summary"], "n_questions": 4, "yes_rate": None}
     (tmp_path / "native").mkdir()
     (tmp_path / "native" / "results.json").write_text(json.dumps(native))
     table = collect_rows([tmp_path])
@@ -84,3 +86,37 @@ def test_fk_bench_and_lm_eval_on_the_same_questions_share_a_group(tmp_path):
 def test_lm_eval_model_names_match_fk_bench_eval(tmp_path, model_args, expected):
     lm_eval_file(tmp_path, "fk_yesno_capital_of", model_args=model_args)
     assert collect_rows([tmp_path]).iloc[0]["model"] == expected
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"results": {"fk_yesno_capital_of": {"acc,none": -3.0, "paired_accuracy,none": 0.9}}}, "acc,none is -3.0, outside"),
+        ({"results": {"fk_yesno_capital_of": {"acc,none": 0.5, "paired_accuracy,none": 7.5}}}, "paired_accuracy,none is 7.5, outside"),
+        ({"results": {"fk_yesno_capital_of": {"acc,none": float("inf")}}}, "acc,none is inf"),
+        ({"results": {"fk_yesno_capital_of": {"acc,none": "0.5"}}}, "acc,none is '0.5', not a number"),
+        ({"n-samples": {"fk_yesno_capital_of": {"effective": float("inf")}}}, "effective is inf"),
+    ],
+)
+def test_lm_eval_values_out_of_range_are_skipped_never_ranked(tmp_path, change, reason):
+    lm_eval_file(tmp_path / "good", "fk_yesno_capital_of", model_args="pretrained=org/good")
+    lm_eval_file(tmp_path / "bad", "fk_yesno_capital_of", model_args="pretrained=org/bad", **change)
+    with pytest.warns(UserWarning, match=f"bad/results_.*skipped.*{reason}"):
+        table = collect_rows([tmp_path])
+    assert list(table["model"]) == ["org__good"]
+
+
+def test_a_zero_time_written_as_text_is_no_rate_and_no_crash(tmp_path):
+    lm_eval_file(tmp_path, "fk_yesno_capital_of", total_evaluation_time_seconds="0")
+    assert math.isnan(collect_rows([tmp_path]).iloc[0]["questions_per_second"])
+
+
+def test_staging_folders_of_interrupted_writes_are_not_read(tmp_path):
+    from fk_bench.files import STAGING_PREFIX
+
+    result = read_results(V1_FILE)
+    for folder in ("run", f"{STAGING_PREFIX}run-abc123"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "results.json").write_text(result.to_json())
+    table = collect_rows([tmp_path])
+    assert len(table) == 1 and table.iloc[0]["source"] == str(tmp_path / "run" / "results.json")

@@ -16,7 +16,7 @@ from fk_bench.models.cache import MANIFEST
 
 
 def test_hub_id_offline_is_one_clear_error(monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)  # what HF_HUB_OFFLINE=1 (or on, yes, true) sets
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     with pytest.raises(FkBenchError, match="cannot be reached") as err:
         resolve_model_dir("some-org/not-cached-model")

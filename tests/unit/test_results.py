@@ -13,7 +13,10 @@ import pytest
 from fk_bench.answers import DEFAULT_GROUPS
 from fk_bench.errors import FkBenchError
 from fk_bench.evaluation import evaluate, write_results
-from fk_bench.files import atomic_dir, strict_json, write_json_atomic
+from fk_bench.files import STAGING_PREFIX, atomic_dir, strict_json, write_json_atomic
+from fk_bench.results import read_results
+from fk_bench.scoring import ScoredPrompts
+from fk_bench.spec import DatasetSpec, RunSpec
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +27,10 @@ def result(tiny_model, paris_questions):
 def test_non_finite_scores_are_an_error_not_accuracy_zero(tiny_model, paris_questions, monkeypatch):
     import fk_bench.evaluation as evaluation
 
-    def nan_scores(loaded, prompts, words, batch_size, progress):
+    def nan_scores(loaded, prompts, words, batch_size, progress, **kwargs):
         scores = np.zeros((len(prompts), len(words)))
         scores[1, 0] = np.nan
-        return scores, np.ones_like(scores, dtype=int)
+        return ScoredPrompts(scores, np.ones_like(scores, dtype=int), batch_size, [[0]] * len(prompts))
 
     monkeypatch.setattr(evaluation, "score_answer_words", nan_scores)
     with pytest.raises(FkBenchError, match=r"non-finite scores for 1 of .* question\(s\) \(first: paris-1\)"):
@@ -40,44 +43,49 @@ def test_strict_json_refuses_non_finite_numbers():
     assert json.loads(strict_json({"a": [1.5, None]})) == {"a": [1.5, None]}
 
 
-def test_results_record_every_setting_that_changes_a_number(tiny_model, paris_questions, tmp_path):
-    result = evaluate(
-        tiny_model,
-        paris_questions,
-        DEFAULT_GROUPS,
-        prompt_format="fewshot",
-        fewshot_k=3,
-        batch_size=4,
-        progress=False,
-        dataset_id="default",
-        dataset_settings={"config": "paris", "split": "test", "relation": None, "limit": None},
-    )
+def test_results_record_every_setting_that_changes_a_number_once(tiny_model, paris_questions, tmp_path):
+    result = evaluate(tiny_model, paris_questions, DEFAULT_GROUPS, prompt_format="fewshot", fewshot_k=3, batch_size=4, progress=False)
     data = json.loads(write_results(result, tmp_path).read_text())
-    assert data["settings"] == {
+    assert data["spec"] == {
+        "model": tiny_model.spec,
         "prompt_format": "fewshot",
         "fewshot_k": 3,
         "dtype": "float32",
         "device": "cpu",
-        "answer_map": DEFAULT_GROUPS.source,
         "batch_size": 4,
+        "dataset": {
+            "id": "fk_yesno",
+            "config": "paris",
+            "split": "test",
+            "version": data["spec"]["dataset"]["version"],
+            "relation": None,
+            "limit": None,
+            "limit_per_relation": False,
+        },
+        "answer_map": "default",
         "filter_threshold": 0.1,
     }
-    assert data["dataset"] == {
-        "id": "default",
-        "config": "paris",
-        "split": "test",
-        "relation": None,
-        "limit": None,
-        "n_questions": len(paris_questions),
-    }
+    assert data["schema_version"] == 2 and data["scoring"]["batch_size"] == 4
+    assert not {"settings", "prompt_format", "dataset"} & set(data), "each setting is stored once, in the spec"
+    assert "filter_threshold" not in data["summary"] and "dtype" not in data["model"]
+    assert read_results(tmp_path / result.run_name).model_dump() == result.model_dump()
 
 
 def test_prompt_formats_get_their_own_folders(tiny_model, paris_questions, result, tmp_path):
     fewshot = evaluate(tiny_model, paris_questions, DEFAULT_GROUPS, prompt_format="fewshot", fewshot_k=2, progress=False)
     plain_path, fewshot_path = write_results(result, tmp_path), write_results(fewshot, tmp_path)
     assert plain_path.parent != fewshot_path.parent
-    assert json.loads(plain_path.read_text())["settings"]["prompt_format"] == "plain"
-    assert json.loads(fewshot_path.read_text())["settings"]["fewshot_k"] == 2
+    assert read_results(plain_path).spec.prompt_format == "plain"
+    assert read_results(fewshot_path).spec.fewshot_k == 2
+
+
+def test_a_spec_that_does_not_describe_the_run_is_refused(tiny_model, paris_questions):
+    spec = RunSpec(model="another-model", dataset=paris_questions.dataset)
+    with pytest.raises(FkBenchError, match="run spec says model 'another-model'"):
+        evaluate(tiny_model, paris_questions, DEFAULT_GROUPS, spec, progress=False)
+    other_data = RunSpec(model=tiny_model.spec, dataset=DatasetSpec(config="all"))
+    with pytest.raises(FkBenchError, match="run spec's dataset"):
+        evaluate(tiny_model, paris_questions, DEFAULT_GROUPS, other_data, progress=False)
 
 
 def test_result_pair_is_replaced_as_a_unit(result, tmp_path, monkeypatch):
@@ -88,11 +96,11 @@ def test_result_pair_is_replaced_as_a_unit(result, tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(type(result.questions), "to_csv", fail)
+    monkeypatch.setattr(type(result.frame), "to_csv", fail)
     with pytest.raises(OSError, match="disk full"):
         write_results(result, tmp_path)
     assert {name: (path.parent / name).read_bytes() for name in before} == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == [path.parent.name], "no staging folder left behind"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(STAGING_PREFIX)], "no staging folder left behind"
     monkeypatch.undo()
     write_results(result, tmp_path)
     assert (path.parent / "report.html").exists(), "files the run does not write are kept"

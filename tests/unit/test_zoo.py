@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import xxhash
 
 from fk_bench.cli import main
 from fk_bench.errors import FkBenchError
-from fk_bench.files import STAGING_PREFIX
+from fk_bench.files import LOCK_NAME, STAGING_PREFIX
 from fk_bench.models import ZOO, model_display_name, zoo_model, zoo_model_dir
-from fk_bench.models.cache import MANIFEST, cache_problem, cached_model, models_dir
+from fk_bench.models.cache import MANIFEST, cache_problem, cached_model, content_problem, models_dir
 from fk_bench.models.gguf import verified_gguf, write_random_model
 from fk_bench.models.zoo import PackagedGGUF, PackagePart, ZooModel, part_paths, require_zoo_model
 
@@ -175,8 +178,10 @@ def test_cache_is_built_once_and_records_its_files(cache, tiny_build):
     assert cached_model("tiny", tiny_build, "copying") == path and tiny_build.calls == 1
     manifest = json.loads((path / MANIFEST).read_text())
     assert manifest["source"] == {"from": "tiny"}
-    assert manifest["files"]["model.safetensors"] == (path / "model.safetensors").stat().st_size
-    assert cache_problem(path) is None
+    weights = path / "model.safetensors"
+    assert manifest["files"]["model.safetensors"] == {"bytes": weights.stat().st_size, "xxh3_128": xxhash.xxh3_128(weights.read_bytes()).hexdigest()}
+    assert set(manifest["files"]) == {p.name for p in path.iterdir() if p.name != MANIFEST}
+    assert cache_problem(path) is None and content_problem(path) is None
 
 
 @pytest.mark.parametrize(
@@ -187,14 +192,17 @@ def test_cache_is_built_once_and_records_its_files(cache, tiny_build):
         (lambda p: _truncate(p / "tokenizer.json", 10), "tokenizer.json is 10 bytes"),
         (lambda p: (p / "config.json").write_text("{not json" + " " * ((p / "config.json").stat().st_size - 9)), "config.json is not valid JSON"),
         (lambda p: (p / MANIFEST).unlink(), "no valid manifest"),
-        (lambda p: (p / MANIFEST).write_text(json.dumps({"format": 2, "files": {}})), "older cache format"),
+        (lambda p: (p / MANIFEST).write_text(json.dumps({"format": 3, "files": {}})), "older cache format"),
+        # the same size, other contents: only the hashes tell
+        (lambda p: _zero_largest_tensor(p / "model.safetensors"), "the contents of model.safetensors changed since it was built"),
+        (lambda p: _scramble_same_size(p / "tokenizer.json"), "the contents of tokenizer.json changed since it was built"),
     ],
 )
 def test_damaged_cache_is_rebuilt_with_a_message(cache, tiny_build, capsys, damage, reported):
     path = cached_model("tiny", tiny_build, "copying")
     original = (path / "model.safetensors").read_bytes()
     damage(path)
-    assert cache_problem(path) is not None
+    assert (cache_problem(path) or content_problem(path)) is not None
     assert cached_model("tiny", tiny_build, "copying") == path
     assert tiny_build.calls == 2
     assert reported in capsys.readouterr().err
@@ -206,13 +214,28 @@ def _truncate(path: Path, size: int) -> None:
         handle.truncate(size)
 
 
+def _zero_largest_tensor(path: Path) -> None:
+    """Zero the bytes of the file's largest tensor in place: same size, valid header, other weights."""
+    with path.open("r+b") as handle:
+        (header_bytes,) = struct.unpack("<Q", handle.read(8))
+        header = json.loads(handle.read(header_bytes))
+        start, end = max((e["data_offsets"] for k, e in header.items() if k != "__metadata__"), key=lambda o: o[1] - o[0])
+        handle.seek(8 + header_bytes + start)
+        handle.write(bytes(end - start))
+
+
+def _scramble_same_size(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[:16] = b"#not json here! "
+    path.write_bytes(bytes(data))
+
+
 def test_failed_build_and_killed_builds_leave_no_staging(cache, tiny_build):
     models_dir().mkdir(parents=True)
     killed = models_dir() / f"{STAGING_PREFIX}tiny-abc12345"  # a build killed a minute ago
     killed.mkdir()
     (killed / "model.safetensors").write_bytes(b"partial")
-    other = models_dir() / f"{STAGING_PREFIX}other-model-xyz"  # another model's build, maybe running now
-
+    other = models_dir() / f"{STAGING_PREFIX}other-model-xyz12345"  # another model's, killed too (no build holds the lock)
     other.mkdir()
 
     def failing(staging: Path) -> dict:
@@ -222,8 +245,8 @@ def test_failed_build_and_killed_builds_leave_no_staging(cache, tiny_build):
     with pytest.raises(FkBenchError, match="the build failed"):
         cached_model("tiny", failing, "building")
     assert not (models_dir() / "tiny").exists()
-    assert not killed.exists() and other.exists()
-    assert sorted(p.name for p in models_dir().iterdir() if not p.name.endswith(".lock")) == [other.name]
+    assert not killed.exists() and not other.exists()
+    assert [p.name for p in models_dir().iterdir()] == [LOCK_NAME]
 
 
 def test_full_disk_during_a_build_is_one_clear_error(cache):
@@ -235,7 +258,55 @@ def test_full_disk_during_a_build_is_one_clear_error(cache):
 
     with pytest.raises(FkBenchError, match=r"building the cached model tiny in .*: No space left on device"):
         cached_model("tiny", full_disk, "building")
-    assert [p.name for p in models_dir().iterdir()] == [".tiny.lock"]
+    assert [p.name for p in models_dir().iterdir()] == [LOCK_NAME]
+
+
+def test_a_manifest_with_sha256_hashes_is_checked_too(cache, tiny_build):
+    path = cached_model("tiny", tiny_build, "copying")
+    manifest = json.loads((path / MANIFEST).read_text())
+    manifest["files"] = {
+        name: {"bytes": e["bytes"], "sha256": hashlib.sha256((path / name).read_bytes()).hexdigest()} for name, e in manifest["files"].items()
+    }
+    (path / MANIFEST).write_text(json.dumps(manifest))
+    assert cache_problem(path) is None and content_problem(path) is None
+    _zero_largest_tensor(path / "model.safetensors")
+    assert "the contents of model.safetensors changed since it was built (sha256 " in content_problem(path)
+
+
+@pytest.fixture()
+def fake_zoo(cache, tiny_build, monkeypatch):
+    """A zoo name whose cache holds the tiny model (built by copying it, counted by ``tiny_build``)."""
+    import fk_bench.models.loading as loading
+
+    entry = _fake_entry("fake-zoo")
+    monkeypatch.setattr(loading, "zoo_model", lambda spec: entry if spec == entry.name else zoo_model(spec))
+    monkeypatch.setattr(loading, "_build_from_gguf", lambda _entry, staging: tiny_build(staging))
+    cached_model(entry.display_name, tiny_build, "copying")
+    return entry
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [_zero_largest_tensor, _scramble_same_size],
+    ids=["zeroed tensor", "corrupt tokenizer.json of the same size"],
+)
+def test_load_model_rebuilds_a_cache_whose_contents_changed(fake_zoo, tiny_build, capsys, damage):
+    import torch
+
+    from fk_bench.models import load_model
+
+    sound = load_model(fake_zoo.name, device="cpu")
+    assert tiny_build.calls == 1, "a sound cache is loaded as it is"
+    weights = {name: tensor.clone() for name, tensor in sound.model.state_dict().items()}
+    damage(sound.path / ("model.safetensors" if damage is _zero_largest_tensor else "tokenizer.json"))
+    capsys.readouterr()
+    again = load_model(fake_zoo.name, device="cpu")
+    assert tiny_build.calls == 2, "rebuilt"
+    err = capsys.readouterr().err
+    assert re.search(r"is damaged: the contents of \S+ changed since it was built \(xxh3_128 \w+\.\.\., built as \w+\.\.\.\); rebuilding it", err)
+    assert all(torch.equal(tensor, weights[name]) for name, tensor in again.model.state_dict().items()), "the numbers are the built ones"
+    assert again.tokenizer("Is Paris in France?")["input_ids"] == sound.tokenizer("Is Paris in France?")["input_ids"]
+    assert content_problem(again.path) is None
 
 
 def test_random_weights_are_seeded_and_keep_the_tokenizer(tiny_model, tmp_path):

@@ -1,12 +1,12 @@
-"""Run the model zoo for the repository's leaderboard: every zoo model, each prompt format that applies,
-one fixed slice of the packaged test split.
+"""Run the model zoo (``fk-bench zoo run``): every zoo model, each prompt format that applies, one fixed
+slice of the packaged dataset, written as ordinary results that ``fk-bench leaderboard`` renders.
 
-The slice (:func:`zoo_slice`) is the first ``per_relation`` questions of every relation in the test
-split's own order (config ``all``), 100 by default: 50 true questions and their 50 corrupted twins per
-relation, 900 questions in all, the same for every model, so paired accuracy is defined on every row.
-Prompt formats: ``plain`` and ``fewshot`` (k solved examples) for every model, ``chat`` for models whose
-tokenizer has a chat template. Each model is loaded once, scored under its formats, and freed before
-the next one loads (the 1.5B Qwen model takes 7 GB in float32).
+The slice (:func:`zoo_slice`) is the first ``per_relation`` questions of every relation of the
+``paraphrase`` config, in its own order (each fact's wordings together): whole facts asked in every
+wording, so paired accuracy and consistency are defined on every row, the same questions for every
+model. Prompt formats: every format for every model whose tokenizer supports it (chat needs a chat
+template). Each model is loaded once, scored under its formats, and freed before the next one loads
+(the 1.5B Qwen model takes 7 GB in float32).
 """
 
 from __future__ import annotations
@@ -17,19 +17,22 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from fk_bench.data import DEFAULT_CONFIG
 from fk_bench.errors import FkBenchError
 from fk_bench.files import check_writable_dir
 from fk_bench.models.zoo import ZooModel, require_zoo_model
 
+if TYPE_CHECKING:
+    from fk_bench.data import Questions
+
+from fk_bench.spec import DEFAULT_BATCH_SIZE, DEFAULT_FEWSHOT_K, DEFAULT_SPLIT, PROMPT_FORMATS, BatchSize, RunSpec
+
 ZOO_MODELS = ("embedded", "random-gemma-3-270m", "smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct")
 """The leaderboard's models, cheapest first (a failure shows early)."""
-FORMATS = ("plain", "fewshot", "chat")
-DEFAULT_PER_RELATION = 100
-DEFAULT_FEWSHOT_K = 4
-SPLIT = "test"
+ZOO_CONFIG = "paraphrase"
+DEFAULT_PER_RELATION = 60
+"""Questions per relation: 10 facts in 3 wordings, a true question and its twin each."""
 
 
 @dataclass
@@ -46,34 +49,24 @@ class ZooRun:
     skipped: str | None = None
 
 
-def zoo_slice(per_relation: int = DEFAULT_PER_RELATION) -> Any:
-    """The first ``per_relation`` questions of each relation of the packaged test split (file order),
-    refused when that would split a true question from its twin (the split keeps pairs adjacent)."""
+def zoo_slice(per_relation: int = DEFAULT_PER_RELATION) -> Questions:
+    """The first ``per_relation`` questions of each relation of the packaged ``paraphrase`` config (file order),
+    refused when that would split a true question from its twin."""
     from fk_bench.data import load_questions
 
     if per_relation < 2 or per_relation % 2:
         raise FkBenchError(f"--per-relation {per_relation}: must be an even number >= 2 (each relation's slice is whole pairs)")
-    questions = load_questions(split=SPLIT, config=DEFAULT_CONFIG)
+    questions = load_questions(split=DEFAULT_SPLIT, config=ZOO_CONFIG)
     taken: Counter = Counter()
     keep = []
     for index, relation in enumerate(questions["relation"]):
         if taken[relation] < per_relation:
             taken[relation] += 1
             keep.append(index)
-    chosen = questions.select(keep)
-    if "pair_id" in chosen.column_names:
-        counts = Counter(p for p in chosen["pair_id"] if p is not None)
-        broken = sorted(p for p, n in counts.items() if n != 2)
-        if broken or len(counts) * 2 != len(chosen):
-            raise FkBenchError(
-                f"the first {per_relation} test questions per relation do not form whole pairs (e.g. {broken[:3]}); choose another --per-relation"
-            )
+    chosen = questions.select(keep, questions.dataset.model_copy(update={"limit": per_relation, "limit_per_relation": True}))
+    if 2 * len(chosen.pairs) != len(chosen):
+        raise FkBenchError(f"the first {per_relation} test questions per relation do not form whole pairs; choose another --per-relation")
     return chosen
-
-
-def slice_record(per_relation: int) -> dict:
-    """How the slice is recorded in every results.json (``dataset`` beside ``id``), read back by the leaderboard."""
-    return {"config": DEFAULT_CONFIG, "split": SPLIT, "relation": None, "limit": per_relation, "limit_per_relation": True}
 
 
 def _check_installed(entries: Iterable[ZooModel]) -> None:
@@ -90,84 +83,80 @@ def _check_installed(entries: Iterable[ZooModel]) -> None:
 
 
 def _formats(entry: ZooModel, formats: Iterable[str]) -> list[str]:
-    return [f for f in formats if f != "chat" or entry.chat_template]
+    return [f for f in formats if PROMPT_FORMATS[f].applies_to(entry.chat_template)]
 
 
-def _reusable(results_dir: Path, record: dict, fewshot_k: int, dtype: str | None, device: str | None) -> dict[tuple[str, str], tuple[Path, float]]:
-    """Earlier results in ``results_dir`` made on this slice with this k, dtype and device:
-    (model spec, prompt format) -> (results.json, its scoring seconds)."""
-    import json
-
-    from fk_bench.models import resolve_device, resolve_dtype
-
-    device = resolve_device(device)
-    wanted = {"dtype": str(resolve_dtype(dtype, device)).removeprefix("torch."), "device": device}
+def _reusable(results_dir: Path, wanted: list[RunSpec]) -> dict[RunSpec, tuple[Path, float]]:
+    """Earlier results in ``results_dir`` made with exactly one of the ``wanted`` specs: spec -> (results.json, scoring seconds)."""
+    from fk_bench.results import read_results
 
     found = {}
     for path in sorted(results_dir.glob("*/results.json")):
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            settings, dataset = data["settings"], data["dataset"]
-            if any(dataset.get(k) != v for k, v in record.items()) or any(settings.get(k) != v for k, v in wanted.items()):
-                continue
-            if settings["prompt_format"] == "fewshot" and settings.get("fewshot_k") != fewshot_k:
-                continue
-            found[(data["model"]["spec"], settings["prompt_format"])] = (path, float(data.get("seconds") or 0.0))
-        except (OSError, ValueError, KeyError, TypeError):
+            result = read_results(path)
+        except FkBenchError:
             continue
+        if result.spec in wanted:
+            found[result.spec] = (path, result.scoring.seconds)
     return found
 
 
 def run_zoo(
     out_dir: str | Path,
     models: Iterable[str] = ZOO_MODELS,
-    formats: Iterable[str] = FORMATS,
+    formats: Iterable[str] = tuple(PROMPT_FORMATS),
     per_relation: int = DEFAULT_PER_RELATION,
     fewshot_k: int = DEFAULT_FEWSHOT_K,
     dtype: str | None = None,
     device: str | None = None,
-    batch_size: int = 128,
+    batch_size: BatchSize = DEFAULT_BATCH_SIZE,
     resume: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> list[ZooRun]:
-    """Score every (model, prompt format) on :func:`zoo_slice` and write ``<out_dir>/results/<run>/results.json``.
+    """Score every (model, prompt format) on :func:`zoo_slice` and write ``<out_dir>/<run>/results.json``.
 
     ``models`` are zoo names or local model folders (tests use tiny ones). With ``resume``, a result
-    already in ``out_dir/results`` for the same model, format, k and slice is kept, not recomputed
-    (a long run that was stopped goes on where it stopped).
+    already in ``out_dir`` with the same run spec is kept, not recomputed (a long run that was stopped
+    goes on where it stopped).
     """
     from fk_bench.answers import DEFAULT_GROUPS
     from fk_bench.evaluation import evaluate, write_results
-    from fk_bench.models import load_model
+    from fk_bench.models import load_model, resolve_device, resolve_dtype
+    from fk_bench.models.loading import dtype_name
     from fk_bench.models.zoo import zoo_model
 
-    results_dir = check_writable_dir(Path(out_dir) / "results", "leaderboard results folder")
+    results_dir = check_writable_dir(Path(out_dir), "zoo results folder")
     formats = list(dict.fromkeys(formats))
-    unknown = [f for f in formats if f not in FORMATS]
+    unknown = [f for f in formats if f not in PROMPT_FORMATS]
     if unknown:
-        raise FkBenchError(f"prompt format(s) {unknown}: choose from {', '.join(FORMATS)}")
+        raise FkBenchError(f"prompt format(s) {unknown}: choose from {', '.join(PROMPT_FORMATS)}")
     names = list(dict.fromkeys(models))
     entries = {name: zoo_model(name) for name in names}
     for name, entry in entries.items():
         if entry is None and not Path(name).is_dir():
             require_zoo_model(name)  # raises: neither a zoo name nor a model folder
     _check_installed(e for e in entries.values() if e is not None)
+    device = resolve_device(device)
+    dtype = dtype_name(resolve_dtype(dtype, device))
     questions = zoo_slice(per_relation)
-    record = slice_record(per_relation)
-    reusable = _reusable(results_dir, record, fewshot_k, dtype, device) if resume else {}
+
+    def spec_of(name: str, fmt: str) -> RunSpec:
+        k = fewshot_k if PROMPT_FORMATS[fmt].uses_examples else None
+        return RunSpec(model=name, prompt_format=fmt, fewshot_k=k, dtype=dtype, device=device, batch_size=batch_size, dataset=questions.dataset)
+
+    planned = {name: _formats(entry, formats) if entry is not None else formats for name, entry in entries.items()}
+    reusable = _reusable(results_dir, [spec_of(name, fmt) for name in names for fmt in planned[name]]) if resume else {}
     runs: list[ZooRun] = []
     for name in names:
-        entry = entries[name]
-        planned = _formats(entry, formats) if entry is not None else formats
         for fmt in formats:
-            if fmt not in planned:
+            if fmt not in planned[name]:
                 runs.append(ZooRun(name, fmt, skipped="no chat template"))
                 log(f"{name} {fmt}: not run, the model has no chat template")
         todo = []
-        for fmt in planned:
-            if (name, fmt) in reusable:
-                path, seconds = reusable[(name, fmt)]
+        for fmt in planned[name]:
+            if spec_of(name, fmt) in reusable:
+                path, seconds = reusable[spec_of(name, fmt)]
                 runs.append(ZooRun(name, fmt, path, eval_seconds=seconds, reused=True, n_questions=len(questions)))
                 log(f"{name} {fmt}: kept {path}")
             else:
@@ -177,28 +166,18 @@ def run_zoo(
         start = time.perf_counter()
         loaded = load_model(name, device=device, dtype=dtype)
         load_seconds = time.perf_counter() - start
-        log(f"{name}: loaded in {load_seconds:.1f} s ({str(loaded.dtype).removeprefix('torch.')} on {loaded.device})")
+        log(f"{name}: loaded in {load_seconds:.1f} s ({dtype} on {device})")
         for fmt in todo:
             run = ZooRun(name, fmt, load_seconds=load_seconds, n_questions=len(questions))
             runs.append(run)
-            if fmt == "chat" and not getattr(loaded.tokenizer, "chat_template", None):
+            if not PROMPT_FORMATS[fmt].applies_to(bool(getattr(loaded.tokenizer, "chat_template", None))):
                 run.skipped = "no chat template"
-                log(f"{name} chat: skipped, its tokenizer has no chat template")
+                log(f"{name} {fmt}: skipped, its tokenizer has no chat template")
                 continue
-            result = evaluate(
-                loaded,
-                questions,
-                DEFAULT_GROUPS,
-                prompt_format=fmt,
-                batch_size=batch_size,
-                fewshot_k=fewshot_k,
-                dataset_id="default",
-                dataset_settings=record,
-                progress=progress,
-            )
+            result = evaluate(loaded, questions, DEFAULT_GROUPS, spec_of(name, fmt), progress=progress)
             run.result = write_results(result, results_dir)
-            run.eval_seconds = result.seconds
-            log(f"{name} {fmt}: {result.headline()} [{result.seconds:.1f} s]")
+            run.eval_seconds = result.scoring.seconds
+            log(f"{name} {fmt}: {result.headline()} [{result.scoring.seconds:.1f} s]")
         del loaded
         gc.collect()
     return runs
@@ -221,4 +200,4 @@ def timing_table(runs: list[ZooRun], wall_seconds: float) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["FORMATS", "ZOO_MODELS", "ZooRun", "run_zoo", "slice_record", "timing_table", "zoo_slice"]
+__all__ = ["ZOO_MODELS", "ZooRun", "run_zoo", "timing_table", "zoo_slice"]

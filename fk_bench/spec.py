@@ -1,0 +1,155 @@
+"""The run spec: everything that changes a number, in one frozen, typed object, and every default in one place.
+
+A :class:`RunSpec` is built once (by the CLI from its options, by the zoo runner, or by a library user)
+and handed to :func:`fk_bench.evaluation.evaluate` and to interp; results.json stores it as it is
+(:mod:`fk_bench.results`), and the leaderboard groups rows by it. Nothing downstream re-derives a
+setting: device and dtype are resolved before the spec is made, the prompt format's needs come from
+its :class:`PromptFormat` entry, and the defaults below are the only copies of their numbers.
+
+This module imports no torch (``fk-bench --help`` reads the defaults from here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+# ---- defaults: the one place for each ------------------------------------------------------------
+
+PACKAGED_DATASET = "fk_yesno"
+"""How the packaged dataset is named in specs and results (whatever folder it was read from)."""
+DEFAULT_CONFIG = "all"
+DEFAULT_SPLIT = "test"
+DEFAULT_FEWSHOT_K = 4
+DEFAULT_BATCH_SIZE = 128
+DEFAULT_FILTER_THRESHOLD = 0.1
+"""The study's per-question filter: correct with prob_diff at least this."""
+DEFAULT_ANSWER_MAP = "default"
+DTYPES = ("float32", "bfloat16", "float16")
+BATCH_SIZE_AUTO = "auto"
+
+BatchSize = int | Literal["auto"]
+
+
+def _one_of(choices: tuple[str, ...], what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if value not in choices:
+            raise ValueError(f"{what} {value!r}: choose one of {', '.join(choices)}")
+        return value
+
+    return AfterValidator(check)
+
+
+DType = Annotated[str, _one_of(DTYPES, "dtype"), Field(json_schema_extra={"enum": list(DTYPES)})]
+
+
+# ---- prompt formats ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PromptFormat:
+    """A way of asking the question (see :mod:`fk_bench.prompts` for the text each one builds)."""
+
+    name: str
+    description: str
+    needs_chat_template: bool = False
+    uses_examples: bool = False
+
+    def applies_to(self, has_chat_template: bool) -> bool:
+        """Whether a model can be asked in this format (chat needs the tokenizer's chat template)."""
+        return has_chat_template or not self.needs_chat_template
+
+
+PROMPT_FORMATS: dict[str, PromptFormat] = {
+    f.name: f
+    for f in (
+        PromptFormat("plain", 'the question and "\\n": the original study\'s prompt'),
+        PromptFormat("fewshot", "k solved examples (question, Yes/No) before the question", uses_examples=True),
+        PromptFormat("chat", "the question as the user's message in the model's chat template", needs_chat_template=True),
+    )
+}
+"""Every prompt format, in display order."""
+DEFAULT_PROMPT_FORMAT = "plain"
+PromptFormatName = Annotated[str, _one_of(tuple(PROMPT_FORMATS), "prompt format"), Field(json_schema_extra={"enum": list(PROMPT_FORMATS)})]
+
+
+def prompt_format(name: str) -> PromptFormat:
+    """The registry entry of ``name`` (ValueError naming the choices for an unknown one)."""
+    try:
+        return PROMPT_FORMATS[name]
+    except KeyError:
+        raise ValueError(f"prompt format {name!r}: choose one of {', '.join(PROMPT_FORMATS)}") from None
+
+
+# ---- the spec ------------------------------------------------------------------------------------
+
+
+class DatasetSpec(BaseModel):
+    """Which questions: the source, and the slice of it that was scored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = PACKAGED_DATASET
+    """``fk_yesno`` for the packaged dataset; else the folder, file or Hub name as given."""
+    config: str | None = DEFAULT_CONFIG
+    split: str | None = DEFAULT_SPLIT
+    version: str | None = None
+    """The dataset's own version (its card's ``fk_bench_dataset_version``); None where the source has none."""
+    relation: str | None = None
+    limit: int | None = Field(default=None, ge=1)
+    limit_per_relation: bool = False
+    """``limit`` counts the first questions of each relation (the zoo's slice), not of the whole set."""
+
+
+class RunSpec(BaseModel):
+    """Everything that changes a number of a run. Frozen; built once, recorded as it is."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str
+    """The model as asked for: a zoo name, a local directory or a Hub id."""
+    prompt_format: PromptFormatName = DEFAULT_PROMPT_FORMAT
+    fewshot_k: int | None = Field(default=None, ge=1)
+    """Solved examples before each question; set exactly when the prompt format uses examples."""
+    dtype: DType = "float32"
+    device: str = "cpu"
+    batch_size: BatchSize = DEFAULT_BATCH_SIZE
+    """Questions per forward pass as asked for; ``auto`` picks it from free memory (results record the size used)."""
+    dataset: DatasetSpec = DatasetSpec()
+    answer_map: str = DEFAULT_ANSWER_MAP
+    """``default`` for the original study's answer words, else the JSON file's path as given."""
+    filter_threshold: float = Field(default=DEFAULT_FILTER_THRESHOLD, ge=-1.0, le=1.0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fewshot_k_for_fewshot_only(cls, data: object) -> object:
+        """k belongs to the few-shot format only: filled with its default there, dropped elsewhere."""
+        if not isinstance(data, dict):
+            return data
+        uses_examples = prompt_format(str(data.get("prompt_format", DEFAULT_PROMPT_FORMAT))).uses_examples
+        if uses_examples and data.get("fewshot_k") is None:
+            return {**data, "fewshot_k": DEFAULT_FEWSHOT_K}
+        return data if uses_examples else {**data, "fewshot_k": None}
+
+    @model_validator(mode="after")
+    def _check_batch_size(self) -> RunSpec:
+        if isinstance(self.batch_size, int) and self.batch_size < 1:
+            raise ValueError(f"batch size {self.batch_size}: must be at least 1 or 'auto'")
+        return self
+
+    @property
+    def format(self) -> PromptFormat:
+        return PROMPT_FORMATS[self.prompt_format]
+
+    def run_name(self, model_name: str) -> str:
+        """The result folder's name: the model's, plus the prompt format when it is not the plain one, so
+        runs of one model under different prompts never overwrite each other."""
+        if self.prompt_format == DEFAULT_PROMPT_FORMAT:
+            return model_name
+        return f"{model_name}--{self.prompt_format}" + (f"-k{self.fewshot_k}" if self.fewshot_k is not None else "")
+
+    def prompt_label(self) -> str:
+        """``plain``, ``fewshot (k=4)`` or ``chat``."""
+        return self.prompt_format + (f" (k={self.fewshot_k})" if self.fewshot_k is not None else "")
