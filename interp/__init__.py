@@ -6,8 +6,13 @@
 - :mod:`interp.runner`: forward passes through the bridge's hooks (recorded, gradient, batched patched runs, layer sweeps);
 - :mod:`interp.dla`: direct logit attribution (logit lens, per layer, per head);
 - :mod:`interp.patching`: exact and attribution patching; a drop-in for ``transformer_lens.patching``'s grids;
-- :mod:`interp.study`: DLA and patching of every pair, sharing one clean and one corrupted run per batch;
-- :mod:`interp.aggregate`: statistics over pairs and the report's findings;
+- :mod:`interp.corruption`: twin and noise corruptions, token roles, alignment of twins by role;
+- :mod:`interp.tracing` and :mod:`interp.knockout`: causal tracing grids and attention knockout;
+- :mod:`interp.study`: DLA and patching of every pair, sharing one clean and one corrupted run per batch; tracing and knockout by token role;
+- :mod:`interp.bootstrap`: bootstrap 95% intervals over pairs, and when an interval is wide;
+- :mod:`interp.aggregate`: statistics over pairs (with their intervals) and the report's findings;
+- :mod:`interp.evaluated`: the evaluated run a report reads (evaluated now, or ``--from-results``);
 - :mod:`interp.figures` and ``interp/templates/report.html.j2``: the page;
-- :mod:`interp.report`: ``fk-bench report``'s steps, from the gate to report.html / report.json.
+- :mod:`interp.report`: ``fk-bench report``'s steps, from the gate (per relation) to report.html / report.json;
+- :mod:`interp.compare` and ``interp/templates/compare.html.j2``: every model's reports on one page, and the docs' findings table.
 """

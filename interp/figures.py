@@ -1,4 +1,10 @@
-"""The report's plotly figures and its page, all drawn from report.json's data (so a page can be rebuilt from it)."""
+"""The report's plotly figures and its page, all drawn from report.json's data (so a page can be rebuilt from it).
+
+Every mean over pairs is drawn with its bootstrap 95% interval (:mod:`interp.bootstrap`): bands on
+lines, error bars on bars, the interval in the hover text of heatmaps. Every text that comes from data
+or the model (questions, tokens, ids, relation and model names) reaches plotly through
+:func:`fk_bench.pages.plain_text`, so plotly shows it literally and renders no markup from it.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,23 @@ from typing import Any
 
 import numpy as np
 
+from fk_bench.pages import plain_text
 from interp.aggregate import shown_token
 
 TEMPLATES = Path(__file__).parent / "templates"
 SITE_TITLES = {"resid_pre": "resid_pre", "attn_out": "attn_out", "mlp_out": "mlp_out", "head_out": "attention heads (all positions)"}
+TRACE_TITLES = {"resid": "residual stream (resid_pre)", "mlp": "MLP output", "attn": "attention output", "resid_mlp_severed": "resid, MLPs severed"}
 PREFIX_COLOR = "#d9d9d9"
+PATTERN_COLUMNS = 4
+"""Attention-pattern subplots per row (any ``--top-k`` wraps into more rows)."""
+MAX_PATTERN_HEADS = 8
+"""At most this many heads of each sign get a pattern subplot (the top-k list in the text names them all)."""
+SECTIONS = ("dla", "heads", "patching", "tracing", "knockout", "attribution")
+
+
+def _token(text: str) -> str:
+    """A token as plotly shows it: visible newlines, no markup."""
+    return plain_text(shown_token(text))
 
 
 def _prefix_label(tokens: int | dict) -> str:
@@ -21,69 +39,120 @@ def _prefix_label(tokens: int | dict) -> str:
     return f"shared prefix ({tokens} tok.)"
 
 
-def _grid_figure(title: str, grids: dict[str, Any], columns: list[str], prefix: str, n_layers: int, sites: tuple[str, ...]) -> Any:
-    """Side-by-side heatmaps ``[layer, cell]``; positional grids get a grey first column for the shared prefix."""
+def _array(values: Any) -> np.ndarray:
+    """JSON lists (None for a missing value) or an array, as a float array (NaN for None)."""
+    if isinstance(values, np.ndarray):
+        return values.astype(float)
+    return np.array(values, dtype=object).astype(float) if values is not None else np.array([], dtype=float)
+
+
+def _hover_ci(low: Any, high: Any, shape: tuple[int, ...]) -> np.ndarray | None:
+    """``[..., 2]`` custom data of an interval's ends for a heatmap's hover text."""
+    if low is None or high is None:
+        return None
+    lo, hi = _array(low), _array(high)
+    if lo.shape != shape:
+        return None
+    return np.stack([lo, hi], axis=-1)
+
+
+def _heatmap(z: np.ndarray, x: list[str], y: list[str], ci: np.ndarray | None, **style: Any) -> Any:
     import plotly.graph_objects as go
+
+    cells = z.astype(object)
+    cells[~np.isfinite(z)] = None
+    trace: dict[str, Any] = {"z": cells.tolist(), "x": x, "y": y, **style}
+    if ci is not None:
+        custom = np.round(ci, 4).astype(object)
+        custom[~np.isfinite(ci)] = None
+        trace["customdata"] = custom.tolist()
+        trace["hovertemplate"] = "%{y}, %{x}: %{z:.3f}<br>95% interval [%{customdata[0]:.3f}, %{customdata[1]:.3f}]<extra></extra>"
+    return go.Heatmap(**trace)
+
+
+def _grid_figure(
+    title: str,
+    grids: dict[str, Any],
+    columns: list[str],
+    prefix: str,
+    n_layers: int,
+    sites: tuple[str, ...],
+    intervals: dict[str, Any] | None = None,
+) -> Any:
+    """Side-by-side heatmaps ``[layer, cell]``; positional grids get a grey first column for the shared prefix."""
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=1, cols=len(sites), subplot_titles=[SITE_TITLES[s] for s in sites], horizontal_spacing=0.05)
     layers = [f"L{layer}" for layer in range(n_layers)]
     for col, site in enumerate(sites, start=1):
-        grid = np.array(grids[site], dtype=float)
+        grid = _array(grids[site])
+        ci = intervals.get(site) if intervals else None
         if site == "head_out":
             z, x = grid, [f"H{h}" for h in range(grid.shape[1])]
+            custom = _hover_ci(ci["low"], ci["high"], z.shape) if ci else None
         else:
-            z = np.concatenate([np.full((grid.shape[0], 1), np.nan), grid], axis=1)
+            pad = np.full((grid.shape[0], 1), np.nan)
+            z = np.concatenate([pad, grid], axis=1)
             x = [prefix, *columns[-grid.shape[1] :]]
-        z = np.where(np.isfinite(z), z, None)
-        fig.add_trace(
-            go.Heatmap(
-                z=z.tolist(),
-                x=x,
-                y=layers,
-                colorscale="RdBu",
-                zmid=0,
-                zmin=-1,
-                zmax=1,
-                showscale=col == len(sites),
-                colorbar={"title": "0 = corrupted, 1 = clean"},
-            ),
-            row=1,
-            col=col,
-        )
+            custom = None
+            if ci:
+                inner = _hover_ci(ci["low"], ci["high"], grid.shape)
+                if inner is not None:
+                    custom = np.concatenate([np.full((grid.shape[0], 1, 2), np.nan), inner], axis=1)
+        style = {
+            "colorscale": "RdBu",
+            "zmid": 0,
+            "zmin": -1,
+            "zmax": 1,
+            "showscale": col == len(sites),
+            "colorbar": {"title": "0 = corrupted, 1 = clean"},
+        }
+        fig.add_trace(_heatmap(z, x, layers, custom, **style), row=1, col=col)
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(tickangle=-60)
     fig.update_layout(title=title, height=max(460, 22 * n_layers + 220), plot_bgcolor=PREFIX_COLOR)
     return fig
 
 
-def figures(data: dict) -> list[tuple[str, str, Any]]:
-    """(section, caption, plotly figure) for every figure of the report."""
+def _band(x: list, mean: np.ndarray, low: Any, high: Any, color: str, name: str) -> list:
+    """A line with its 95% interval as a shaded band (no band without an interval)."""
     import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
 
-    dla, patching, model = data["dla"], data["patching"], data["model"]
-    n_layers, n_pairs = model["n_layers"], dla["n_pairs"]
-    figs: list[tuple[str, str, Any]] = []
-
-    lens, x = dla["logit_lens"], dla["lens_labels"]
-    mean, std = np.array(lens["mean"]), np.array(lens["std"])
-    fig = go.Figure(
-        [
+    traces = []
+    if low is not None and high is not None:
+        lo, hi = _array(low), _array(high)
+        traces.append(
             go.Scatter(
-                x=x + x[::-1],
-                y=list(mean + std) + list((mean - std)[::-1]),
+                x=list(x) + list(x)[::-1],
+                y=list(hi) + list(lo[::-1]),
                 fill="toself",
                 line={"width": 0},
-                fillcolor="rgba(31,119,180,0.2)",
-                name="± 1 std",
+                fillcolor=color.replace("rgb", "rgba").replace(")", ",0.18)"),
+                name=f"{name}: 95% interval",
                 hoverinfo="skip",
-            ),
-            go.Scatter(x=x, y=lens["min"], mode="lines", line={"dash": "dot", "color": "gray"}, name="min"),
-            go.Scatter(x=x, y=lens["max"], mode="lines", line={"dash": "dot", "color": "gray"}, name="max"),
-            go.Scatter(x=x, y=mean.tolist(), mode="lines+markers", line={"color": "#1f77b4"}, name="mean"),
-        ]
-    )
+                showlegend=True,
+            )
+        )
+    traces.append(go.Scatter(x=list(x), y=mean.tolist(), mode="lines+markers", line={"color": color}, name=name))
+    return traces
+
+
+COLORS = ["rgb(31,119,180)", "rgb(255,127,14)", "rgb(44,160,44)", "rgb(214,39,40)", "rgb(148,103,189)", "rgb(140,86,75)", "rgb(227,119,194)"]
+
+
+def _dla_figures(section: dict, model: dict) -> list[tuple[str, str, Any]]:
+    import plotly.graph_objects as go
+
+    dla, n_layers, n_pairs = section["dla"], model["n_layers"], section["dla"]["n_pairs"]
+    figs: list[tuple[str, str, Any]] = []
+    lens, x = dla["logit_lens"], dla["lens_labels"]
+    ci = lens.get("ci") or {}
+    traces = [
+        *_band(x, np.array(lens["mean"]), ci.get("low"), ci.get("high"), COLORS[0], "mean"),
+        go.Scatter(x=x, y=lens["min"], mode="lines", line={"dash": "dot", "color": "gray"}, name="min"),
+        go.Scatter(x=x, y=lens["max"], mode="lines", line={"dash": "dot", "color": "gray"}, name="max"),
+    ]
+    fig = go.Figure(traces)
     fig.update_layout(
         title=f"Logit lens: the residual stream at the last position on the answer direction ({n_pairs} true questions)",
         xaxis_title="residual stream point",
@@ -93,30 +162,33 @@ def figures(data: dict) -> list[tuple[str, str, Any]]:
     figs.append(
         (
             "dla",
-            "Logit lens: mean, ±1 std band, min and max over the studied pairs' true questions. Its last point is the model's own logit_diff.",
+            "Logit lens: mean over the studied pairs' true questions, its bootstrap 95% interval (band), min and max. "
+            "Its last point is the model's own logit_diff.",
             fig,
         )
     )
 
     labels, per_layer = dla["layer_labels"], dla["per_layer"]
+    mean = np.array(per_layer["mean"])
+    ci = per_layer.get("ci") or {}
+    error: dict[str, Any] = {"type": "data", "array": np.zeros_like(mean).tolist()}
+    if ci.get("low") is not None:
+        error = {"type": "data", "symmetric": False, "array": (_array(ci["high"]) - mean).tolist(), "arrayminus": (mean - _array(ci["low"])).tolist()}
     colors = ["#7f7f7f" if "embed" in lab else "#1f77b4" if "attn" in lab else "#ff7f0e" for lab in labels]
-    fig = go.Figure(go.Bar(x=labels, y=per_layer["mean"], error_y={"type": "data", "array": per_layer["std"]}, marker_color=colors))
+    fig = go.Figure(go.Bar(x=labels, y=mean.tolist(), error_y=error, marker_color=colors))
     fig.update_layout(title="Per-layer DLA: embeddings (grey), attention (blue) and MLP (orange) outputs", yaxis_title="logit_diff", height=420)
-    figs.append(("dla", "Per-layer decomposition (mean ± std over pairs); the bars sum to the final residual's projection.", fig))
+    figs.append(
+        ("dla", "Per-layer decomposition (mean over pairs, bars: bootstrap 95% interval); the bars sum to the final residual's projection.", fig)
+    )
 
     per_head = np.array(dla["per_head_mean"])
+    head_ci = dla.get("per_head_ci") or {}
+    custom = _hover_ci(head_ci.get("low"), head_ci.get("high"), per_head.shape)
     fig = go.Figure(
-        go.Heatmap(
-            z=per_head.tolist(),
-            x=[f"H{h}" for h in range(per_head.shape[1])],
-            y=[f"L{l}" for l in range(n_layers)],
-            colorscale="RdBu",
-            zmid=0,
-            colorbar={"title": "logit_diff"},
-        )
+        _heatmap(per_head, [f"H{h}" for h in range(per_head.shape[1])], [f"L{layer}" for layer in range(n_layers)], custom, colorscale="RdBu", zmid=0)
     )
     fig.update_layout(
-        title="Per-head DLA at the last position (mean over pairs)",
+        title="Per-head DLA at the last position (mean over pairs; hover: 95% interval)",
         xaxis_title="head",
         yaxis_title="layer",
         yaxis={"autorange": "reversed"},
@@ -124,56 +196,96 @@ def figures(data: dict) -> list[tuple[str, str, Any]]:
     )
     figs.append(("heads", "Direct logit attribution of each attention head (after any post-attention norm, at its cached scale).", fig))
 
-    heads = [("+", *cell) for cell in dla["top_heads"]["positive"]] + [("−", *cell) for cell in dla["top_heads"]["negative"]]
-    for pair in data["pairs"]:
+    tops = section["findings"].get("top_heads_intervals") or []
+    if tops:
+        names = [f"L{t['layer']}H{t['head']}" for t in tops]
+        values = np.array([t["estimate"] for t in tops], dtype=float)
+        plus = [0.0 if t["high"] is None else t["high"] - t["estimate"] for t in tops]
+        minus = [0.0 if t["low"] is None else t["estimate"] - t["low"] for t in tops]
+        fig = go.Figure(
+            go.Bar(
+                x=names,
+                y=values.tolist(),
+                error_y={"type": "data", "symmetric": False, "array": plus, "arrayminus": minus},
+                marker_color=["#d62728" if t["wide"] else "#1f77b4" for t in tops],
+            )
+        )
+        fig.update_layout(title="Top heads by DLA: mean and bootstrap 95% interval (red: wide)", yaxis_title="logit_diff", height=380)
+        figs.append(("heads", "The top heads' DLA with their intervals; a wide interval (red) is not a finding on these pairs.", fig))
+    return figs
+
+
+def _pattern_figures(section: dict) -> list[tuple[str, str, Any]]:
+    """Attention patterns of the top heads on the pattern pairs; any number of heads wraps into rows."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    dla = section["dla"]
+    positive = dla["top_heads"]["positive"][:MAX_PATTERN_HEADS]
+    negative = dla["top_heads"]["negative"][:MAX_PATTERN_HEADS]
+    heads = [("+", *cell) for cell in positive] + [("−", *cell) for cell in negative]
+    if not heads:
+        return []
+    figs = []
+    for pair in section["pairs"]:
         if pair["patterns"] is None:
             continue
-        patterns = np.array(pair["patterns"])
-        start = pair["shared_prefix"]
-        tokens = [f"{i}:{shown_token(t)}" for i, t in enumerate(pair["clean_str_tokens"])]
-        cols = max(1, len(heads) // 2)
+        patterns = {tuple(h): values for h, values in zip(pair["patterns"]["heads"], pair["patterns"]["values"])}
+        start = pair.get("patterns_start", pair["shared_prefix"])
+        tokens = [f"{i}:{_token(t)}" for i, t in enumerate(pair["clean_str_tokens"])]
+        cols = min(PATTERN_COLUMNS, len(heads))
+        rows = -(-len(heads) // cols)
         fig = make_subplots(
-            rows=2,
+            rows=rows,
             cols=cols,
-            subplot_titles=[f"{sign} L{l}H{h} ({v:+.2f})" for sign, l, h, v in heads],
-            horizontal_spacing=0.08,
-            vertical_spacing=0.2,
+            subplot_titles=[f"{sign} L{layer}H{head} ({value:+.2f})" for sign, layer, head, value in heads],
+            horizontal_spacing=min(0.08, 0.5 / cols),
+            vertical_spacing=min(0.2, 0.6 / rows),
         )
         for i, (_, layer, head, _) in enumerate(heads):
-            # Queries from the first difference on (the prefix's rows are the same in both runs); every key.
             fig.add_trace(
-                go.Heatmap(z=patterns[layer, head].tolist(), x=tokens, y=tokens[start:], colorscale="Blues", zmin=0, zmax=1, showscale=i == 0),
+                go.Heatmap(z=patterns[layer, head], x=tokens, y=tokens[start:], colorscale="Blues", zmin=0, zmax=1, showscale=i == 0),
                 row=i // cols + 1,
                 col=i % cols + 1,
             )
         fig.update_yaxes(autorange="reversed")
         fig.update_layout(
-            title=f"Attention of the top heads on {pair['clean_id']}: {pair['clean_question']!r} (rows: queries from the first difference; columns: keys)",
-            height=760,
+            title=f"Attention of the top heads on {plain_text(pair['clean_id'])}: {plain_text(repr(pair['clean_question']))} "
+            "(rows: queries; columns: keys)",
+            height=max(500, 380 * rows),
         )
-        figs.append(
-            ("heads", f"Top {cols} positive (top row) and negative (bottom row) heads by DLA, on pair {pair['pair_id']}'s true question.", fig)
-        )
+        caption = f"Top {len(positive)} positive and {len(negative)} negative heads by DLA, on pair {pair['pair_id']}'s true question."
+        figs.append(("heads", caption, fig))
+    return figs
 
-    columns, prefix = patching["columns"], _prefix_label(patching["shared_prefix_tokens"])
+
+def _patching_figures(section: dict, model: dict) -> list[tuple[str, str, Any]]:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    patching, n_layers = section["patching"], model["n_layers"]
+    figs: list[tuple[str, str, Any]] = []
+    if not patching.get("columns"):
+        return figs
+    columns, prefix = [plain_text(c) for c in patching["columns"]], _prefix_label(patching["shared_prefix_tokens"])
     sites = ("resid_pre", "attn_out", "mlp_out", "head_out")
     if patching["exact_mean"].get("log_odds"):
         n = patching["n_exact_in_mean"]["log_odds"]
         fig = _grid_figure(
-            f"Exact activation patching, clean → corrupted: normalized log_odds (drop-weighted mean of {n} pair(s))",
+            f"Exact activation patching, clean → corrupted: normalized log_odds (drop-weighted mean of {n} pair(s); hover: 95% interval)",
             patching["exact_mean"]["log_odds"],
             columns,
             prefix,
             n_layers,
             sites,
+            patching.get("exact_ci"),
         )
-        figs.append(
-            (
-                "patching",
-                f"EXACT: every cell is a patched forward pass. Positions aligned on the last token, labelled with the tokens of {patching['column_reference_pair']}; the grey column is the shared prefix, identical in both runs: its effect is exactly 0 and it is not computed.",
-                fig,
-            )
+        caption = (
+            f"EXACT: every cell is a patched forward pass. Positions aligned on the last token, labelled with the tokens of "
+            f"{patching['column_reference_pair']}; the grey column is the shared prefix, identical in both runs: "
+            "its effect is exactly 0 and it is not computed."
         )
+        figs.append(("patching", caption, fig))
     if patching["attribution_mean"]:
         n = patching["n_attribution_in_mean"]
         fig = _grid_figure(
@@ -183,23 +295,28 @@ def figures(data: dict) -> list[tuple[str, str, Any]]:
             prefix,
             n_layers,
             sites,
+            patching.get("attribution_ci"),
         )
         figs.append(
             (
                 "patching",
-                "ESTIMATE: (clean − corrupted activation) · gradient at the corrupted run, one forward and one backward per pair, on every studied pair.",
+                "ESTIMATE: (clean − corrupted activation) · gradient at the corrupted run, one forward and one backward per pair, "
+                "on every same-length pair.",
                 fig,
             )
         )
-    full = next((p for p in data["pairs"] if p["pair_id"] == patching["full_pair"]), None)
+    full = next((p for p in section["pairs"] if p["pair_id"] == patching.get("full_pair")), None)
     if full is not None:
         start = full["shared_prefix"]
         tokens = [
-            f"{i}:{shown_token(a)}" if a == b else f"{i}:{shown_token(a)}/{shown_token(b)}"
+            f"{i}:{_token(a)}" if a == b else f"{i}:{_token(a)}/{_token(b)}"
             for i, (a, b) in enumerate(zip(full["clean_str_tokens"], full["corrupted_str_tokens"]))
         ][start:]
+        drop = full["clean"]["log_odds"] - full["corrupted"]["log_odds"]
         fig = _grid_figure(
-            f"Exact patching on {full['pair_id']}: {full['clean_question']!r} → {full['corrupted_question']!r} (normalized log_odds; drop {full['clean']['log_odds'] - full['corrupted']['log_odds']:.2f} nats)",
+            f"Exact patching on {plain_text(full['pair_id'])}: {plain_text(repr(full['clean_question']))} "
+            f"→ {plain_text(repr(full['corrupted_question']))} "
+            f"(normalized log_odds; drop {drop:.2f} nats)",
             full["exact"]["log_odds"],
             tokens,
             _prefix_label(start),
@@ -207,14 +324,10 @@ def figures(data: dict) -> list[tuple[str, str, Any]]:
             sites[:3],
         )
         figs.append(
-            (
-                "patching",
-                "One pair in full (EXACT), the pair with the largest evaluator margin; tokens shown clean/corrupted where they differ.",
-                fig,
-            )
+            ("patching", "One pair in full (EXACT), the pair with the largest evaluator margin; tokens shown clean/corrupted where they differ.", fig)
         )
-    if patching["correlation"]:
-        exact_pairs = [p for p in data["pairs"] if p["exact"] is not None]
+    if patching.get("correlation"):
+        exact_pairs = [p for p in section["pairs"] if p["exact"] is not None and p["attribution_log_odds"] is not None]
         fig = make_subplots(
             rows=1,
             cols=4,
@@ -238,13 +351,115 @@ def figures(data: dict) -> list[tuple[str, str, Any]]:
     return figs
 
 
+def _tracing_figures(section: dict, model: dict) -> list[tuple[str, str, Any]]:
+    """Causal tracing: restored fraction per layer x role (heatmaps, hover intervals), and the resid line of each role with its band."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    tracing = section.get("tracing")
+    if not tracing or not tracing.get("sites"):
+        return []
+    n_layers = model["n_layers"]
+    roles = [plain_text(r) for r in tracing["roles"]]
+    kinds = [k for k in TRACE_TITLES if k in tracing["sites"]]
+    fig = make_subplots(rows=1, cols=len(kinds), subplot_titles=[TRACE_TITLES[k] for k in kinds], horizontal_spacing=0.06)
+    layers = [f"L{layer}" for layer in range(n_layers)]
+    for col, kind in enumerate(kinds, start=1):
+        site = tracing["sites"][kind]
+        z = _array(site["mean"])
+        ci = site.get("ci") or {}
+        custom = _hover_ci(ci.get("low"), ci.get("high"), z.shape)
+        style = {"colorscale": "Purples", "zmin": 0, "zmax": 1, "showscale": col == len(kinds), "colorbar": {"title": "restored"}}
+        fig.add_trace(_heatmap(z, roles, layers, custom, **style), row=1, col=col)
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(tickangle=-45)
+    corruption = tracing.get("corruption", "")
+    fig.update_layout(
+        title=f"Causal tracing ({plain_text(corruption)}): share of the clean answer restored by one clean state, by layer and token role "
+        f"(mean of {tracing['n_pairs']} pair(s); hover: 95% interval)",
+        height=max(460, 22 * n_layers + 220),
+    )
+    caption = (
+        "EXACT: each cell restores one clean state (a layer at one token role's positions) into the corrupted run; "
+        "0 = the corrupted run, 1 = the clean one. "
+        "Columns are token roles, so pairs of different lengths share them."
+    )
+    figs = [("tracing", caption, fig)]
+    resid = tracing["sites"].get("resid")
+    if resid is not None:
+        z, ci = _array(resid["mean"]), resid.get("ci") or {}
+        low, high = (_array(ci["low"]), _array(ci["high"])) if ci.get("low") is not None else (None, None)
+        traces = []
+        for j, role in enumerate(roles):
+            if not np.isfinite(z[:, j]).any() or np.nanmax(np.abs(z[:, j])) < 0.1:
+                continue
+            traces += _band(
+                list(range(n_layers)),
+                z[:, j],
+                None if low is None else low[:, j],
+                None if high is None else high[:, j],
+                COLORS[j % len(COLORS)],
+                role,
+            )
+        if traces:
+            line = go.Figure(traces)
+            line.update_layout(
+                title="Causal tracing of the residual stream per role, with 95% intervals", xaxis_title="layer", yaxis_title="restored", height=400
+            )
+            figs.append(("tracing", "Roles whose residual restores at least 10% at some layer.", line))
+    return figs
+
+
+def _knockout_figures(section: dict, model: dict) -> list[tuple[str, str, Any]]:
+    import plotly.graph_objects as go
+
+    knockout = section.get("knockout")
+    if not knockout or not knockout.get("drop"):
+        return []
+    traces = []
+    for j, (role, entry) in enumerate(knockout["drop"].items()):
+        mean = _array(entry["mean"])
+        ci = entry.get("ci") or {}
+        traces += _band(list(range(len(mean))), mean, ci.get("low"), ci.get("high"), COLORS[j % len(COLORS)], plain_text(role))
+    fig = go.Figure(traces)
+    fig.update_layout(
+        title=f"Attention knockout: relative drop of the answer when the last position cannot attend to each role, "
+        f"window of {knockout.get('window')} layers "
+        f"(mean of {knockout['n_pairs']} pair(s), 95% intervals)",
+        xaxis_title="layer (the window's centre)",
+        yaxis_title="relative drop of p(True)",
+        height=420,
+    )
+    caption = (
+        "Geva et al. 2023: the last position's attention to a role's tokens is blocked over a window of layers; "
+        "a large drop there means the fact flows from that role at those layers."
+    )
+    return [("knockout", caption, fig)]
+
+
+def section_figures(data: dict, section: dict) -> list[tuple[str, str, Any]]:
+    """(kind, caption, plotly figure) for every figure of one section."""
+    model = data["model"]
+    return [
+        *_dla_figures(section, model),
+        *_pattern_figures(section),
+        *_patching_figures(section, model),
+        *_tracing_figures(section, model),
+        *_knockout_figures(section, model),
+    ]
+
+
 def render_html(data: dict) -> tuple[str, int]:
     """The self-contained page and its number of figures."""
     from fk_bench.pages import figure_html, render_page
 
-    figs = figures(data)
-    sections: dict[str, list[dict]] = {"dla": [], "heads": [], "patching": [], "attribution": []}
-    for i, (section, caption, fig) in enumerate(figs):
-        sections[section].append({"html": figure_html(fig, f"figure-{i}"), "caption": caption})
-    page = render_page("report.html.j2", search_path=[TEMPLATES], data=data, sections=sections, expected_figures=len(figs), shown_token=shown_token)
-    return page, len(figs)
+    shown, count = [], 0
+    for section in data["sections"]:
+        kinds: dict[str, list[dict]] = {kind: [] for kind in SECTIONS}
+        if section.get("studied"):
+            for kind, caption, fig in section_figures(data, section):
+                kinds[kind].append({"html": figure_html(fig, f"figure-{count}"), "caption": caption})
+                count += 1
+        shown.append({"data": section, "figures": kinds})
+    page = render_page("report.html.j2", search_path=[TEMPLATES], data=data, sections=shown, expected_figures=count, shown_token=shown_token)
+    return page, count

@@ -8,6 +8,11 @@ with the evaluator's own scorer. The model gets the pair right by ``margin`` nat
 question's log(p_True / p_False) exceeds the false one's by at least that much. Clean run = the true
 question, corrupted run = the false one, both in the prompt format the evaluator used
 (:func:`fk_bench.prompts.build_prompt`, the same few-shot examples), tokenized once here.
+
+Under ``twin`` corruption a pair whose two prompts tokenize to different lengths is kept when
+``keep_length_mismatch`` says so (its positions are aligned by role, :mod:`interp.corruption`) and
+skipped otherwise; under ``noise`` corruption the corrupted run is the clean prompt with noise on its
+embeddings, so no pair is skipped for its twin's tokens. Every skipped pair is counted.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fk_bench.pairs import PairIndex
 from fk_bench.prompts import build_prompt, encode
 
 
@@ -44,10 +50,19 @@ class Pair:
     corrupted_prompt: str
     clean_tokens: tuple[int, ...]
     corrupted_tokens: tuple[int, ...]
+    relation: str | None = None
+    subject: str | None = None  # the clean question's subject and object (the dataset's columns), for token roles
+    object: str | None = None
+    corrupted_object: str | None = None  # the twin's object (what the twin swapped in)
 
     @property
     def n_tokens(self) -> int:
         return len(self.clean_tokens)
+
+    @property
+    def same_length(self) -> bool:
+        """Whether the twin's prompt has as many tokens as the clean one (position-by-position patching applies)."""
+        return len(self.clean_tokens) == len(self.corrupted_tokens)
 
     @property
     def shared_prefix(self) -> int:
@@ -63,7 +78,12 @@ class Pair:
             "corrupted_question": self.corrupted_question,
             "eval_margin": self.margin,
             "n_tokens": self.n_tokens,
+            "n_corrupted_tokens": len(self.corrupted_tokens),
             "shared_prefix": self.shared_prefix,
+            "relation": self.relation,
+            "subject": self.subject,
+            "object": self.object,
+            "corrupted_object": self.corrupted_object,
         }
 
 
@@ -77,8 +97,14 @@ class PairSelection:
     n_right: int  # of those, the model gets right by at least ``margin``
     n_twins_scored: int = 0  # corrupted questions that are no row of the data, scored for the report
     pairs: list[Pair] = field(default_factory=list)
-    length_mismatch: list[dict] = field(default_factory=list)  # right pairs whose prompts differ in token length
-    no_difference: list[str] = field(default_factory=list)  # pairs whose prompts tokenize identically
+    length_mismatch: list[dict] = field(default_factory=list)  # right pairs skipped: their prompts differ in token length
+    no_difference: list[str] = field(default_factory=list)  # pairs skipped: their prompts tokenize identically
+    aligned_by_role: list[str] = field(default_factory=list)  # pairs of different token lengths kept, their positions aligned by role
+
+    @property
+    def n_skipped(self) -> int:
+        """Pairs the model gets right (within ``max_pairs``) that are not studied."""
+        return len(self.length_mismatch) + len(self.no_difference)
 
     def to_json(self) -> dict:
         return {
@@ -88,8 +114,10 @@ class PairSelection:
             "n_twins_scored_for_the_report": self.n_twins_scored,
             "n_right_by_margin": self.n_right,
             "n_studied": len(self.pairs),
+            "n_skipped": self.n_skipped,
             "skipped_length_mismatch": self.length_mismatch,
             "skipped_identical_tokens": self.no_difference,
+            "aligned_by_role": self.aligned_by_role,
             "pairs": [pair.to_json() for pair in self.pairs],
         }
 
@@ -99,34 +127,16 @@ def _has_text(value: Any) -> bool:
 
 
 def pair_rows(table: pd.DataFrame) -> list[tuple[int, int, str]]:
-    """(true row, false row, pair id) of every complete pair in an evaluated table, in data order.
-
-    Uses the ``pair_id`` column where the table has one; otherwise a true row whose
-    ``corrupted_question`` is another (false) row's question.
-    """
-    labels = table["answer"].to_numpy(dtype=bool)
-    found: list[tuple[int, int, str]] = []
-    if "pair_id" in table.columns and table["pair_id"].map(_has_text).any():
-        members: dict[str, list[int]] = {}
-        for index, pair_id in enumerate(table["pair_id"]):
-            if _has_text(pair_id):
-                members.setdefault(pair_id, []).append(index)
-        for pair_id, rows in members.items():
-            if len(rows) == 2 and labels[rows[0]] != labels[rows[1]]:
-                true_row, false_row = rows if labels[rows[0]] else rows[::-1]
-                found.append((true_row, false_row, pair_id))
-        return sorted(found)
-    false_rows = {question: index for index, (question, label) in enumerate(zip(table["question"], labels)) if not label}
-    for index, (corrupted, label) in enumerate(zip(table["corrupted_question"], labels)):
-        if label and _has_text(corrupted) and corrupted in false_rows:
-            found.append((index, false_rows[corrupted], str(table["id"].iloc[index])))
-    return found
+    """(true row, false row, pair id) of every complete pair of an evaluated table, in data order: the
+    loader's pairs (:class:`fk_bench.pairs.PairIndex` over the ``pair_id`` column, which the loader fills
+    from ``corrupted_question`` for data without pair ids)."""
+    index = PairIndex.from_ids(table["pair_id"].tolist(), table["answer"].to_numpy(dtype=bool))
+    return sorted(zip(index.true_rows.tolist(), index.false_rows.tolist(), index.ids))
 
 
 def true_log_odds(table: pd.DataFrame) -> np.ndarray:
-    """log(p_True / p_False) per row from the evaluator's signed log_odds (positive = the correct answer)."""
-    log_odds = table["log_odds"].to_numpy(dtype=np.float64)
-    return np.where(table["answer"].to_numpy(dtype=bool), log_odds, -log_odds)
+    """log(p_True / p_False) per row, as the evaluator recorded it (``true_log_odds``)."""
+    return table["true_log_odds"].to_numpy(dtype=np.float64)
 
 
 def unpaired_twins(table: pd.DataFrame, paired: set[int]) -> list[tuple[int, str]]:
@@ -151,13 +161,21 @@ def select_pairs(
     margin: float,
     max_pairs: int | None = None,
     score: Scorer | None = None,
+    corruption: str = "twin",
+    keep_length_mismatch: bool = False,
 ) -> PairSelection:
-    """The first ``max_pairs`` pairs, in data order, that the model gets right by ``margin`` and whose
-    clean and corrupted prompts have the same token length (the others are counted, with their lengths).
+    """The first ``max_pairs`` pairs, in data order, that the model gets right by ``margin``.
 
+    Under ``corruption="twin"`` a pair whose clean and corrupted prompts differ in token length is kept
+    (listed in ``aligned_by_role``) when ``keep_length_mismatch``, else skipped and counted with its
+    lengths; a pair whose prompts tokenize identically is skipped. Under ``"noise"`` no pair is skipped.
     ``score`` scores the corrupted questions that are no row of the data; without it only complete pairs count.
     """
+    if corruption not in ("twin", "noise"):
+        raise ValueError(f"corruption {corruption!r}: 'twin' or 'noise'")
     prompt = lambda question: build_prompt(question, prompt_format, tokenizer, examples)
+    column = lambda name: table[name].tolist() if name in table.columns else [None] * len(table)
+    relations, subjects, objects = column("relation"), column("subject"), column("object")
     t_vs_f = true_log_odds(table)
     ids, questions, labels = table["id"].astype(str).tolist(), table["question"].astype(str).tolist(), table["answer"].to_numpy(dtype=bool)
     # Each candidate: (data row, pair id, (id, question, log-odds) of the true side, of the false side).
@@ -168,13 +186,15 @@ def select_pairs(
             (true_row, pair_id, (ids[true_row], questions[true_row], t_vs_f[true_row]), (ids[false_row], questions[false_row], t_vs_f[false_row]))
         )
     twins = unpaired_twins(table, {row for pair in complete for row in pair[:2]}) if score is not None else []
-    if twins:
+    if twins and score is not None:
         twin_t_vs_f = np.asarray(score([prompt(question) for _, question in twins]), dtype=np.float64)
         for (row, question), value in zip(twins, twin_t_vs_f):
-            own, twin = (ids[row], questions[row], t_vs_f[row]), (f"{ids[row]}:corrupted", question, float(value))
-            candidates.append((row, ids[row], *((own, twin) if labels[row] else (twin, own))))
+            own, other = (ids[row], questions[row], t_vs_f[row]), (f"{ids[row]}:corrupted", question, float(value))
+            candidates.append((row, ids[row], *((own, other) if labels[row] else (other, own))))
     candidates.sort(key=lambda candidate: candidate[0])
     selection = PairSelection(margin=margin, max_pairs=max_pairs, n_pairs=len(candidates), n_right=0, n_twins_scored=len(twins))
+    row_of = {identifier: row for row, identifier in enumerate(ids)}
+    text = lambda value: value if _has_text(value) else None
     for _, pair_id, (clean_id, clean_q, clean_value), (corrupted_id, corrupted_q, corrupted_value) in candidates:
         gap = float(clean_value - corrupted_value)
         if gap < margin:
@@ -184,13 +204,31 @@ def select_pairs(
             continue
         clean_prompt, corrupted_prompt = prompt(clean_q), prompt(corrupted_q)
         clean_tokens, corrupted_tokens = tuple(encode(tokenizer, clean_prompt)), tuple(encode(tokenizer, corrupted_prompt))
-        if len(clean_tokens) != len(corrupted_tokens):
-            selection.length_mismatch.append({"pair_id": pair_id, "clean_tokens": len(clean_tokens), "corrupted_tokens": len(corrupted_tokens)})
-            continue
-        if clean_tokens == corrupted_tokens:
+        if corruption == "twin" and len(clean_tokens) != len(corrupted_tokens):
+            if not keep_length_mismatch:
+                selection.length_mismatch.append({"pair_id": pair_id, "clean_tokens": len(clean_tokens), "corrupted_tokens": len(corrupted_tokens)})
+                continue
+            selection.aligned_by_role.append(pair_id)
+        if corruption == "twin" and clean_tokens == corrupted_tokens:
             selection.no_difference.append(pair_id)
             continue
+        clean_row, twin = row_of.get(clean_id), row_of.get(corrupted_id)
         selection.pairs.append(
-            Pair(pair_id, clean_id, corrupted_id, clean_q, corrupted_q, gap, clean_prompt, corrupted_prompt, clean_tokens, corrupted_tokens)
+            Pair(
+                pair_id,
+                clean_id,
+                corrupted_id,
+                clean_q,
+                corrupted_q,
+                gap,
+                clean_prompt,
+                corrupted_prompt,
+                clean_tokens,
+                corrupted_tokens,
+                relation=None if clean_row is None else text(relations[clean_row]),
+                subject=None if clean_row is None else text(subjects[clean_row]),
+                object=None if clean_row is None else text(objects[clean_row]),
+                corrupted_object=None if twin is None else text(objects[twin]),
+            )
         )
     return selection

@@ -1,28 +1,54 @@
-"""``fk-bench report``: gate a model on the evaluator, then write the DLA and activation-patching report of the pairs it gets right."""
+"""``fk-bench report``: gate a model on the evaluator (or on a run it already wrote), then write the DLA, patching,
+causal-tracing and attention-knockout report of the pairs it gets right, with bootstrap intervals."""
 
 from __future__ import annotations
 
 import argparse
+import copy
 from pathlib import Path
 
-from fk_bench.cli._options import add_model_and_data_arguments, fraction, load_inputs, non_negative_float, positive_int
+from fk_bench.cli._options import (
+    add_model_and_data_arguments,
+    counted_int,
+    fraction,
+    load_inputs,
+    non_negative_float,
+    positive_float,
+    positive_int,
+)
 from interp import report as defaults  # light: numpy, pandas and torch load only when a report runs
+
+RUN_OPTIONS = ("model", "dtype", "prompt_format", "fewshot_k", "dataset", "config", "split", "relation", "limit")
+"""Options that name the run; with --from-results, given ones must match the run's, the others come from it."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "report",
-        help="DLA and activation-patching report (HTML + JSON) of the pairs a model gets right, for a model that passes the gate",
+        help="interp report (HTML + JSON): DLA, patching, causal tracing and attention knockout of the pairs a model gets right, with intervals",
     )
     add_model_and_data_arguments(parser)
+    # None = not given: with --from-results the run supplies them (and given ones must match it); else the usual defaults.
+    parser.set_defaults(model=None, prompt_format=None, fewshot_k=None)
+    for action in parser._actions:
+        if action.dest == "relation":
+            action.help = f"only questions of this relation; '{defaults.ALL_RELATIONS}': one section per relation the model passes the gate on"
     parser.add_argument(
         "--out", required=True, type=Path, help="writes OUT/<run>/report.html and report.json (or did_not_pass.json); <run> as fk-bench eval names it"
+    )
+    parser.add_argument(
+        "--from-results",
+        type=Path,
+        default=None,
+        metavar="RUN",
+        help="read the run fk-bench eval wrote (OUT/<run> or its results.json) instead of evaluating again; "
+        "its model, dataset and prompt format are used, and any given here must match",
     )
     parser.add_argument(
         "--gate-metric",
         choices=defaults.GATE_METRICS,
         default=defaults.DEFAULT_GATE_METRIC,
-        help="the evaluator metric that decides whether the model gets a report (default: %(default)s)",
+        help="the evaluator metric that decides whether the model (or each relation) gets a report (default: %(default)s)",
     )
     parser.add_argument(
         "--gate-threshold",
@@ -39,8 +65,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--max-pairs",
         type=positive_int,
-        default=defaults.DEFAULT_MAX_PAIRS,
-        help="study at most N pairs, the first in data order (default %(default)s)",
+        default=None,
+        help=f"study at most N pairs per section, the first in data order (default {defaults.DEFAULT_MAX_PAIRS}; "
+        f"{defaults.DEFAULT_MAX_PAIRS_PER_RELATION} per relation with --relation all)",
     )
     parser.add_argument(
         "--exact-pairs",
@@ -49,19 +76,73 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=f"exact activation patching on the N studied pairs with the largest margin; attribution patching estimates every pair "
         f"(default {defaults.DEFAULT_EXACT_PAIRS}, or {defaults.DEFAULT_EXACT_PAIRS_LARGE} for models of 1B parameters or more)",
     )
-    parser.add_argument("--top-k", type=positive_int, default=3, help="top positive and negative heads whose attention patterns are shown")
+    parser.add_argument(
+        "--corruption",
+        choices=defaults.CORRUPTIONS,
+        default="twin",
+        help="the corrupted run: the false twin's prompt (twin; twins of other token lengths aligned by role) or the clean prompt with "
+        "Gaussian noise on one span's embeddings (noise, as ROME's causal tracing) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--noise-span", choices=defaults.NOISE_SPANS, default="object", help="noise corruption: the span noised (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--noise-scale",
+        type=positive_float,
+        default=None,
+        help=f"noise corruption: standard deviation of the noise (default {defaults.DEFAULT_NOISE_FACTOR:g} x the embeddings'; recorded)",
+    )
+    parser.add_argument("--seed", type=counted_int(0), default=defaults.DEFAULT_SEED, help="seeds the noise and the bootstrap (default %(default)s)")
+    parser.add_argument(
+        "--trace-pairs",
+        type=positive_int,
+        default=None,
+        help=f"causal tracing on the N pairs of largest margin per section (default: as --exact-pairs; {defaults.DEFAULT_TRACE_PAIRS_LARGE} for 1B+)",
+    )
+    parser.add_argument(
+        "--trace-sites",
+        nargs="+",
+        choices=defaults.TRACE_SITES,
+        default=None,
+        help="the states causal tracing restores (default: all three and the MLP-severed grid; resid_pre alone for models of 1B parameters or more)",
+    )
+    parser.add_argument(
+        "--trace-positions",
+        choices=("all", "role-ends"),
+        default=None,
+        help="noise tracing: every position from the noise on, or the first and last token of each role and the last position "
+        "(default: all; role-ends for models of 1B parameters or more)",
+    )
+    parser.add_argument(
+        "--knockout-pairs",
+        type=positive_int,
+        default=None,
+        help=f"attention knockout on the N pairs of largest margin per section (default: every studied pair; "
+        f"{defaults.DEFAULT_KNOCKOUT_PAIRS_LARGE} for models of 1B parameters or more)",
+    )
+    parser.add_argument(
+        "--knockout-window", type=positive_int, default=None, help="attention knockout: layers blocked at once (default: scaled to depth)"
+    )
+    parser.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples per interval (default %(default)s)")
+    parser.add_argument(
+        "--top-k", type=positive_int, default=defaults.DEFAULT_TOP_K, help="top positive and negative heads whose attention patterns are shown"
+    )
     parser.add_argument("--pattern-pairs", type=positive_int, default=1, help="pairs whose attention patterns are shown")
     parser.set_defaults(func=run)
 
 
+def _given(args: argparse.Namespace) -> dict:
+    """The run-naming options given on the command line (None = not given)."""
+    return {name: getattr(args, name) for name in RUN_OPTIONS if getattr(args, name) is not None}
+
+
 def run(args: argparse.Namespace) -> None:
     from fk_bench.files import check_writable_dir
-    from interp.report import ReportSettings, build_report
+    from fk_bench.spec import DEFAULT_FEWSHOT_K, DEFAULT_PROMPT_FORMAT
+    from interp.report import ALL_RELATIONS, ReportSettings, build_report, evaluate_for_report
 
     check_writable_dir(args.out)
     settings = ReportSettings(
-        prompt_format=args.prompt_format,
-        fewshot_k=args.fewshot_k,
         gate_metric=args.gate_metric,
         gate_threshold=args.gate_threshold,
         pair_margin=args.pair_margin,
@@ -69,18 +150,59 @@ def run(args: argparse.Namespace) -> None:
         exact_pairs=args.exact_pairs,
         top_k=args.top_k,
         pattern_pairs=args.pattern_pairs,
-        eval_batch_size=args.batch_size,
-        dataset_id=str(args.dataset or "default"),
-        dataset_settings={"config": args.config, "split": args.split, "relation": args.relation, "limit": args.limit},
+        relation=args.relation,
+        corruption=args.corruption,
+        noise_span=args.noise_span,
+        noise_scale=args.noise_scale,
+        seed=args.seed,
+        trace_pairs=args.trace_pairs,
+        trace_sites=None if args.trace_sites is None else tuple(dict.fromkeys(args.trace_sites)),
+        trace_positions=args.trace_positions,
+        knockout_pairs=args.knockout_pairs,
+        knockout_window=args.knockout_window,
+        n_resamples=args.resamples,
     )
-    groups, questions, loaded = load_inputs(args)
-    report = build_report(loaded, questions, groups, args.out, settings)
+    if args.from_results is not None:
+        evaluated, groups, loaded = _from_results(args)
+    else:
+        plain = copy.copy(args)
+        plain.model = args.model or "embedded"
+        plain.prompt_format = args.prompt_format or DEFAULT_PROMPT_FORMAT
+        plain.fewshot_k = args.fewshot_k or DEFAULT_FEWSHOT_K
+        if args.relation == ALL_RELATIONS:
+            plain.relation = None  # every relation is evaluated, then gated one by one
+        groups, questions, loaded, spec = load_inputs(plain)
+        evaluated = evaluate_for_report(loaded, questions, groups, spec)
+    report = build_report(loaded, evaluated, groups, args.out, settings)
     if report.passed:
-        studied = report.data["selection"]["n_studied"]
-        exact = len(report.data["patching"]["exact_pairs"])
-        print(
-            f"{loaded.name}: {report.gate.metric} {report.gate.value:.3f} >= {report.gate.threshold}; "
-            f"report of {studied} pair(s) ({exact} with exact patching) in {report.seconds['total']:.1f} s\nwrote {report.path}"
-        )
+        for section in report.data["sections"]:
+            gate = section["gate"]
+            if section["studied"]:
+                selection = section["selection"]
+                exact = len(section["patching"]["exact_pairs"])
+                print(
+                    f"{section['title']}: {gate['metric']} {gate['value']:.3f} >= {gate['threshold']}; {selection['n_studied']} pair(s) studied "
+                    f"({exact} with exact patching), {selection['n_skipped']} skipped"
+                )
+            else:
+                print(f"{section['title']}: not studied ({section['reason']})")
+        print(f"{loaded.name}: report in {report.seconds['total']:.1f} s\nwrote {report.path}")
     else:
         print(f"{loaded.name}: no report ({report.data['reason']})\nwrote {report.path}")
+
+
+def _from_results(args: argparse.Namespace) -> tuple:
+    """The run fk-bench eval wrote, its answer groups and its model (checked against any option given)."""
+    from fk_bench.answers import AnswerGroups, load_answer_groups
+    from fk_bench.errors import FkBenchError
+    from fk_bench.models import load_model, resolve_device
+    from interp.evaluated import check_matches, read_run
+
+    evaluated = read_run(args.from_results)
+    check_matches(evaluated, _given(args))
+    groups = AnswerGroups.from_map(evaluated.answer_words, source=f"{evaluated.source} answer words")
+    if args.answer_map is not None and load_answer_groups(args.answer_map).to_map() != groups.to_map():
+        raise FkBenchError(f"--from-results {evaluated.source}: does not match this report's answer map {args.answer_map} (the run used other words)")
+    device = resolve_device(args.device) if args.device is not None else evaluated.spec.device
+    loaded = load_model(evaluated.spec.model, device=device, dtype=evaluated.spec.dtype)
+    return evaluated, groups, loaded

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -37,7 +37,7 @@ CHAT_TEMPLATE = (
 """A chat template with a system prompt, so chat prompts have a long shared prefix."""
 
 
-def family_config(family: str, tokenizer) -> tuple[type, object]:
+def family_config(family: str, tokenizer) -> tuple[type, Any]:
     import transformers as hf
 
     special = {
@@ -69,7 +69,7 @@ def family_config(family: str, tokenizer) -> tuple[type, object]:
     if family == "gpt2":
         return hf.GPT2LMHeadModel, hf.GPT2Config(n_embd=64, n_layer=2, n_head=4, n_positions=256, initializer_range=0.2, **special)
     if family == "gpt_neox":
-        return hf.GPTNeoXForCausalLM, hf.GPTNeoXConfig(num_attention_heads=4, rotary_pct=0.5, **rope)
+        return hf.GPTNeoXForCausalLM, hf.GPTNeoXConfig(num_attention_heads=4, rotary_pct=0.5, **rope)  # type: ignore[call-arg]  # -> partial_rotary_factor
     raise ValueError(family)
 
 
@@ -119,3 +119,81 @@ def booted_family(family: str) -> tuple[LoadedModel, InterpModel, AnswerTokens]:
     loaded = build_family_model(family, folder)
     answers = tiny_answers(loaded)
     return loaded, InterpModel.boot(loaded), answers
+
+
+# --------------------------------------------------------------------------------------------------
+# Naive references for causal tracing and attention knockout: one plainly hooked forward per cell
+
+
+class NaiveTracer:
+    """Restored runs written out plainly: one full forward of the noised prompt (no cache, no sweep) per
+    run, with the clean (or, for a cell whose source is "corrupted", the noised run's own) activations
+    written at its cells by hooks on the bridge's hook points."""
+
+    def __init__(self, model: InterpModel, tokens, noise, answer_ids):
+        self.model, self.noise, self.ids = model, noise, answer_ids
+        self.tokens = model.tensor(list(tokens))[None]
+        with torch.no_grad():
+            _, self.clean = model.bridge.run_with_cache(self.tokens)
+            with model.bridge.hooks(fwd_hooks=[noise.hook(0)]):
+                _, self.noised = model.bridge.run_with_cache(self.tokens)
+
+    def __call__(self, cells) -> torch.Tensor:
+        """Answer logits ``[n_words]`` of the noised run with ``cells`` restored."""
+        from interp.runner import SITE_TABLE
+
+        hooks = [self.noise.hook(0)]
+        for cell in cells:
+            source = self.clean if cell.source == "clean" else self.noised
+            name = SITE_TABLE[cell.site].hook(cell.layer)
+
+            def write(x, hook, name=name, source=source, position=cell.index):
+                x[:, position] = source[name][:, position]
+                return x
+
+            hooks.append((name, write))
+        with torch.no_grad():
+            return self.model.bridge.run_with_hooks(self.tokens, fwd_hooks=hooks)[0, -1, self.ids]
+
+
+def hf_attention_modules(hf_model) -> list:
+    """The Hugging Face attention module of each layer, in order (every family's has a ``layer_idx``)."""
+    found = [m for m in hf_model.modules() if type(m).__name__.endswith("Attention") and hasattr(m, "layer_idx")]
+    return sorted(found, key=lambda m: m.layer_idx)
+
+
+@functools.cache
+def eager_model(path: str):
+    """The Hugging Face model saved at ``path``, loaded afresh with eager attention (never booted)."""
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(path, attn_implementation="eager", dtype=torch.float32).eval()
+
+
+def hand_masked_logits(path, tokens, blocked_per_layer: dict[int, list[int]]) -> torch.Tensor:
+    """Last-position logits of the Hugging Face model at ``path`` (loaded afresh, eager attention, never
+    booted) where layer ``l``'s attention gets a 4D additive mask written out by hand: causal, plus the
+    minimum float at (last query, each key of ``blocked_per_layer[l]``). Geva et al. block edges this way."""
+    hf = eager_model(str(path))
+    n = len(tokens)
+    low = torch.finfo(torch.float32).min
+    handles = []
+    for module in hf_attention_modules(hf):
+        allowed = torch.ones(n, n, dtype=torch.bool).tril()
+        for key in blocked_per_layer.get(module.layer_idx, []):
+            allowed[n - 1, key] = False
+        mask = torch.zeros(1, 1, n, n).masked_fill(~allowed, low)
+
+        def replace(module, args, kwargs, mask=mask):
+            if "attention_mask" not in kwargs:
+                raise AssertionError(f"{type(module).__name__} takes its mask positionally")
+            kwargs["attention_mask"] = mask
+            return args, kwargs
+
+        handles.append(module.register_forward_pre_hook(replace, with_kwargs=True))
+    try:
+        with torch.no_grad():
+            return hf(torch.tensor([list(tokens)])).logits[0, -1]
+    finally:
+        for handle in handles:
+            handle.remove()

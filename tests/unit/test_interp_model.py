@@ -27,6 +27,6 @@ def test_booted_model_gives_the_evaluators_scores(tmp_path, family):
     with torch.no_grad():
         after = model.bridge(model.tensor(model.tokens(CLEAN))[None])[0, -1]
     torch.testing.assert_close(after, before, rtol=0, atol=1e-4)
-    scores = np.array([result.questions[f"score[{word}]"].iloc[0] for word in answers.words])
+    scores = np.array([result.frame[f"score[{word}]"].iloc[0] for word in answers.words])
     np.testing.assert_allclose(after.log_softmax(-1)[answers.id_tensor()].double().numpy(), scores, rtol=0, atol=1e-4)
     assert model.n_layers == 2 and model.architecture == type(loaded.model).__name__

@@ -14,7 +14,8 @@ from interp.pairs import pair_rows, select_pairs, true_log_odds
 
 def _table(rows: list[tuple[str, str, bool, str, float, str | None]]) -> pd.DataFrame:
     """Rows of (id, question, label, corrupted question, signed log_odds, pair id) as the evaluator's table."""
-    return pd.DataFrame(rows, columns=["id", "question", "answer", "corrupted_question", "log_odds", "pair_id"])
+    table = pd.DataFrame(rows, columns=["id", "question", "answer", "corrupted_question", "log_odds", "pair_id"])
+    return table.assign(true_log_odds=table["log_odds"].where(table["answer"], -table["log_odds"]))
 
 
 TABLE = _table(
@@ -39,12 +40,17 @@ def test_pairs_by_pair_id_put_the_true_question_first():
     assert pair_rows(TABLE) == [(0, 1, "a"), (3, 2, "b"), (4, 5, "c")]
 
 
-def test_pairs_by_corrupted_question_when_there_is_no_pair_id():
-    without = TABLE.drop(columns=["pair_id"])
-    assert pair_rows(without) == [(0, 1, "a-true"), (3, 2, "b-true"), (4, 5, "c-true")]
+def test_pairs_found_by_the_loader_from_corrupted_questions_are_used(tmp_path):
+    """Data without pair ids: the loader pairs rows by corrupted_question once; interp reads those pairs."""
+    from fk_bench.data import load_questions
+
+    path = tmp_path / "q.csv"
+    TABLE.drop(columns=["pair_id", "log_odds", "true_log_odds"]).to_csv(path, index=False)
+    questions = load_questions(path).to_pandas()
+    assert pair_rows(questions) == [(0, 1, "pair-0"), (3, 2, "pair-1"), (4, 5, "pair-2")]
 
 
-def test_true_log_odds_unsigns_the_false_rows():
+def test_true_log_odds_are_the_evaluators():
     assert true_log_odds(TABLE).tolist() == [2.0, -0.5, 1.0, 1.5, 3.0, -3.0, 4.0]
 
 
@@ -101,3 +107,30 @@ def test_corrupted_questions_that_are_no_row_are_scored_as_twins(tokenizer):
     # The false row is the corrupted side; its twin, true, the clean one: 4.0 - (-2.0).
     assert (second.clean_id, second.corrupted_id, second.clean_question, second.margin) == ("f:corrupted", "f", "Is the Louvre Museum in Paris?", 6.0)
     assert select_pairs(table, tokenizer, "plain", [], margin=1.0).n_pairs == 0  # without a scorer: complete pairs only
+
+
+def test_noise_corruption_skips_no_pair_and_twin_alignment_keeps_other_lengths(tokenizer):
+    """Under noise the twin's tokens do not matter; under twin with role alignment, pairs of other lengths are kept and listed."""
+    noise = select_pairs(TABLE, tokenizer, "plain", [], margin=1.0, corruption="noise")
+    assert [p.pair_id for p in noise.pairs] == ["a", "c"] and noise.n_skipped == 0
+    aligned = select_pairs(TABLE, tokenizer, "plain", [], margin=1.0, keep_length_mismatch=True)
+    assert [p.pair_id for p in aligned.pairs] == ["a", "c"] and aligned.aligned_by_role == ["c"] and aligned.n_skipped == 0
+    assert not aligned.pairs[1].same_length and aligned.pairs[0].same_length
+    skipped = select_pairs(TABLE, tokenizer, "plain", [], margin=1.0)
+    assert skipped.n_skipped == 1 and skipped.to_json()["n_skipped"] == 1
+    with pytest.raises(ValueError, match="corruption 'blur'"):
+        select_pairs(TABLE, tokenizer, "plain", [], margin=1.0, corruption="blur")
+
+
+def test_subject_and_object_come_from_the_rows():
+    table = TABLE.assign(
+        subject=["Paris", "Paris", "Berlin", "Berlin", "Rome", "Rome", "Tokyo"],
+        object=["France", "Italy", "Spain", "Germany", "Italy", "the Eiffel Tower", "Japan"],
+    )
+    pair = select_pairs(table, build_tiny_tokenizer(), "plain", [], margin=1.0).pairs[0]
+    assert (pair.subject, pair.object, pair.corrupted_object) == ("Paris", "France", "Italy")
+
+
+def test_the_evaluators_true_log_odds_column_is_used_as_it_is():
+    table = TABLE.assign(true_log_odds=[9.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    assert true_log_odds(table)[0] == 9.0

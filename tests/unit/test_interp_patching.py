@@ -10,6 +10,7 @@ import torch
 import transformer_lens.patching as tl_patching
 from support.interp import CLEAN, CORRUPTED, FAMILIES, booted_family, build_family_model, tiny_answers
 
+from fk_bench.errors import FkBenchError
 from interp import patching, runner
 from interp.model import SITES
 from interp.pairs import shared_prefix_length
@@ -99,19 +100,62 @@ def test_closures_no_patch_is_zero_and_the_whole_difference_is_one(pair):
     assert grids["head_out"].shape[:2] == (pair.model.n_layers, pair.model.n_heads)
 
 
-def test_full_forwards_fallback_gives_the_same_grids(pair, monkeypatch):
-    """A model whose blocks do not replay exactly (here: a sweep made wrong on purpose) falls back to
-    full batched forwards, with the same numbers, and says so."""
+def test_full_forwards_when_the_capability_check_fails_give_the_same_grids(pair, monkeypatch):
+    """A model whose blocks do not replay exactly (here: a sweep made wrong on purpose) is found out
+    by the capability check up front: exact patching runs full batched forwards, with the same
+    numbers, and says which method and why."""
     clean = patching.clean_sites(pair.clean_cache, pair.model.n_layers, pair.start)
     fast = patching.exact_grids(pair.model, pair.corrupted_tokens.tolist(), clean, pair.start, pair.ids)
-    monkeypatch.setattr(patching, "sweep", lambda *args, **kwargs: runner.sweep(*args, **kwargs) + 1.0)
+    ramp = lambda rows: rows + torch.linspace(0, 1, rows.shape[-1])  # not a constant shift: log-probs change
+    monkeypatch.setattr(patching, "sweep", lambda *args, **kwargs: ramp(runner.sweep(*args, **kwargs)))
     monkeypatch.setattr(pair.model, "replay_ok", None)
+    method = patching.patch_method(pair.model)
+    assert method.name == patching.FULL_FORWARDS and "differs from the forward" in method.reason
     slow = patching.exact_grids(pair.model, pair.corrupted_tokens.tolist(), clean, pair.start, pair.ids)
-    assert slow.method == "full forwards" and pair.model.replay_ok is False and "differs from the forward" in pair.model.replay_note
+    assert (slow.method, slow.reason) == (method.name, method.reason) and pair.model.replay_ok is False
     for site in SITES:
         torch.testing.assert_close(slow.grids[site], fast.grids[site], rtol=0, atol=1e-4)
     torch.testing.assert_close(slow.corrupted, fast.corrupted, rtol=0, atol=1e-4)
     monkeypatch.setattr(pair.model, "replay_ok", True)
+
+
+def test_a_replay_that_breaks_after_the_check_is_an_error_not_a_switch(pair, monkeypatch):
+    clean = patching.clean_sites(pair.clean_cache, pair.model.n_layers, pair.start)
+    assert patching.patch_method(pair.model).name == patching.LAYER_SWEEPS
+    monkeypatch.setattr(patching, "sweep", lambda *args, **kwargs: runner.sweep(*args, **kwargs) + 1.0)
+    with pytest.raises(FkBenchError, match="differs from the forward .* although the capability check passed"):
+        patching.exact_grids(pair.model, pair.corrupted_tokens.tolist(), clean, pair.start, pair.ids)
+
+
+def test_a_forward_that_cannot_be_replayed_is_decided_up_front(monkeypatch):
+    _, model, _ = booted_family("gpt_neox")
+
+    def unsupported(*args, **kwargs):
+        raise runner.ReplayUnsupported("block 1 is called more than once per forward")
+
+    monkeypatch.setattr(patching, "record_layer_calls", unsupported)
+    monkeypatch.setattr(model, "replay_ok", None)
+    method = patching.patch_method(model)
+    assert method.name == patching.FULL_FORWARDS and "called more than once" in method.reason
+    assert patching.patch_method(model) == method  # kept on the model, not checked again
+    monkeypatch.setattr(model, "replay_ok", None)
+    monkeypatch.undo()
+    assert patching.patch_method(model).name == patching.LAYER_SWEEPS
+
+
+def test_one_site_table():
+    """Every site's behaviour is one entry of the table: its hook, what its cells index, how it is written."""
+    assert tuple(runner.SITE_TABLE) == SITES
+    assert [runner.site(name).per_head for name in SITES] == [False, False, False, True]
+    assert runner.site("head_out").hook(3) == "blocks.3.attn.hook_z" and runner.site("mlp_out").hook(0) == "blocks.0.hook_mlp_out"
+    x = torch.zeros(2, 4, 3, 5)
+    runner.site("head_out").setter(x, torch.tensor([1]), torch.tensor([2]), torch.ones(1, 4, 5), 0)
+    assert x[1, :, 2].eq(1).all() and x.sum() == 20
+    y = torch.zeros(2, 4, 5)
+    runner.site("resid_pre").setter(y, torch.tensor([0, 1]), torch.tensor([3, 4]), torch.ones(2, 5), 2)
+    assert y[0, 1].eq(1).all() and y[1, 2].eq(1).all() and y.sum() == 10
+    with pytest.raises(ValueError, match="patching site 'resid_post'"):
+        runner.site("resid_post")
 
 
 def test_sweeps_in_chunks_give_the_same_grids(pair, monkeypatch):

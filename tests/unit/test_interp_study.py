@@ -63,3 +63,49 @@ def test_study_equals_whole_prompt_runs(setup):
             np.testing.assert_allclose(study.patterns, full[:, :, start:], rtol=0, atol=1e-5)
     assert studies[0].exact is not None and studies[1].exact is None
     assert studies[0].exact["log_odds"]["resid_pre"][0, 0] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_twin_tracing_by_role_equals_exact_patching_on_a_same_length_pair(setup):
+    """The role-aligned path (alignment, aligned clean activations, exact_grids) gives the exact patching grids
+    where the twin has the same length; knockout and noise tracing run on the same pairs."""
+    from dataclasses import replace
+
+    from interp.corruption import noise_scale
+    from interp.study import knockout_pairs, trace_pairs
+
+    model, answers, _, studies, _ = setup
+    study = studies[0]
+    (traced,) = trace_pairs(model, [replace(study, exact=None)], {study.pair.pair_id}, answers, "twin")
+    assert traced.detail["aligned_by_role"] is False and traced.drop == pytest.approx(study.drop())
+    for site in ("resid_pre", "attn_out", "mlp_out"):
+        np.testing.assert_allclose(traced.grids[site], study.exact["log_odds"][site], rtol=0, atol=1e-4)
+    assert traced.columns[-1] == "last" and "object last" in traced.columns  # the twin's differing word is its object
+    (reused,) = trace_pairs(model, [study], {study.pair.pair_id}, answers, "twin")
+    assert reused.detail["reused"] == "exact patching"
+
+    (noised,) = trace_pairs(model, [study], {study.pair.pair_id}, answers, "noise", "object", noise_scale(model), seed=1)
+    assert set(noised.grids) == {"resid_pre", "attn_out", "mlp_out", "resid_pre, mlp_out severed"}
+    assert noised.detail["closure"] == pytest.approx(study.clean["log_odds"], abs=1e-4)  # every noised embedding restored = the clean run
+    (again,) = trace_pairs(model, [study], {study.pair.pair_id}, answers, "noise", "object", noise_scale(model), seed=1)
+    np.testing.assert_array_equal(again.grids["resid_pre"], noised.grids["resid_pre"])  # seeded
+
+    (knocked,) = knockout_pairs(model, [study], answers)
+    assert "object" in knocked.drop and knocked.drop["object"].shape == (model.n_layers,) and knocked.window == 1
+
+
+def test_clean_only_studies_share_the_prompts_prefix_and_give_the_same_dla(setup):
+    """Noise corruption studies the clean prompts alone, after their common prefix run once: the same DLA."""
+    model, answers, pairs, studies, _ = setup
+    seconds: dict[str, float] = {}
+    alone = study_pairs(model, pairs, answers, set(), {"p1"}, progress=False, seconds=seconds, twin_patching=False)
+    assert seconds["prefixes"] > 0 and "corrupted runs and attribution patching" not in seconds
+    for one, both in zip(alone, studies):
+        assert one.attribution is None and one.corrupted is None and one.exact is None
+        assert one.clean["log_odds"] == pytest.approx(both.clean["log_odds"], abs=1e-4)
+        np.testing.assert_allclose(one.dla.per_layer, both.dla.per_layer, rtol=0, atol=1e-4)
+        np.testing.assert_allclose(one.dla.per_head, both.dla.per_head, rtol=0, atol=1e-4)
+        np.testing.assert_allclose(one.dla.logit_lens, both.dla.logit_lens, rtol=0, atol=1e-4)
+    full = dla.attention_patterns(
+        runner.record(model, model.tensor([pairs[1].clean_tokens]), dla.dla_hooks(True), answers.id_tensor())[1], model.n_layers, 0
+    )
+    np.testing.assert_allclose(alone[1].patterns, full[:, :, alone[1].patterns_start :], rtol=0, atol=1e-5)
