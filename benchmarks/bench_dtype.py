@@ -13,6 +13,7 @@ random weights in each zoo model's own config and tokenizer (speed does not depe
 
 from __future__ import annotations
 
+import functools
 import types
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from measure import CHAT_MODELS, floor_questions, prompts_for, spread, timed
 
 from fk_bench.answers import DEFAULT_GROUPS
 from fk_bench.metrics import paired_accuracy, question_metrics
+from fk_bench.pairs import PairIndex
 from fk_bench.scoring import score_answer_words
 
 BATCH_SIZE = 128
@@ -33,6 +35,13 @@ def _pair_verdicts(p_true: np.ndarray, labels: np.ndarray, pair_ids) -> np.ndarr
     for p, label, pair in zip(p_true, labels, pair_ids):
         pairs.setdefault(pair, {})[bool(label)] = p
     return np.array([d[True] > d[False] for d in pairs.values() if len(d) == 2])
+
+
+def _scores(loaded, prompts, batch_size):
+    scores = score_answer_words(loaded, prompts, DEFAULT_GROUPS.words, batch_size, False).scores
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return scores
 
 
 def test_cpu_bfloat16_vs_float32(zoo_name, models, figure, benchmark, pytestconfig):
@@ -50,16 +59,17 @@ def test_cpu_bfloat16_vs_float32(zoo_name, models, figure, benchmark, pytestconf
             loaded = models.get(zoo_name, dtype)
             for f in formats:
                 prompts = prompts_for(loaded, questions["question"], f)
-                runs = [timed(lambda: score_answer_words(loaded, prompts, DEFAULT_GROUPS.words, BATCH_SIZE, False)[0]) for _ in range(repeats)]
+                runs = [timed(functools.partial(_scores, loaded, prompts, BATCH_SIZE)) for _ in range(repeats)]
                 out[dtype, f] = ([s for s, _ in runs], runs[0][1])
         return out
 
     out = benchmark.pedantic(run, rounds=1, iterations=1)
     figure.append(f"{zoo_name}, capital_of, {n} questions, batch {BATCH_SIZE}")
+    pairs = PairIndex.from_ids(pair_ids, labels)
     for f in formats:
         (t32, s32), (t16, s16) = out["float32", f], out["bfloat16", f]
-        m32 = question_metrics(s32, DEFAULT_GROUPS.is_true_word, labels)
-        m16 = question_metrics(s16, DEFAULT_GROUPS.is_true_word, labels)
+        m32 = question_metrics(s32, np.asarray(DEFAULT_GROUPS.is_true_word), labels)
+        m16 = question_metrics(s16, np.asarray(DEFAULT_GROUPS.is_true_word), labels)
         delta = np.abs(m16["log_odds"] - m32["log_odds"])
         verdict32, verdict16 = (m32["p_true"] > 0.5) == labels, (m16["p_true"] > 0.5) == labels
         pairs32, pairs16 = (_pair_verdicts(m["p_true"], labels, pair_ids) for m in (m32, m16))
@@ -69,7 +79,7 @@ def test_cpu_bfloat16_vs_float32(zoo_name, models, figure, benchmark, pytestconf
             f"    |delta log_odds| max {delta.max():.3f}, median {np.median(delta):.3f}; accuracy verdict agrees on "
             f"{np.mean(verdict32 == verdict16):.1%} of {n} questions, pairwise verdict on {np.mean(pairs32 == pairs16):.1%} of {len(pairs32)} pairs",
             f"    accuracy {verdict32.mean():.3f} -> {verdict16.mean():.3f}; paired_accuracy "
-            f"{paired_accuracy(m32['p_true'], labels, pair_ids):.3f} -> {paired_accuracy(m16['p_true'], labels, pair_ids):.3f}",
+            f"{paired_accuracy(m32['true_log_odds'], pairs):.3f} -> {paired_accuracy(m16['true_log_odds'], pairs):.3f}",
         ]
 
 
@@ -106,12 +116,7 @@ def test_gpu_bfloat16_vs_float32(zoo_name, batch_size, figure, benchmark, pytest
                 prompts = prompts_for(loaded, questions, f)
                 score_answer_words(loaded, prompts[:batch_size], DEFAULT_GROUPS.words, batch_size, False)  # warm-up
 
-                def score():
-                    scores = score_answer_words(loaded, prompts, DEFAULT_GROUPS.words, batch_size, False)[0]
-                    torch.cuda.synchronize()
-                    return scores
-
-                out[dtype, f] = [timed(score)[0] for _ in range(repeats)]
+                out[dtype, f] = [timed(functools.partial(_scores, loaded, prompts, batch_size))[0] for _ in range(repeats)]
             del loaded
             torch.cuda.empty_cache()
         return out

@@ -8,12 +8,13 @@ against the plain prompt (with and without the shared-prefix cache), and the cac
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from measure import CHAT_MODELS, floor_questions, forward_flops, mlp_rate, prompts_for, spread, timed
+from measure import CHAT_MODELS, floor_questions, forward_flops, mlp_rate, prompts_for, scoring_at, spread, timed
 
 from fk_bench.answers import DEFAULT_GROUPS
 from fk_bench.scoring import score_answer_words
@@ -24,28 +25,40 @@ UNCACHED = 64
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_floor(zoo_name, dtype, models, figure, benchmark, pytestconfig):
-    """Plain prompt, ``--fk-floor-questions`` shuffled questions: measured time against the FLOP floor."""
+    """Plain prompt, ``--fk-floor-questions`` shuffled questions: measured time against the FLOP floor;
+    with ``--fk-floor-before``, ``fk_bench/scoring.py`` of ``--fk-before`` timed too, interleaved."""
     loaded = models.get(zoo_name, dtype)
     questions = floor_questions(pytestconfig.getoption("--fk-floor-questions"))
     prompts = prompts_for(loaded, questions["question"], "plain")
     flops = forward_flops(loaded, prompts)
     n = len(prompts)
+    sides = {"today": score_answer_words}
+    if pytestconfig.getoption("--fk-floor-before"):
+        sides["before"] = scoring_at(pytestconfig.getoption("--fk-before")).score_answer_words
 
     def run():
-        return [
-            timed(lambda: score_answer_words(loaded, prompts, DEFAULT_GROUPS.words, BATCH_SIZE, False))[0]
-            for _ in range(pytestconfig.getoption("--fk-repeats"))
-        ]
+        for score in sides.values():  # warm-up: first-call costs (kernels for each shape) are no side's
+            score(loaded, prompts[:BATCH_SIZE], DEFAULT_GROUPS.words, BATCH_SIZE, False)
+        times: dict[str, list[float]] = {side: [] for side in sides}
+        for _ in range(pytestconfig.getoption("--fk-repeats")):
+            for side, score in sides.items():
+                times[side].append(timed(functools.partial(score, loaded, prompts, DEFAULT_GROUPS.words, BATCH_SIZE, False))[0])
+        return times
 
-    seconds = benchmark.pedantic(run, rounds=1, iterations=1)
+    times = benchmark.pedantic(run, rounds=1, iterations=1)
     rate = mlp_rate(loaded, BATCH_SIZE * flops.tokens // n)
     floor = flops.total / (rate * 1e9)
     figure += [
         f"{zoo_name} {dtype}, plain, {n} questions, batch {BATCH_SIZE}: {flops.tokens} tokens read "
         f"({flops.tokens / n:.1f} a question), {flops.scored} positions unembedded, {flops.total / 1e9:.0f} GFLOP",
         f"matmul rate on the MLP shape {rate:.0f} GFLOP/s -> floor {floor:.2f} s ({n / floor:.1f} q/s)",
-        f"measured {spread(seconds)} s = {spread([n / s for s in seconds], 1)} q/s = {spread([floor / s for s in seconds])} of the floor",
     ]
+    for side, seconds in times.items():
+        figure.append(
+            f"{side}: measured {spread(seconds)} s = {spread([n / s for s in seconds], 1)} q/s = {spread([floor / s for s in seconds])} of the floor"
+        )
+    if "before" in times:
+        figure.append(f"speed-up today / before {spread([b / t for b, t in zip(times['before'], times['today'])])}x")
 
 
 def test_prompt_formats(zoo_name, models, figure, benchmark, pytestconfig):
@@ -62,17 +75,17 @@ def test_prompt_formats(zoo_name, models, figure, benchmark, pytestconfig):
 
     def score(f: str, share: bool = True):
         chosen = prompts[f] if share else prompts[f][:UNCACHED]
-        return score_answer_words(loaded, chosen, DEFAULT_GROUPS.words, BATCH_SIZE, False, share_prefix=share)[0]
+        return score_answer_words(loaded, chosen, DEFAULT_GROUPS.words, BATCH_SIZE, False, share_prefix=share).scores
 
     def run():
-        times = {f: [] for f in formats}
+        times: dict[str, list[float]] = {f: [] for f in formats}
         scores = {}
         for _ in range(pytestconfig.getoption("--fk-repeats")):
             for f in formats:
-                seconds, scores[f] = timed(lambda: score(f))
+                seconds, scores[f] = timed(functools.partial(score, f))
                 times[f].append(seconds)
         # Without the cache (slow) on the first UNCACHED questions: its speed, and the same numbers.
-        uncached = {f: timed(lambda: score(f, share=False)) for f in formats if f != "plain"}
+        uncached = {f: timed(functools.partial(score, f, share=False)) for f in formats if f != "plain"}
         return times, scores, uncached
 
     times, scores, uncached = benchmark.pedantic(run, rounds=1, iterations=1)

@@ -52,7 +52,7 @@ def convert(model_dir: str, out_dir: str) -> None:
 
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     assert next(model.parameters()).dtype == torch.float32, "the cache holds float32 weights"
-    model.to(torch.bfloat16).save_pretrained(out_dir)
+    model.to(torch.bfloat16).save_pretrained(out_dir)  # type: ignore[arg-type]
     for item in Path(model_dir).iterdir():
         if item.name.startswith("tokenizer") or item.name == "chat_template.jinja":
             shutil.copy2(item, Path(out_dir) / item.name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +29,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--fk-per-relation", type=int, default=60, help="questions per relation in the lm-eval comparisons")
     group.addoption("--fk-repeats", type=int, default=3, help="repeats of each timed run (figures give median and range)")
     group.addoption("--fk-threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    group.addoption("--fk-host-questions", type=int, default=4096, help="questions of the host-overhead benchmark (bench_host.py)")
+    group.addoption("--fk-before", default="6f7617f", help="commit whose fk_bench/scoring.py is the 'before' of bench_host.py")
+    group.addoption("--fk-floor-before", action="store_true", help="test_floor: also time fk_bench/scoring.py of --fk-before, interleaved")
     group.addoption("--fk-model-root", default=None, help="GPU benchmark: DIR/<zoo name>/ holds config.json and tokenizer files")
 
 
@@ -59,7 +63,7 @@ class ModelPool:
 
     def __init__(self) -> None:
         self.key: tuple | None = None
-        self.loaded = None
+        self.loaded: Any = None
 
     def get(self, name: str, dtype: str = "float32"):
         if self.key != (name, dtype):

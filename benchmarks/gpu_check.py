@@ -20,6 +20,11 @@
    |delta log_odds| between the dtypes (random weights: speed is the weights-independent figure; the
    deltas only bound the rounding; real-weight deltas: benchmarks/bench_dtype.py).
 
+5. ``speed`` (issue 20): the same random-weight 270M, all 5,228 packaged questions, plain, float32 and
+   bfloat16, :func:`fk_bench.scoring.score_answer_words` at ``--speed-batch-sizes`` (``auto`` included:
+   the size it resolves to is recorded): questions/s (goal: 10,000 on an H200), peak memory, and a
+   cProfile of one bfloat16 run (what bounds the rate: Python per batch, or the wait for the device).
+
 Every check reports pass / fail / skip on its own (an import that fails skips the checks needing it,
 with the error); nothing stops at the first failure. Writes ``gpu_check.json`` and ``gpu_check.txt``
 (the printed table) under ``--out``. Without CUDA, ``--device cpu`` runs the same code CPU against CPU
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import importlib
 import json
 import os
@@ -283,23 +289,22 @@ def check_evaluate(check: Check, device: str, scratch: Path) -> None:
     result = evaluate(default, questions, DEFAULT_GROUPS, progress=False)
     written = write_results(result, scratch / "results")
     recorded = json.loads(written.read_text(), parse_constant=lambda c: (_ for _ in ()).throw(ValueError(f"non-strict JSON: {c}")))
-    f["results.json settings.device"] = recorded["settings"]["device"]
-    f["results.json settings.dtype"] = recorded["settings"]["dtype"]
-    f["results.json model.device"] = recorded["model"]["device"]
-    if device.startswith("cuda") and recorded["settings"]["device"] != "cuda":
-        problems.append(f"results.json records device {recorded['settings']['device']!r}")
-    if result.settings["dtype"] == "float32":
-        delta = _max_abs(result.questions["log_odds"], reference.questions["log_odds"])
+    f["results.json spec.device"] = recorded["spec"]["device"]
+    f["results.json spec.dtype"] = recorded["spec"]["dtype"]
+    if device.startswith("cuda") and recorded["spec"]["device"] != "cuda":
+        problems.append(f"results.json records device {recorded['spec']['device']!r}")
+    if result.spec.dtype == "float32":
+        delta = _max_abs(result.frame["log_odds"].to_numpy(), reference.frame["log_odds"].to_numpy())
         f["max_abs_delta_log_odds_vs_cpu"] = delta
         if delta >= TOLERANCE:
             problems.append(f"log_odds differ from the CPU's by {delta:.2e}")
     if device.startswith("cuda"):
         half = evaluate(load_model(str(path), device=device, dtype="float16"), questions, DEFAULT_GROUPS, progress=False)
-        f["float16 max_abs_delta_log_odds_vs_cpu_float32"] = _max_abs(half.questions["log_odds"], reference.questions["log_odds"])
-        f["float16 settings.dtype"] = half.settings["dtype"]
+        f["float16 max_abs_delta_log_odds_vs_cpu_float32"] = _max_abs(half.frame["log_odds"].to_numpy(), reference.frame["log_odds"].to_numpy())
+        f["float16 spec.dtype"] = half.spec.dtype
     check.status = "fail" if problems else "pass"
     check.detail = "; ".join(problems) or (
-        f"device {recorded['settings']['device']}, dtype {recorded['settings']['dtype']}, "
+        f"device {recorded['spec']['device']}, dtype {recorded['spec']['dtype']}, "
         f"log_odds vs CPU {f.get('max_abs_delta_log_odds_vs_cpu', float('nan')):.2e}"
     )
 
@@ -439,20 +444,22 @@ def check_throughput(
                 best = None
                 for _ in range(repeats):
                     result = evaluate(loaded, questions, DEFAULT_GROUPS, prompt_format=fmt, batch_size=batch_size, progress=False)
-                    best = result if best is None or result.seconds < best.seconds else best
+                    best = result if best is None or result.scoring.seconds < best.scoring.seconds else best
+                assert best is not None
                 runs[(dtype, fmt, batch_size)] = {
-                    "qps": len(questions) / best.seconds,
-                    "seconds": best.seconds,
-                    "log_odds": np.asarray(best.questions["log_odds"], dtype=np.float64),
-                    "p_true": np.asarray(best.questions["p_true"], dtype=np.float64),
-                    "accuracy": best.summary["accuracy"],
+                    "qps": len(questions) / best.scoring.seconds,
+                    "seconds": best.scoring.seconds,
+                    "log_odds": np.asarray(best.frame["log_odds"], dtype=np.float64),
+                    "p_true": np.asarray(best.frame["p_true"], dtype=np.float64),
+                    "accuracy": json.loads(best.model_dump_json())["summary"]["accuracy"],
                     "peak_gib": torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else None,
                 }
         del loaded
         if device.startswith("cuda"):
             torch.cuda.empty_cache()
     rows = [
-        "| prompt | batch | float32 q/s | bfloat16 q/s | bf16 / fp32 | max abs d log_odds | median abs d log_odds | same p_true > 0.5 verdict | peak GiB fp32 / bf16 |",
+        "| prompt | batch | float32 q/s | bfloat16 q/s | bf16 / fp32 | max abs d log_odds | median abs d log_odds "
+        "| same p_true > 0.5 verdict | peak GiB fp32 / bf16 |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for fmt in ("plain", "fewshot"):
@@ -482,6 +489,73 @@ def check_throughput(
     check.detail = f"{len(questions)} questions, best of {repeats}; see the table"
 
 
+def _score_synchronized(loaded: Any, prompts: list[str], batch_size: Any) -> None:
+    from fk_bench.answers import DEFAULT_GROUPS
+    from fk_bench.scoring import score_answer_words
+
+    score_answer_words(loaded, prompts, DEFAULT_GROUPS.words, batch_size, False)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def _profile(function: Callable[[], Any], top: int = 15) -> list[str]:
+    """The functions with the most time of their own in one call of ``function`` (cProfile)."""
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    profile.runcall(function)
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    rows = sorted(stats.items(), key=lambda item: -item[1][2])[:top]
+    return [f"{own:.3f} s {calls} calls {Path(f).name}:{line}({name})" for (f, line, name), (_, calls, own, _, _) in rows]
+
+
+def check_speed(
+    check: Check, device: str, scratch: Path, config: Path, tokenizer_dir: Path | None, batch_sizes: list, repeats: int, limit: int
+) -> None:
+    from fk_bench.answers import DEFAULT_GROUPS
+    from fk_bench.data import load_questions
+    from fk_bench.models import load_model
+    from fk_bench.prompts import build_prompt
+    from fk_bench.scoring import score_answer_words
+
+    model_dir = _random_270m(scratch, config, tokenizer_dir)
+    prompts = [build_prompt(q) for q in load_questions(config="all")["question"]][:limit]
+    cuda = device.startswith("cuda")
+
+    def synchronize() -> None:
+        if cuda:
+            torch.cuda.synchronize()
+
+    rows = ["| dtype | batch (resolved) | q/s (best of repeats) | peak GiB |", "|---|---|---:|---:|"]
+    for dtype in ("float32", "bfloat16"):
+        loaded = load_model(str(model_dir), device=device, dtype=dtype)
+        for batch_size in batch_sizes:
+            score_answer_words(loaded, prompts[:256], DEFAULT_GROUPS.words, batch_size, False)  # warm-up
+            synchronize()
+            if cuda:
+                torch.cuda.reset_peak_memory_stats()
+            best, resolved = float("inf"), None
+            for _ in range(repeats):
+                start = time.perf_counter()
+                scored = score_answer_words(loaded, prompts, DEFAULT_GROUPS.words, batch_size, False)
+                synchronize()
+                best, resolved = min(best, time.perf_counter() - start), scored.batch_size
+            peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else None
+            check.figures[f"{dtype}/batch-{batch_size}"] = {"qps": len(prompts) / best, "seconds": best, "batch_size": resolved, "peak_gib": peak}
+            rows.append(f"| {dtype} | {batch_size} ({resolved}) | {len(prompts) / best:.0f} | {'-' if peak is None else f'{peak:.2f}'} |")
+        if dtype == "bfloat16":
+            check.figures["profile_bfloat16"] = _profile(functools.partial(_score_synchronized, loaded, prompts, batch_sizes[-1]))
+        del loaded
+        if cuda:
+            torch.cuda.empty_cache()
+    check.figures["rows"] = rows
+    check.figures["n_questions"] = len(prompts)
+    best_rate = max(v["qps"] for k, v in check.figures.items() if isinstance(v, dict) and "qps" in v)
+    check.status = "pass"
+    check.detail = f"{len(prompts)} plain questions; best {best_rate:.0f} q/s (goal 10,000 on an H200); see the table and the profile"
+
+
 # ---- main -------------------------------------------------------------------------------------------
 
 
@@ -509,7 +583,9 @@ def main(argv: list[str] | None = None) -> int:
         "--tokenizer", type=Path, default=None, help="folder with the 270M's tokenizer files (default: beside --model-config, else the tiny one)"
     )
     parser.add_argument("--interp-families", default="gemma3,qwen2", help="tiny families of the interp check (tests/support/interp.py)")
-    parser.add_argument("--only", default="scoring,evaluate,interp,throughput", help="checks to run, comma-separated")
+    parser.add_argument("--speed-batch-sizes", default="512,2048,auto", help="batch sizes of the speed check (default 512,2048,auto)")
+    parser.add_argument("--speed-questions", type=int, default=5228, help="questions of the speed check (default all 5,228)")
+    parser.add_argument("--only", default="scoring,evaluate,interp,throughput,speed", help="checks to run, comma-separated")
     args = parser.parse_args(argv)
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
@@ -547,6 +623,16 @@ def main(argv: list[str] | None = None) -> int:
                     lambda c: check_throughput(
                         c, args.device, scratch, args.questions, config, tokenizer_dir, [int(b) for b in args.batch_sizes.split(",")], args.repeats
                     ),
+                    core,
+                )
+        if "speed" in only:
+            if config is None:
+                report.checks.append(Check("speed", detail="no Gemma 3 270M config.json: pass --model-config"))
+            else:
+                sizes = [b if b == "auto" else int(b) for b in args.speed_batch_sizes.split(",")]
+                report.run(
+                    "speed",
+                    lambda c: check_speed(c, args.device, scratch, config, tokenizer_dir, sizes, args.repeats, args.speed_questions),
                     core,
                 )
     finally:

@@ -28,7 +28,7 @@ import torch
 from fk_bench.answers import DEFAULT_GROUPS
 from fk_bench.data import fewshot_pool, load_questions
 from fk_bench.prompts import build_prompt
-from fk_bench.scoring import _plans, _row, shared_prefix
+from fk_bench.scoring import _plans, shared_prefix
 
 ZOO = ("embedded", "smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct")
 CHAT_MODELS = ("smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct")
@@ -49,17 +49,70 @@ def relation_slice(per_relation: int) -> Any:
     """The first ``per_relation`` test questions of every relation: what ``lm_eval --tasks fk_yesno --limit N`` scores."""
     import datasets
 
-    return datasets.concatenate_datasets([load_questions(config=r, limit=per_relation) for r in RELATIONS])
+    return datasets.concatenate_datasets([_table(load_questions(config=r, limit=per_relation)) for r in RELATIONS])
+
+
+def _table(questions: Any) -> Any:
+    """The ``datasets.Dataset`` of loaded questions (``load_questions`` returns it, or an object holding it)."""
+    return getattr(questions, "table", questions)
 
 
 def floor_questions(n: int) -> Any:
     """``n`` packaged test questions of all relations, shuffled with seed 0 (the floor benchmark's set)."""
-    return load_questions(config="all").shuffle(seed=0).select(range(n))
+    return _table(load_questions(config="all")).shuffle(seed=0).select(range(n))
 
 
 def prompts_for(loaded: Any, questions: Sequence[str], prompt_format: str, k: int = 4) -> list[str]:
     examples = fewshot_pool(k) if prompt_format == "fewshot" else []
     return [build_prompt(q, prompt_format, loaded.tokenizer, examples) for q in questions]
+
+
+def build_host_model(path: Path) -> Path:
+    """The model of the host-overhead benchmark (issue 20), whose compute is small: the embedded Gemma 3
+    config cut to 2 layers and hidden size 64, random weights (seed 0), with the embedded model's real
+    tokenizer and 262,144-word vocabulary (so tokenizing and the unembedding cost what they cost)."""
+    import shutil
+
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from fk_bench.models.loading import embedded_model_dir
+
+    if (path / "config.json").exists():
+        return path
+    source = embedded_model_dir()
+    config = AutoConfig.from_pretrained(source)
+    config.update(
+        {
+            "num_hidden_layers": 2,
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "head_dim": 16,
+            "query_pre_attn_scalar": 16,
+            "layer_types": ["sliding_attention", "full_attention"],
+        }
+    )
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(config).save_pretrained(path)
+    for item in source.iterdir():
+        if item.name.startswith("tokenizer"):
+            shutil.copy(item, path / item.name)
+    return path
+
+
+def scoring_at(commit: str) -> Any:
+    """``fk_bench/scoring.py`` as of ``commit``, imported as its own module: the 'before' side of a speed
+    comparison measured in the same run as today's."""
+    import importlib.util
+
+    source = subprocess.run(["git", "show", f"{commit}:fk_bench/scoring.py"], cwd=Path(__file__).parents[1], capture_output=True, text=True)
+    if source.returncode != 0:
+        raise RuntimeError(f"git show {commit}:fk_bench/scoring.py: {source.stderr.strip()}")
+    spec = importlib.util.spec_from_loader(f"scoring_{commit}", loader=None)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    exec(compile(source.stdout, f"{commit}:fk_bench/scoring.py", "exec"), module.__dict__)
+    return module
 
 
 @dataclass
@@ -80,20 +133,16 @@ def forward_flops(loaded: Any, prompts: Sequence[str], words: Sequence[str] = DE
         non_embedding -= output.numel()
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
     per_pair = 4 * config.num_hidden_layers * config.num_attention_heads * head_dim
-    plans = _plans(loaded.tokenizer, prompts, words)
+    plans, layouts, _ = _plans(loaded.tokenizer, prompts, words)
     prefix, starts_with = shared_prefix([p.base for p in plans])
     tokens = scored = pairs = 0
     for i, plan in enumerate(plans):
-        row = _row(i, plan, len(prefix) if starts_with[i] else 0)
-        tokens += len(row.tokens)
-        scored += len(row.tokens) - row.segment.count(-1) + 1
-        seen: dict[int, int] = {}  # tokens of each split word so far
-        for position, segment in zip(row.positions, row.segment):
-            if segment == -1:
-                pairs += position + 1
-            else:
-                seen[segment] = seen.get(segment, 0) + 1
-                pairs += len(plan.base) + seen[segment]
+        layout = layouts[plan.layout]
+        start = len(prefix) if starts_with[i] else 0
+        tokens += len(plan.base) - start + len(layout.lead)
+        scored += len(layout.lead) + 1
+        pairs += sum(position + 1 for position in range(start, len(plan.base)))  # the question's tokens
+        pairs += sum(len(plan.base) + offset + 1 for offset in layout.offset)  # a word's token: the question and its word so far
     if prefix:
         tokens += len(prefix)
         pairs += len(prefix) * (len(prefix) + 1) // 2
