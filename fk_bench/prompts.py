@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from fk_bench.errors import FkBenchError
+from fk_bench.spec import PROMPT_FORMATS
 
-PROMPT_FORMATS = ("plain", "fewshot", "chat")
 QUESTION_SUFFIX = "\n"
 FEWSHOT_DELIMITER = "\n\n"
 

@@ -36,7 +36,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -45,15 +45,14 @@ from tqdm.auto import tqdm
 from fk_bench.errors import FkBenchError
 from fk_bench.metrics import relative_to_delimiter
 from fk_bench.prompts import encode_continuations, split_context
+from fk_bench.spec import BATCH_SIZE_AUTO as AUTO
+from fk_bench.spec import DEFAULT_BATCH_SIZE, BatchSize
 
 if TYPE_CHECKING:
     from fk_bench.models import LoadedModel
 
 _MASKED_IMPLEMENTATIONS = ("sdpa", "eager")
 
-DEFAULT_BATCH_SIZE = 128
-"""Questions per forward pass unless told: on the CPU larger batches gain nothing (BENCHMARKS.md)."""
-AUTO = "auto"
 MAX_AUTO_BATCH_SIZE = 4096
 """The largest batch ``auto`` picks: beyond it a GPU gains nothing on rows of ~20 tokens."""
 AUTO_MEMORY_FRACTION = 0.8
@@ -68,8 +67,6 @@ thread that stays in its cache (2 MB of float32); on a GPU 256 MB, one or a few 
 
 MIN_HEAD_CHUNK = 1024
 """Fewest vocabulary rows per chunk (fewer would cost more in calls than they save in cache misses)."""
-
-BatchSize = int | Literal["auto"]
 
 
 @dataclass

@@ -13,6 +13,7 @@
 - :mod:`interp.aggregate`: statistics over pairs (with their intervals) and the report's findings;
 - :mod:`interp.evaluated`: the evaluated run a report reads (evaluated now, or ``--from-results``);
 - :mod:`interp.figures` and ``interp/templates/report.html.j2``: the page;
+- :mod:`interp.defaults`: every default and enumeration of the report;
 - :mod:`interp.report`: ``fk-bench report``'s steps, from the gate (per relation) to report.html / report.json;
 - :mod:`interp.compare` and ``interp/templates/compare.html.j2``: every model's reports on one page, and the docs' findings table.
 """

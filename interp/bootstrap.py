@@ -25,10 +25,8 @@ from typing import Any
 
 import numpy as np
 
-CONFIDENCE = 0.95
-N_RESAMPLES = 1000
-"""Resamples per interval: the percentile ends of 1,000 resamples move by about 0.01 of the spread between seeds."""
-DEFAULT_SEED = 0
+from interp.defaults import CONFIDENCE, DEFAULT_SEED, N_RESAMPLES
+
 WIDE_LAYER_FRACTION = 0.2
 """A layer's interval is wide when it spans more than this share of the model's layers (4 of 18, 6 of 28)."""
 MIN_PAIRS = 3

@@ -37,12 +37,9 @@ from typing import Any
 import torch
 
 from fk_bench.errors import FkBenchError
+from interp.defaults import DEFAULT_NOISE_FACTOR, NOISE_SPANS
 from interp.model import InterpModel
 
-CORRUPTIONS: tuple[str, ...] = ("twin", "noise")
-NOISE_SPANS: tuple[str, ...] = ("object", "subject")
-NOISE_FACTOR = 3.0
-"""ROME's multiple of the embedding std."""
 ROLES: tuple[str, ...] = ("prefix", "subject", "relation", "object", "suffix", "last")
 
 Span = tuple[int, int]
@@ -360,7 +357,7 @@ def embedding_std(model: InterpModel, token_ids: Sequence[int] | None = None, ch
     return max(squares / count - mean * mean, 0.0) ** 0.5, int(ids.numel())
 
 
-def noise_scale(model: InterpModel, factor: float = NOISE_FACTOR, token_ids: Sequence[int] | None = None) -> NoiseScale:
+def noise_scale(model: InterpModel, factor: float = DEFAULT_NOISE_FACTOR, token_ids: Sequence[int] | None = None) -> NoiseScale:
     """ROME's noise scale for ``model``: ``factor`` x :func:`embedding_std` (over the vocabulary, or ``token_ids``)."""
     std, n = embedding_std(model, token_ids)
     return NoiseScale(std, factor, "vocabulary" if token_ids is None else "given tokens", n)

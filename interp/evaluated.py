@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 
 from fk_bench.errors import FkBenchError
-
-RESULTS_FILE = "results.json"
+from fk_bench.results import RESULTS_FILE
 
 
 @dataclass

@@ -29,43 +29,31 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fk_bench.errors import FkBenchError
+from interp.defaults import (
+    ALL_RELATIONS,
+    CORRUPTIONS,
+    DEFAULT_EXACT_PAIRS,
+    DEFAULT_EXACT_PAIRS_LARGE,
+    DEFAULT_GATE_METRIC,
+    DEFAULT_GATE_THRESHOLD,
+    DEFAULT_KNOCKOUT_PAIRS_LARGE,
+    DEFAULT_MAX_PAIRS,
+    DEFAULT_MAX_PAIRS_PER_RELATION,
+    DEFAULT_NOISE_FACTOR,
+    DEFAULT_PAIR_MARGIN,
+    DEFAULT_SEED,
+    DEFAULT_TOP_K,
+    DEFAULT_TRACE_PAIRS_LARGE,
+    GATE_METRICS,
+    LARGE_MODEL_PARAMETERS,
+    N_RESAMPLES,
+    NOISE_SPANS,
+    TRACE_SITES,
+)
 
-if TYPE_CHECKING:  # this module is imported by ``fk-bench --help``: numpy, pandas and torch load only when a report runs
+if TYPE_CHECKING:  # this module is imported by ``fk-bench --help``: pandas and torch load only when a report runs
     from interp.evaluated import EvaluatedRun
     from interp.pairs import PairSelection
-
-GATE_METRICS = ("paired_accuracy", "accuracy", "auroc")
-"""Metrics a gate may use: shares in [0, 1] where higher is better."""
-DEFAULT_GATE_METRIC = "paired_accuracy"
-DEFAULT_GATE_THRESHOLD = 0.6
-DEFAULT_PAIR_MARGIN = 1.0
-"""Nats of log-odds by which the true question must beat its twin for the pair to be studied."""
-DEFAULT_MAX_PAIRS = 50
-DEFAULT_MAX_PAIRS_PER_RELATION = 20
-"""``--relation all``: pairs per relation when ``--max-pairs`` is not given (intervals over 20 pairs, minutes per model)."""
-DEFAULT_EXACT_PAIRS = 5
-DEFAULT_EXACT_PAIRS_LARGE = 2
-LARGE_MODEL_PARAMETERS = 1_000_000_000
-"""Exact patching costs about 10 TFLOP a pair on a 1.5B model with a chat prompt (minutes on a 2-core
-CPU): models of this many parameters or more get :data:`DEFAULT_EXACT_PAIRS_LARGE` exact pairs by default."""
-DEFAULT_TOP_K = 3
-TRACE_SITES = ("resid_pre", "attn_out", "mlp_out")
-DEFAULT_KNOCKOUT_PAIRS_LARGE = 5
-"""Models of 1B parameters or more: attention knockout on this many pairs per section (largest margin first); about
-20 s a pair for a 1.5B model with a chat prompt on one busy CPU core. Smaller models: every studied pair."""
-DEFAULT_TRACE_PAIRS_LARGE = 3
-"""Models of 1B parameters or more: causal tracing of the residual stream alone (a third of the cells) on this many
-pairs per section, so that its intervals come from 3 pairs at about the cost of one pair's three grids: a chat prompt's
-trace on a 1.5B model is about 4.5 TFLOP for the three grids (minutes on a 2-core CPU)."""
-ALL_RELATIONS = "all"
-"""``--relation all``: one section per relation the model passes the gate on."""
-CORRUPTIONS = ("twin", "noise")
-"""``twin``: the corrupted run is the false twin's prompt (the object swapped); ``noise``: the clean prompt with
-Gaussian noise on the token embeddings of one span (ROME's causal tracing, Meng et al. 2022)."""
-NOISE_SPANS = ("object", "subject")
-DEFAULT_NOISE_FACTOR = 3.0
-"""Noise scale when none is given: this many standard deviations of the model's token embeddings (ROME's 3)."""
-DEFAULT_SEED = 0
 
 
 @dataclass
@@ -100,7 +88,7 @@ class ReportSettings:
     """Pairs with attention knockout per section (largest margin first); None: every studied pair, :data:`DEFAULT_KNOCKOUT_PAIRS_LARGE` for 1B+."""
     knockout_window: int | None = None
     """Layers blocked at once by attention knockout; None: the knockout module's default for the model's depth."""
-    n_resamples: int = 1000
+    n_resamples: int = N_RESAMPLES
     progress: bool = True
 
     def __post_init__(self) -> None:

@@ -33,6 +33,7 @@ import torch
 
 from fk_bench.errors import FkBenchError
 from interp.corruption import Noise
+from interp.defaults import TRACE_SITES
 from interp.model import InterpModel, site_hook
 from interp.patching import FULL_FORWARDS, PatchMethod, as_method, replay_tolerance, swept_rows
 from interp.runner import (
@@ -50,7 +51,6 @@ from interp.runner import (
     sweep,
 )
 
-TRACE_SITES: tuple[str, ...] = ("resid_pre", "attn_out", "mlp_out")
 SEVERABLE: tuple[str, ...] = ("mlp_out", "attn_out")
 
 

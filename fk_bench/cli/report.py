@@ -16,7 +16,7 @@ from fk_bench.cli._options import (
     positive_float,
     positive_int,
 )
-from interp import report as defaults  # light: numpy, pandas and torch load only when a report runs
+from interp import defaults  # light: numpy, pandas and torch load only when a report runs (build_report)
 
 RUN_OPTIONS = ("model", "dtype", "prompt_format", "fewshot_k", "dataset", "config", "split", "relation", "limit")
 """Options that name the run; with --from-results, given ones must match the run's, the others come from it."""

@@ -269,7 +269,8 @@ def test_cli_report_without_results_evaluates_and_a_gated_run_replaces_the_repor
 
 
 def test_report_defaults_by_model_size():
-    from interp.report import DEFAULT_EXACT_PAIRS, DEFAULT_EXACT_PAIRS_LARGE, DEFAULT_KNOCKOUT_PAIRS_LARGE, DEFAULT_TRACE_PAIRS_LARGE, ReportSettings
+    from interp.defaults import DEFAULT_EXACT_PAIRS, DEFAULT_EXACT_PAIRS_LARGE, DEFAULT_KNOCKOUT_PAIRS_LARGE, DEFAULT_TRACE_PAIRS_LARGE
+    from interp.report import ReportSettings
 
     small, large = ReportSettings().sized_for(268_000_000), ReportSettings().sized_for(1_540_000_000)
     assert (small.exact_pairs, small.trace_pairs) == (DEFAULT_EXACT_PAIRS, DEFAULT_EXACT_PAIRS)
