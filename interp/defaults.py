@@ -42,3 +42,8 @@ DEFAULT_SEED = 0
 N_RESAMPLES = 1000
 """Bootstrap resamples per interval: the percentile ends of 1,000 resamples move by about 0.01 of the spread between seeds."""
 CONFIDENCE = 0.95
+
+REPORT_JSON = "report.json"
+REPORT_HTML = "report.html"
+DID_NOT_PASS_JSON = "did_not_pass.json"
+"""The files of a report folder ``OUT/<run>/``: the page and its numbers, or why the model was not studied."""

@@ -44,10 +44,13 @@ from interp.defaults import (
     DEFAULT_SEED,
     DEFAULT_TOP_K,
     DEFAULT_TRACE_PAIRS_LARGE,
+    DID_NOT_PASS_JSON,
     GATE_METRICS,
     LARGE_MODEL_PARAMETERS,
     N_RESAMPLES,
     NOISE_SPANS,
+    REPORT_HTML,
+    REPORT_JSON,
     TRACE_SITES,
 )
 
@@ -173,7 +176,7 @@ class ReportResult:
 
     @property
     def path(self) -> Path:
-        return self.model_dir / ("report.html" if self.passed else "did_not_pass.json")
+        return self.model_dir / (REPORT_HTML if self.passed else DID_NOT_PASS_JSON)
 
     @property
     def sections(self) -> list[dict]:
@@ -218,8 +221,8 @@ def _did_not_pass(model_dir: Path, reason: str, gate: Gate, run: EvaluatedRun, s
     }
     model_dir.parent.mkdir(parents=True, exist_ok=True)
     with folder_lock(model_dir.parent):  # OUT/'s writer lock: an eval writing this run's folder waits, and so do we
-        write_json_atomic(model_dir / "did_not_pass.json", data)
-        for stale in ("report.html", "report.json"):  # an earlier run's report no longer holds
+        write_json_atomic(model_dir / DID_NOT_PASS_JSON, data)
+        for stale in (REPORT_HTML, REPORT_JSON):  # an earlier run's report no longer holds
             (model_dir / stale).unlink(missing_ok=True)
     return ReportResult(model_dir, False, gate, data)
 
@@ -347,9 +350,9 @@ def build_report(loaded: Any, run: EvaluatedRun, groups: Any, out_dir: str | Pat
     model_dir.parent.mkdir(parents=True, exist_ok=True)
     with folder_lock(model_dir.parent):  # OUT/'s writer lock, held until the stale did_not_pass.json is gone
         with atomic_dir(model_dir, keep_existing=True) as staging:  # results.json and questions.csv are kept
-            (staging / "report.json").write_text(strict_json(data), encoding="utf-8")
-            (staging / "report.html").write_text(page, encoding="utf-8")
-        (model_dir / "did_not_pass.json").unlink(missing_ok=True)  # from an earlier run that did not pass
+            (staging / REPORT_JSON).write_text(strict_json(data), encoding="utf-8")
+            (staging / REPORT_HTML).write_text(page, encoding="utf-8")
+        (model_dir / DID_NOT_PASS_JSON).unlink(missing_ok=True)  # from an earlier run that did not pass
     return ReportResult(model_dir, True, gate, data, seconds)
 
 
