@@ -149,7 +149,7 @@ def test_report(zoo_name, models, figure, benchmark):
         pairs = sum(section["selection"]["n_studied"] for section in studied)
         stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in data["seconds"].items())
         figure.append(
-            f"fk-bench report --from-results <eval run of {zoo_name} {' '.join(EVAL_ARGS[zoo_name])}> {' '.join(args)}: "
+            f"fk-bench report --from-results <eval run of {' '.join([zoo_name, *EVAL_ARGS[zoo_name]])}> {' '.join(args)}: "
             f"{wall:.1f} s wall (imports and model load included); {len(studied)} of {len(data['sections'])} relations "
             f"pass the gate, {pairs} pairs studied, {data['n_skipped_pairs']} skipped; stages: {stages}"
         )
