@@ -21,7 +21,6 @@ before it, joining at its window's first layer (a layer sweep, :mod:`interp.runn
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +32,7 @@ from fk_bench.errors import FkBenchError
 from interp.corruption import TokenRoles
 from interp.model import InterpModel
 from interp.patching import FULL_FORWARDS, PROBE_PROMPT, PatchMethod, as_method, swept_rows
-from interp.runner import DEFAULT_MAX_ROWS, Knockout, RowSpec, edit_hooks, extend_cache, layer_window, prefix_cache, run_patched
+from interp.runner import DEFAULT_MAX_ROWS, Knockout, RowSpec, edit_hooks, layer_window, prefix_up_to, run_patched
 
 KNOCKOUT_TARGETS: tuple[str, ...] = ("subject", "object", "relation")
 PAPER_WINDOW = 9
@@ -148,7 +147,7 @@ def knockout(
     kept = {name: tuple(sorted(set(int(p) for p in keys))) for name, keys in targets.items() if len(keys) > 0}
     window_of = lambda centre, keys: [Knockout(layer, keys) for layer in layer_window(centre, size, n_layers)]
     rows: list[RowSpec] = [window_of(centre, keys) for keys in kept.values() for centre in middles]
-    prefix = _complete(model, tokens_t, prefix)
+    prefix = prefix_up_to(model, tokens_t, n - 1, prefix, "attention knockout")  # every position but the last
     if chosen.name == FULL_FORWARDS:
         logits = run_patched(model, tokens_t, {}, [None, *rows], answer_ids, n - 1, prefix, max_rows)
         values, clean = logits[1:], logits[0]
@@ -157,16 +156,3 @@ def knockout(
     grids = {name: values[i * len(middles) : (i + 1) * len(middles)] for i, name in enumerate(kept)}
     missing = tuple(name for name in targets if name not in kept)
     return KnockoutGrids(dict(kept), size, grids, clean.float(), missing, chosen.name, chosen.reason, tuple(middles))
-
-
-def _complete(model: InterpModel, tokens: torch.Tensor, prefix: Any) -> Any:
-    """The keys and values of every position but the last: ``prefix`` (not modified) completed, or computed."""
-    n = tokens.shape[0]
-    if prefix is None:
-        return prefix_cache(model, tokens, n - 1)
-    have = prefix.get_seq_length()
-    if have > n - 1:
-        raise FkBenchError(f"attention knockout: the prefix cache holds {have} positions, the last position's ({n - 1}) included")
-    completed = copy.deepcopy(prefix)
-    extend_cache(model, completed, tokens[None], have, n - 1)
-    return completed

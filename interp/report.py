@@ -290,7 +290,7 @@ def build_report(loaded: Any, run: EvaluatedRun, groups: Any, out_dir: str | Pat
         return _did_not_pass(model_dir, gate.reason(), gate, run, settings, sections)
 
     examples = fewshot_pool(run.fewshot_k) if run.fewshot_k is not None else []
-    keep_mismatch = settings.corruption == "twin" and _alignment_available()
+    score = _scorer(loaded, groups, run)
     for section in sections:
         if not section.gate.passed:
             continue
@@ -302,9 +302,9 @@ def build_report(loaded: Any, run: EvaluatedRun, groups: Any, out_dir: str | Pat
             examples,
             settings.pair_margin,
             settings.pairs_per_section,
-            _scorer(loaded, groups, run),
+            score,
             corruption=settings.corruption,
-            keep_length_mismatch=keep_mismatch,
+            keep_length_mismatch=settings.corruption == "twin",  # aligned by role (interp.corruption), not skipped
         )
         if not section.selection.pairs:
             section.reason = _no_pairs_reason(section.selection)
@@ -320,14 +320,15 @@ def build_report(loaded: Any, run: EvaluatedRun, groups: Any, out_dir: str | Pat
     model = InterpModel.boot(loaded)
     seconds["bridge"] = time.perf_counter() - t
     settings = settings.sized_for(sum(p.numel() for p in loaded.model.parameters()))
-    corruption = _corruption_json(model, settings)
+    scale = _noise_scale(model, settings) if settings.corruption == "noise" else None
+    corruption = _corruption_json(settings, scale)
     section_data = []
     for section in sections:
         if section not in studied:
             section_data.append(_unstudied_json(section))
             continue
         t = time.perf_counter()
-        section_data.append(_study_section(model, section, answers, settings))
+        section_data.append(_study_section(model, section, answers, settings, scale))
         seconds[f"section {section.title}"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - start
     data = {
@@ -371,8 +372,9 @@ def _sections(settings: ReportSettings, run: EvaluatedRun) -> list[_Section]:
     return out
 
 
-def _study_section(model: Any, section: _Section, answers: Any, settings: ReportSettings) -> dict:
-    """DLA, patching, causal tracing and knockout of one section's pairs, aggregated with intervals (JSON-ready)."""
+def _study_section(model: Any, section: _Section, answers: Any, settings: ReportSettings, scale: Any) -> dict:
+    """DLA, patching, causal tracing and knockout of one section's pairs, aggregated with intervals (JSON-ready);
+    ``scale``: the noise's :class:`interp.corruption.NoiseScale` under ``--corruption noise``, else None."""
     from interp.aggregate import knockout_summary, summarize_studies, tracing_summary
     from interp.figures import MAX_PATTERN_HEADS
     from interp.study import knockout_pairs, study_pairs, trace_pairs
@@ -391,7 +393,6 @@ def _study_section(model: Any, section: _Section, answers: Any, settings: Report
     summary = summarize_studies(model, studies, settings.top_k, settings.seed, settings.n_resamples)
     t = time.perf_counter()
     traced = {pair.pair_id for pair in by_margin[: settings.trace_pairs]}
-    scale = _noise_scale(model, settings) if settings.corruption == "noise" else None
     sites = settings.trace_sites or TRACE_SITES
     sever = "mlp_out" in sites  # ROME's MLP-severed grid: a third more rows, with the full grids only
     traces = trace_pairs(
@@ -417,6 +418,7 @@ def _study_section(model: Any, section: _Section, answers: Any, settings: Report
     stages["attention knockout"] = time.perf_counter() - t
     top = summary["dla"]["top_heads"]
     pattern_heads = [(layer, head) for layer, head, _ in top["positive"][:MAX_PATTERN_HEADS] + top["negative"][:MAX_PATTERN_HEADS]]
+    trace_of, knockout_of = by_id(traces), by_id(knockouts)
     findings = summary["findings"]
     findings.update(fact_sits=None, knockout_peak=None)
     if tracing is not None and tracing.get("carrying_roles") is not None:
@@ -434,8 +436,7 @@ def _study_section(model: Any, section: _Section, answers: Any, settings: Report
         "tracing": tracing,
         "knockout": knockout,
         "pairs": [
-            _pair_json(model, study, pattern_heads, by_id(traces).get(study.pair.pair_id), by_id(knockouts).get(study.pair.pair_id))
-            for study in studies
+            _pair_json(model, study, pattern_heads, trace_of.get(study.pair.pair_id), knockout_of.get(study.pair.pair_id)) for study in studies
         ],
         "seconds": stages,
     }
@@ -509,15 +510,6 @@ def _pair_json(model: Any, study: Any, pattern_heads: list[tuple[int, int]], tra
 # ---- causal tracing and attention knockout (interp.tracing, interp.knockout) ------------------------
 
 
-def _alignment_available() -> bool:
-    """Whether twins of different token lengths can be aligned by role (interp.corruption)."""
-    try:
-        import interp.corruption  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def _noise_scale(model: Any, settings: ReportSettings) -> Any:
     """The noise's :class:`interp.corruption.NoiseScale`: the one given, or ROME's 3 x the embeddings' std."""
     from interp.corruption import NoiseScale, noise_scale
@@ -527,11 +519,10 @@ def _noise_scale(model: Any, settings: ReportSettings) -> Any:
     return noise_scale(model, DEFAULT_NOISE_FACTOR)
 
 
-def _corruption_json(model: Any, settings: ReportSettings) -> dict:
-    """The corruption as recorded: kind, span and the noise scale used (noise), the seed."""
+def _corruption_json(settings: ReportSettings, scale: Any) -> dict:
+    """The corruption as recorded: kind, span and the noise ``scale`` used (noise), the seed."""
     out: dict[str, Any] = {"kind": settings.corruption, "seed": settings.seed}
-    if settings.corruption == "noise":
-        scale = _noise_scale(model, settings)
+    if scale is not None:
         out.update(span=settings.noise_span, noise_scale=scale.scale, scale=scale.to_json())
         out["noise_scale_rule"] = "given (--noise-scale)" if settings.noise_scale is not None else f"{DEFAULT_NOISE_FACTOR:g} x the embeddings' std"
     return out

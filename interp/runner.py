@@ -38,6 +38,7 @@ from typing import Any
 import torch
 from transformer_lens.model_bridge.exceptions import StopAtLayerException
 
+from fk_bench.errors import FkBenchError
 from interp.model import SITES, InterpModel, site_hook
 
 AnswerMetric = Callable[[torch.Tensor], torch.Tensor]
@@ -369,6 +370,22 @@ def prefix_cache(model: InterpModel, tokens: torch.Tensor, length: int, fwd_hook
 def extend_cache(model: InterpModel, cache: Any, tokens: torch.Tensor, begin: int, end: int, fwd_hooks: Sequence[Hook] = ()) -> None:
     """Run positions ``begin..end`` of ``tokens`` ``[rows, pos]`` into ``cache`` (which holds positions < ``begin``), in place."""
     model.bridge.run_with_hooks(tokens[:, begin:end], fwd_hooks=[*fwd_hooks, ("ln_final.hook_in", _stop_at_final_norm)], cache=cache, use_cache=True)
+
+
+def prefix_up_to(model: InterpModel, tokens: torch.Tensor, end: int, prefix: Any = None, what: str = "prefix") -> Any:
+    """The keys and values of the first ``end`` positions of ``tokens`` (``[pos]``): computed when ``prefix`` is
+    None, else ``prefix`` (a cache of the first positions a caller already has, not modified) completed up
+    to ``end``. A ``prefix`` longer than ``end`` is an error naming ``what``."""
+    if prefix is None:
+        return prefix_cache(model, tokens, end)
+    have = prefix.get_seq_length()
+    if have > end:
+        raise FkBenchError(f"{what}: the prefix cache holds {have} positions, past position {end}")
+    if have == end:
+        return prefix
+    completed = copy.deepcopy(prefix)
+    extend_cache(model, completed, tokens[None], have, end)
+    return completed
 
 
 def cache_row(cache: Any, row: int) -> Any:

@@ -44,6 +44,7 @@ from interp.runner import (
     extend_cache,
     layer_window,
     prefix_cache,
+    prefix_up_to,
     record,
     record_layer_calls,
     run_patched,
@@ -198,12 +199,7 @@ def trace(
         )
     chosen = as_method(model, method)
     ids = answer_ids
-    prefix = prefix if prefix is not None else prefix_cache(model, tokens_t, start)
-    if prefix.get_seq_length() > start:
-        raise FkBenchError(f"causal tracing: the prefix cache holds {prefix.get_seq_length()} positions, past the noise's first ({start})")
-    if prefix.get_seq_length() < start:  # a shared prefix that ends before the noise: run up to it
-        prefix = copy.deepcopy(prefix)
-        extend_cache(model, prefix, tokens_t[None], prefix.get_seq_length(), start)
+    prefix = prefix_up_to(model, tokens_t, start, prefix, "causal tracing")  # up to the noise's first position
     needed = sorted(set(sites) | {"resid_pre"})  # resid_pre: the closure row restores the noised embeddings
     clean = clean if clean is not None else clean_run(model, tokens, ids, start, prefix, needed)
     if missing := [name for name in needed if name not in clean.acts]:
