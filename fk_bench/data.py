@@ -301,11 +301,16 @@ def _load_hf(source: str, config: str | None, split: str) -> datasets.Dataset:
         raise FkBenchError(f"dataset {source!r} (config {config}, split {split}) could not be loaded: {_first_line(err)}") from None
 
 
+def _is_single_file(path: Path) -> bool:
+    """Whether ``path`` names one question file (by its suffix, or because it is a file), not a dataset folder or Hub name."""
+    return path.suffix.lower() in FILE_SUFFIXES or path.is_file()
+
+
 def _source_rows(source: str | Path | None, config: str | None, split: str | None) -> tuple[Iterable[tuple[str, dict]], str]:
     """The rows of ``source`` as ``(location, row)`` pairs, and the label naming the source."""
     path = Path(source) if source is not None else DEFAULT_DATASET
     suffix = path.suffix.lower()
-    if suffix in FILE_SUFFIXES or path.is_file():
+    if _is_single_file(path):
         given = [f"--{name} {value}" for name, value in (("config", config), ("split", split)) if value is not None]
         if given:
             raise FkBenchError(f"{path}: {' and '.join(given)} apply to dataset folders and Hub datasets, not to a single file; leave them out")
@@ -390,8 +395,7 @@ def load_questions(
     if packaged:
         source, config = None, config or DEFAULT_CONFIG
     rows, label = _source_rows(source, config, split)
-    is_file = not packaged and (Path(str(source)).suffix.lower() in FILE_SUFFIXES or Path(str(source)).is_file())
-    if not is_file:
+    if packaged or not _is_single_file(Path(str(source))):
         split = split or DEFAULT_SPLIT
     table = datasets.Dataset.from_list(normalize_rows(rows, label), features=FEATURES)
     if relation is not None:

@@ -17,6 +17,7 @@ from fk_bench.files import atomic_dir
 from fk_bench.metrics import PER_QUESTION_METRICS, by_popularity, passes_filter, question_metrics, summarize
 from fk_bench.models import LoadedModel
 from fk_bench.models.loading import dtype_name
+from fk_bench.pairs import groups_of
 from fk_bench.prompts import build_prompt
 from fk_bench.results import QUESTIONS_FILE, RESULTS_FILE, RunResult, portable_path
 from fk_bench.scoring import score_answer_words
@@ -52,15 +53,6 @@ def prompts_for(questions: Questions, spec: RunSpec, tokenizer: Any, model_name:
     """Every question's prompt in the spec's format (the few-shot examples are the packaged train split's first k)."""
     examples = fewshot_pool(spec.fewshot_k) if spec.fewshot_k is not None else []
     return [build_prompt(q, spec.prompt_format, tokenizer, examples, model_name=model_name) for q in questions["question"]]
-
-
-def _groups(values: list, rows: np.ndarray) -> dict[str, np.ndarray]:
-    """Rows by value (``None`` left out), sorted by value."""
-    out: dict[str, list[int]] = {}
-    for row in rows:
-        if values[row] is not None:
-            out.setdefault(str(values[row]), []).append(int(row))
-    return {key: np.asarray(out[key]) for key in sorted(out)}
 
 
 def spec_for(loaded: LoadedModel, questions: Questions, answer_groups: AnswerGroups, **settings: Any) -> RunSpec:
@@ -116,7 +108,7 @@ def evaluate(
                     questions.pairs.select(rows),
                     [fact_ids[i] for i in rows] if fact_ids is not None else None,
                 )
-                for key, rows in _groups(values, np.arange(len(questions))).items()
+                for key, rows in sorted(groups_of(values, min_size=1).items())
             }
     except ValueError as err:  # a pair id shared by questions of one label: the data is wrong
         raise FkBenchError(f"dataset {spec.dataset.id}: {err}") from None

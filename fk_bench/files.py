@@ -89,49 +89,32 @@ def check_writable_dir(path: str | Path, what: str = "output folder") -> Path:
 
 
 @contextlib.contextmanager
-def folder_lock(folder: Path) -> Iterator[None]:
-    """Hold ``folder``'s writer lock (``folder/.fk-bench.lock``), waiting for another writer to finish.
-
-    Processes and threads take turns; a thread that already holds it passes (nested writes).
-    """
+def _writer_lock(folder: Path, wait: bool) -> Iterator[bool]:
+    """``folder``'s writer lock (``folder/.fk-bench.lock``): True once held. ``wait``: wait for another writer
+    (saying so after a few seconds; a lock file that cannot be made is an error); else False at once when
+    another writer holds it or it cannot be made. A thread that already holds it passes (nested writes)."""
     from filelock import FileLock, Timeout
 
     path = os.path.join(os.path.realpath(folder), LOCK_NAME)  # one lock, however the folder is spelled
     key = (path, threading.get_ident())
     if key in _HELD:
-        yield
-        return
-    lock = FileLock(path)
-    try:
-        try:
-            lock.acquire(timeout=WAIT_MESSAGE_AFTER_SECONDS)
-        except Timeout:
-            print(f"fk-bench: waiting for another fk-bench process writing into {folder} (lock {path})", file=sys.stderr)
-            lock.acquire()
-    except OSError as err:
-        raise FkBenchError(f"folder {folder}: its lock file {LOCK_NAME} cannot be created ({err.strerror or err})") from None
-    _HELD[key] = lock
-    try:
-        yield
-    finally:
-        del _HELD[key]
-        lock.release()
-
-
-@contextlib.contextmanager
-def _lock_if_free(folder: Path) -> Iterator[bool]:
-    """``folder``'s writer lock when no other writer holds it now (True), else False at once."""
-    from filelock import FileLock, Timeout
-
-    path = os.path.join(os.path.realpath(folder), LOCK_NAME)
-    key = (path, threading.get_ident())
-    if key in _HELD:
         yield True
         return
     lock = FileLock(path)
+    acquired = True
     try:
-        lock.acquire(timeout=0)
-    except (Timeout, OSError):
+        try:
+            lock.acquire(timeout=WAIT_MESSAGE_AFTER_SECONDS if wait else 0)
+        except Timeout:
+            if not wait:
+                raise
+            print(f"fk-bench: waiting for another fk-bench process writing into {folder} (lock {path})", file=sys.stderr)
+            lock.acquire()
+    except (Timeout, OSError) as err:
+        if wait:
+            raise FkBenchError(f"folder {folder}: its lock file {LOCK_NAME} cannot be created ({getattr(err, 'strerror', None) or err})") from None
+        acquired = False
+    if not acquired:
         yield False
         return
     _HELD[key] = lock
@@ -140,6 +123,16 @@ def _lock_if_free(folder: Path) -> Iterator[bool]:
     finally:
         del _HELD[key]
         lock.release()
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder``'s writer lock (``folder/.fk-bench.lock``), waiting for another writer to finish.
+
+    Processes and threads take turns; a thread that already holds it passes (nested writes).
+    """
+    with _writer_lock(folder, wait=True):
+        yield
 
 
 def remove_stale_staging(parent: Path) -> list[Path]:
@@ -155,7 +148,7 @@ def remove_stale_staging(parent: Path) -> list[Path]:
     folders = [e for e in entries if e.is_dir() and not e.is_symlink()]
     removed = []
     if folders:
-        with _lock_if_free(parent) as free:
+        with _writer_lock(parent, wait=False) as free:
             for entry in folders if free else []:
                 if str(entry) not in _LIVE:
                     shutil.rmtree(entry, ignore_errors=True)

@@ -187,7 +187,7 @@ def consistency(accuracy: np.ndarray, labels: np.ndarray, fact_ids: Sequence[Any
     if not groups:
         return None
     accuracy = np.asarray(accuracy, dtype=np.float64)
-    return float(np.mean([np.all(accuracy[rows] == accuracy[rows[0]]) for rows in groups]))
+    return float(np.mean([np.all(accuracy[rows] == accuracy[rows[0]]) for rows in groups.values()]))
 
 
 def paired_consistency(true_log_odds: np.ndarray, pairs: PairIndex, fact_ids: Sequence[Any]) -> float | None:
@@ -199,7 +199,7 @@ def paired_consistency(true_log_odds: np.ndarray, pairs: PairIndex, fact_ids: Se
     if not groups:
         return None
     verdicts = pairs.verdicts(true_log_odds)
-    return float(np.mean([np.all(verdicts[members] == verdicts[members[0]]) for members in groups]))
+    return float(np.mean([np.all(verdicts[members] == verdicts[members[0]]) for members in groups.values()]))
 
 
 def popularity_terciles(popularity: Sequence[Any], relations: Sequence[str], pairs: PairIndex) -> np.ndarray:

@@ -81,10 +81,11 @@ class PairIndex:
         return np.where(diff > 0, 1.0, np.where(diff == 0, 0.5, 0.0))
 
 
-def groups_of(keys: Sequence[Any], min_size: int = 2) -> list[np.ndarray]:
-    """Rows sharing a key (keys that are no id left out), for the groups of at least ``min_size`` rows, in first-row order."""
+def groups_of(keys: Sequence[Any], min_size: int = 2) -> dict[Any, np.ndarray]:
+    """Rows sharing a key (keys that are no id left out), key -> rows, for the groups of at least ``min_size``
+    rows, in first-row order."""
     members: dict[Any, list[int]] = {}
     for row, key in enumerate(keys):
         if is_id(key) if not isinstance(key, tuple) else all(is_id(part) for part in key):
             members.setdefault(key, []).append(row)
-    return [np.asarray(rows, dtype=np.int64) for rows in members.values() if len(rows) >= min_size]
+    return {key: np.asarray(rows, dtype=np.int64) for key, rows in members.items() if len(rows) >= min_size}

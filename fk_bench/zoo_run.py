@@ -141,9 +141,10 @@ def run_zoo(
     dtype = dtype_name(resolve_dtype(dtype, device))
     questions = zoo_slice(per_relation)
 
-    def spec_of(name: str, fmt: str) -> RunSpec:
-        k = fewshot_k if PROMPT_FORMATS[fmt].uses_examples else None
-        return RunSpec(model=name, prompt_format=fmt, fewshot_k=k, dtype=dtype, device=device, batch_size=batch_size, dataset=questions.dataset)
+    def spec_of(name: str, fmt: str) -> RunSpec:  # fewshot_k is kept by the formats that use examples only
+        return RunSpec(
+            model=name, prompt_format=fmt, fewshot_k=fewshot_k, dtype=dtype, device=device, batch_size=batch_size, dataset=questions.dataset
+        )
 
     planned = {name: _formats(entry, formats) if entry is not None else formats for name, entry in entries.items()}
     reusable = _reusable(results_dir, [spec_of(name, fmt) for name in names for fmt in planned[name]]) if resume else {}
