@@ -75,7 +75,7 @@ def encode(tokenizer: Any, text: str) -> list[int]:
     return tokenizer.encode(text)
 
 
-def _encode_batch(tokenizer: Any, texts: Sequence[str], offsets: bool = False) -> tuple[list[list[int]], list[list[tuple[int, int]]] | None]:
+def encode_batch(tokenizer: Any, texts: Sequence[str], offsets: bool = False) -> tuple[list[list[int]], list[list[tuple[int, int]]] | None]:
     """:func:`encode` of every text through the tokenizer's batch encoder (one call per BOS case), and each
     token's character span when ``offsets`` (fast tokenizers only; None otherwise)."""
     bos: str | None = getattr(tokenizer, "bos_token", None)
@@ -97,7 +97,7 @@ def _encode_batch(tokenizer: Any, texts: Sequence[str], offsets: bool = False) -
 def encode_many(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
     """:func:`encode` of every text, through the tokenizer's batch encoder (one call per BOS case):
     the same ids, without a Python round trip per text."""
-    return _encode_batch(tokenizer, texts)[0]
+    return encode_batch(tokenizer, texts)[0]
 
 
 MIN_SHARED_TAIL = 2
@@ -124,7 +124,7 @@ def encode_continuations(tokenizer: Any, prompts: Sequence[str], words: Sequence
     """
     splits = [split_context(prompt) for prompt in prompts]
     contexts = [context for context, _ in splits]
-    context_ids, offsets = _encode_batch(tokenizer, contexts, offsets=True)
+    context_ids, offsets = encode_batch(tokenizer, contexts, offsets=True)
     keys: list[tuple[str, str] | None] = [None] * len(prompts)
     if offsets is not None:
         for i, (context, delimiter) in enumerate(splits):

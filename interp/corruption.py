@@ -37,6 +37,7 @@ from typing import Any
 import torch
 
 from fk_bench.errors import FkBenchError
+from fk_bench.prompts import encode_batch
 from interp.defaults import DEFAULT_NOISE_FACTOR, NOISE_SPANS
 from interp.model import InterpModel
 
@@ -160,11 +161,10 @@ def token_offsets(tokenizer: Any, prompt: str, tokens: Sequence[int]) -> list[Sp
         raise FkBenchError(
             f"token roles: the tokenizer of {getattr(tokenizer, 'name_or_path', 'this model')} has no character offsets (not a fast tokenizer)"
         )
-    bos = getattr(tokenizer, "bos_token", None)
-    encoded = tokenizer(prompt, add_special_tokens=not (bos and prompt.startswith(bos)), return_offsets_mapping=True)
-    if list(encoded["input_ids"]) != list(tokens):
+    (ids,), spans = encode_batch(tokenizer, [prompt], offsets=True)
+    if spans is None or ids != list(tokens):
         raise FkBenchError(f"token roles: the tokenizer's offsets do not cover the prompt's tokens ({prompt[:60]!r}...)")
-    return [(int(a), int(b)) for a, b in encoded["offset_mapping"]]
+    return [(int(a), int(b)) for a, b in spans[0]]
 
 
 def token_roles(
