@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from interp.bootstrap import DEFAULT_SEED, N_RESAMPLES, interval, mean_intervals, pair_intervals
+from interp.bootstrap import DEFAULT_SEED, N_RESAMPLES, interval, intervals_json, json_ready, mean_intervals, pair_intervals
 
 
 def mean_std(rows: Sequence[np.ndarray], seed: int | None = None, n_resamples: int = N_RESAMPLES) -> dict[str, Any]:
@@ -168,16 +168,8 @@ def _weighted_grids(
         out[site] = mean(np.arange(len(keep))).tolist()
         if seed is not None:
             found = pair_intervals(mean, len(keep), seed, n_resamples)
-            intervals[site] = None if found is None else {"low": _json_grid(found[0]), "high": _json_grid(found[1])}
+            intervals[site] = intervals_json(found)
     return out, len(keep), intervals
-
-
-def _json_grid(grid: np.ndarray) -> list:
-    """A grid as JSON lists, NaN (a column no pair has) as None."""
-    grid = np.asarray(grid, dtype=np.float64)
-    out = grid.astype(object)
-    out[~np.isfinite(grid)] = None
-    return out.tolist()
 
 
 def component_layer(label: str) -> int | None:
@@ -400,8 +392,8 @@ def tracing_summary(traces: Sequence[Any], corruption: dict, seed: int = DEFAULT
 
         found = pair_intervals(mean, len(keep), seed, n_resamples)
         sites[name] = {
-            "mean": _json_grid(mean(np.arange(len(keep)))),
-            "ci": None if found is None else {"low": _json_grid(found[0]), "high": _json_grid(found[1])},
+            "mean": json_ready(mean(np.arange(len(keep)))),
+            "ci": intervals_json(found),
         }
     resid = np.array(sites["resid"]["mean"], dtype=object).astype(float)
     carrying = carrying_with_intervals(resid, roles, sites["resid"]["ci"], len(keep))
@@ -424,7 +416,7 @@ def knockout_summary(knockouts: Sequence[Any], n_layers: int, seed: int = DEFAUL
     for role, stack in stacks.items():
         with np.errstate(all="ignore"):
             mean = np.nanmean(stack, axis=0)
-        drop[role] = {"mean": _json_grid(mean), "ci": mean_intervals(stack, seed, n_resamples), "n_pairs": int(np.isfinite(stack).all(1).sum())}
+        drop[role] = {"mean": json_ready(mean), "ci": mean_intervals(stack, seed, n_resamples), "n_pairs": int(np.isfinite(stack).all(1).sum())}
     peak = None
     means = {role: np.array(entry["mean"], dtype=object).astype(float) for role, entry in drop.items()}
     finite = {role: m for role, m in means.items() if np.isfinite(m).any()}

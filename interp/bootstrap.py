@@ -70,14 +70,20 @@ def mean_intervals(rows: np.ndarray, seed: int = DEFAULT_SEED, n_resamples: int 
     """Element-wise interval of the mean over pairs of ``rows`` ``[pair, ...]``: ``{"low", "high"}`` lists."""
     rows = np.asarray(rows, dtype=np.float64)
     found = pair_intervals(lambda index: np.nanmean(rows[index], axis=0), rows.shape[0], seed, n_resamples)
-    return None if found is None else {"low": _listed(found[0]), "high": _listed(found[1])}
+    return intervals_json(found)
 
 
-def _listed(values: np.ndarray) -> Any:
-    """JSON-ready: NaN becomes None."""
-    out = np.where(np.isfinite(values), values, np.nan).astype(object)
+def json_ready(values: np.ndarray) -> Any:
+    """Numbers as JSON lists, a non-finite one (a grid column no pair has) as None."""
+    values = np.asarray(values, dtype=np.float64)
+    out = values.astype(object)
     out[~np.isfinite(values)] = None
     return out.tolist()
+
+
+def intervals_json(found: tuple[np.ndarray, np.ndarray] | None) -> dict[str, list] | None:
+    """A :func:`pair_intervals` result as JSON, ``{"low", "high"}`` (None for no interval)."""
+    return None if found is None else {"low": json_ready(found[0]), "high": json_ready(found[1])}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from fk_bench.errors import FkBenchError
@@ -91,17 +90,10 @@ class EvaluatedRun:
         return self.per_relation.get(relation, {})
 
 
-def with_true_log_odds(table: pd.DataFrame) -> pd.DataFrame:
-    """The table with ``true_log_odds`` (log(p_True/p_False)): kept where the evaluator wrote it, else from the signed ``log_odds``."""
-    if "true_log_odds" in table.columns and table["true_log_odds"].notna().all():
-        return table
-    signed = table["log_odds"].to_numpy(dtype=np.float64)
-    return table.assign(true_log_odds=np.where(table["answer"].to_numpy(dtype=bool), signed, -signed))
-
-
 def from_result(result: Any, source: str = "evaluated for this report") -> EvaluatedRun:
-    """A :class:`fk_bench.results.RunResult`, fresh from :func:`fk_bench.evaluation.evaluate` or read from disk."""
-    return EvaluatedRun(result, with_true_log_odds(result.frame), source)
+    """A :class:`fk_bench.results.RunResult`, fresh from :func:`fk_bench.evaluation.evaluate` or read from disk
+    (its rows always hold ``true_log_odds``: version-1 files get it when they are upgraded)."""
+    return EvaluatedRun(result, result.frame, source)
 
 
 def read_run(folder: str | Path) -> EvaluatedRun:
