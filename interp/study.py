@@ -17,7 +17,7 @@ import contextlib
 import copy
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,11 +70,12 @@ class PairStudy:
         }
 
 
-def _batches(pairs: Sequence[Pair], size: int) -> list[list[Pair]]:
-    """Pairs with the same shared prefix length and token length: their prefixes run as one batch, then their suffixes."""
-    groups: dict[tuple[int, int], list[Pair]] = defaultdict(list)
+def _batches(pairs: Sequence[Pair], size: int, shape: Callable[[Pair], Any]) -> list[list[Pair]]:
+    """Pairs of the same ``shape`` (e.g. shared prefix length and token length: their prefixes run as one
+    batch, then their suffixes), in batches of ``size``."""
+    groups: dict[Any, list[Pair]] = defaultdict(list)
     for pair in pairs:
-        groups[pair.shared_prefix, pair.n_tokens].append(pair)
+        groups[shape(pair)].append(pair)
     return [members[i : i + size] for _, members in sorted(groups.items()) for i in range(0, len(members), size)]
 
 
@@ -109,7 +110,7 @@ def study_pairs(
     common = min([shared_prefix_length(others[0].clean_tokens, p.clean_tokens) for p in others] + [p.n_tokens - 1 for p in others]) if others else 0
     with clock("prefixes"):
         shared = prefix_cache(model, model.tensor(others[0].clean_tokens), common) if common > 0 else None
-    for batch in _length_batches(others, batch_size):
+    for batch in _batches(others, batch_size, lambda pair: pair.n_tokens):  # clean prompts of one token length
         with clock("clean runs and DLA"):
             with_patterns = any(pair.pair_id in pattern_ids for pair in batch)
             kv = None
@@ -131,7 +132,7 @@ def study_pairs(
             corrupted = None if twin_m is None else {m: float(twin_m[row][m][0]) for m in METRICS}
             studies[pair.pair_id] = PairStudy(pair, clean, corrupted, dla_rows[row], None, patterns=patterns.get(row), patterns_start=common)
             bar.update(1)
-    for batch in _batches(patchable, batch_size):
+    for batch in _batches(patchable, batch_size, lambda pair: (pair.shared_prefix, pair.n_tokens)):
         start = batch[0].shared_prefix
         with clock("prefixes"):
             prefix = prefix_cache(model, model.tensor([p.clean_tokens for p in batch]), start)
@@ -174,14 +175,6 @@ def study_pairs(
             bar.update(1)
     bar.close()
     return [studies[pair.pair_id] for pair in pairs]
-
-
-def _length_batches(pairs: Sequence[Pair], size: int) -> list[list[Pair]]:
-    """Pairs whose clean prompts have the same token length, in batches of ``size``."""
-    groups: dict[int, list[Pair]] = defaultdict(list)
-    for pair in pairs:
-        groups[pair.n_tokens].append(pair)
-    return [members[i : i + size] for _, members in sorted(groups.items()) for i in range(0, len(members), size)]
 
 
 class _Clock:
