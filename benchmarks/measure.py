@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from fk_bench.answers import DEFAULT_GROUPS
+from fk_bench.answer_groups import DEFAULT_GROUPS
 from fk_bench.data import fewshot_pool, load_questions
 from fk_bench.prompts import build_prompt
 from fk_bench.scoring import _plans, shared_prefix

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 import fk_bench
-from fk_bench.answers import AnswerGroups
+from fk_bench.answer_groups import AnswerGroups
 from fk_bench.data import Questions, fewshot_pool
 from fk_bench.dataset.schema import COLUMNS
 from fk_bench.errors import FkBenchError
@@ -17,7 +17,7 @@ from fk_bench.files import atomic_dir
 from fk_bench.metrics import PER_QUESTION_METRICS, by_popularity, passes_filter, question_metrics, summarize
 from fk_bench.models import LoadedModel
 from fk_bench.models.loading import dtype_name
-from fk_bench.pairs import groups_of
+from fk_bench.pair_index import groups_of
 from fk_bench.prompts import build_prompt
 from fk_bench.results import QUESTIONS_FILE, RESULTS_FILE, RunResult, portable_path
 from fk_bench.scoring import score_answer_words

@@ -120,7 +120,7 @@ def run_zoo(
     already in ``out_dir`` with the same run spec is kept, not recomputed (a long run that was stopped
     goes on where it stopped).
     """
-    from fk_bench.answers import DEFAULT_GROUPS
+    from fk_bench.answer_groups import DEFAULT_GROUPS
     from fk_bench.evaluation import evaluate, write_results
     from fk_bench.models import load_model, resolve_device, resolve_dtype
     from fk_bench.models.loading import dtype_name

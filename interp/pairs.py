@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fk_bench.pairs import PairIndex
+from fk_bench.pair_index import PairIndex
 from fk_bench.prompts import build_prompt, encode
 
 
@@ -128,7 +128,7 @@ def _has_text(value: Any) -> bool:
 
 def pair_rows(table: pd.DataFrame) -> list[tuple[int, int, str]]:
     """(true row, false row, pair id) of every complete pair of an evaluated table, in data order: the
-    loader's pairs (:class:`fk_bench.pairs.PairIndex` over the ``pair_id`` column, which the loader fills
+    loader's pairs (:class:`fk_bench.pair_index.PairIndex` over the ``pair_id`` column, which the loader fills
     from ``corrupted_question`` for data without pair ids)."""
     index = PairIndex.from_ids(table["pair_id"].tolist(), table["answer"].to_numpy(dtype=bool))
     return sorted(zip(index.true_rows.tolist(), index.false_rows.tolist(), index.ids))

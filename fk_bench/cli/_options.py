@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from fk_bench.spec import BATCH_SIZE_AUTO, DEFAULT_BATCH_SIZE, DEFAULT_FEWSHOT_K, DEFAULT_PROMPT_FORMAT, DTYPES, PROMPT_FORMATS
 
 if TYPE_CHECKING:
-    from fk_bench.answers import AnswerGroups
+    from fk_bench.answer_groups import AnswerGroups
     from fk_bench.data import Questions
     from fk_bench.models import LoadedModel
     from fk_bench.spec import RunSpec
@@ -102,7 +102,7 @@ def add_model_and_data_arguments(parser: argparse.ArgumentParser) -> None:
 def load_inputs(args: argparse.Namespace, filter_threshold: float | None = None) -> tuple[AnswerGroups, Questions, LoadedModel, RunSpec]:
     """Answer groups, questions, the run spec and the model from the shared options, cheapest first so bad
     input fails fast; the spec is built here, once, with the device and dtype resolved."""
-    from fk_bench.answers import load_answer_groups
+    from fk_bench.answer_groups import load_answer_groups
     from fk_bench.data import load_questions
     from fk_bench.models import load_model, resolve_device, resolve_dtype
     from fk_bench.models.loading import dtype_name

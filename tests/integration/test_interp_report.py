@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from support.interp import build_family_model
 
-from fk_bench.answers import DEFAULT_GROUPS
+from fk_bench.answer_groups import DEFAULT_GROUPS
 from fk_bench.cli import main
 from fk_bench.data import load_questions
 from fk_bench.evaluation import evaluate, write_results

@@ -13,7 +13,7 @@ import pytest
 from markupsafe import escape
 from support.pages import assert_inert, elements, figure_strings, plotly_tags
 
-from fk_bench.answers import DEFAULT_GROUPS
+from fk_bench.answer_groups import DEFAULT_GROUPS
 from fk_bench.cli import main
 from fk_bench.data import load_questions
 from fk_bench.dataset.schema import DATASET_VERSION

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fk_bench.answers import DEFAULT_GROUPS
+from fk_bench.answer_groups import DEFAULT_GROUPS
 from fk_bench.data import fewshot_pool, load_questions
 from fk_bench.models.zoo import is_installed, require_zoo_model
 from fk_bench.prompts import encode, encode_continuations, encode_many, split_context

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from fk_bench.answers import DEFAULT_GROUPS, AnswerGroups
+from fk_bench.answer_groups import DEFAULT_GROUPS, AnswerGroups
 from fk_bench.data import load_questions
 from fk_bench.evaluation import evaluate, write_results
 from fk_bench.prompts import build_prompt, encode, split_context

@@ -232,7 +232,7 @@ def test_embedded_exact_cells_match_transformer_lens():
     import pandas as pd
     from support.interp import private_embedded_model
 
-    from fk_bench.answers import DEFAULT_GROUPS
+    from fk_bench.answer_groups import DEFAULT_GROUPS
     from interp.answers import single_token_answers
     from interp.model import InterpModel
 

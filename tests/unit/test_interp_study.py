@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from support.interp import build_family_model
 
-from fk_bench.answers import DEFAULT_GROUPS
+from fk_bench.answer_groups import DEFAULT_GROUPS
 from fk_bench.prompts import build_prompt
 from interp import dla, patching, runner
 from interp.answers import single_token_answers
