@@ -194,7 +194,8 @@ def check_scoring(check: Check, device: str, scratch: Path) -> None:
     from fk_bench.answer_groups import DEFAULT_GROUPS
     from fk_bench.data import fewshot_pool
     from fk_bench.models import load_model
-    from fk_bench.prompts import build_prompt, encode, split_context
+    from fk_bench.prompt_formats import build_prompt
+    from fk_bench.prompts import encode, split_context
     from fk_bench.scoring import score_answer_words, shared_prefix
 
     words = (*DEFAULT_GROUPS.words, *EXTRA_WORDS)
@@ -516,7 +517,7 @@ def check_speed(
     from fk_bench.answer_groups import DEFAULT_GROUPS
     from fk_bench.data import load_questions
     from fk_bench.models import load_model
-    from fk_bench.prompts import build_prompt
+    from fk_bench.prompt_formats import build_prompt
     from fk_bench.scoring import score_answer_words
 
     model_dir = _random_270m(scratch, config, tokenizer_dir)

@@ -27,7 +27,7 @@ import torch
 
 from fk_bench.answer_groups import DEFAULT_GROUPS
 from fk_bench.data import fewshot_pool, load_questions
-from fk_bench.prompts import build_prompt
+from fk_bench.prompt_formats import build_prompt
 from fk_bench.scoring import _plans, shared_prefix
 
 ZOO = ("embedded", "smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct")

@@ -7,52 +7,53 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 import fk_bench
 from fk_bench.answer_groups import AnswerGroups
-from fk_bench.data import Questions, fewshot_pool
+from fk_bench.data import Questions
 from fk_bench.dataset.schema import COLUMNS
 from fk_bench.errors import FkBenchError
 from fk_bench.files import atomic_dir
 from fk_bench.metrics import PER_QUESTION_METRICS, by_popularity, passes_filter, question_metrics, summarize
 from fk_bench.models import LoadedModel
-from fk_bench.models.loading import dtype_name
 from fk_bench.pair_index import groups_of
-from fk_bench.prompts import build_prompt
 from fk_bench.results import QUESTIONS_FILE, RESULTS_FILE, RunResult, portable_path
 from fk_bench.scoring import score_answer_words
 from fk_bench.spec import RunSpec
+from fk_bench.torch_settings import dtype_name, resolve
 
 RESULT_COLUMNS = tuple(column.name for column in COLUMNS if column.name != "corrupted_same_length")
 """The question columns copied into the per-question rows beside the metrics (where the data has them)."""
 
 
-def _check_finite(scores: np.ndarray, questions: Questions, loaded: LoadedModel) -> None:
+def _check_finite(scores: np.ndarray, questions: Questions, loaded: LoadedModel, spec: RunSpec) -> None:
     """Non-finite scores (float16 overflow, a broken model) must stop the run, never become accuracy 0."""
     bad = np.flatnonzero(~np.isfinite(scores).all(axis=1))
     if bad.size:
         ids = ", ".join(str(questions["id"][int(i)]) for i in bad[:3])
         raise FkBenchError(
-            f"model {loaded.name} ({dtype_name(loaded.dtype)} on {loaded.device}) gave non-finite scores for "
+            f"model {loaded.name} ({spec.dtype} on {spec.device}) gave non-finite scores for "
             f"{bad.size} of {len(scores)} question(s) (first: {ids}); try --dtype float32"
         )
 
 
 def _check_spec(loaded: LoadedModel, questions: Questions, spec: RunSpec) -> None:
-    """The spec describes this run: the model, its device and dtype, and the questions as loaded."""
-    dtype = dtype_name(loaded.dtype)
-    if (loaded.spec, loaded.device, dtype) != (spec.model, spec.device, spec.dtype):
+    """The spec describes this run: the model, its device and dtype (as torch objects: :func:`resolve`), and the questions as loaded."""
+    device, dtype = resolve(spec)
+    if (loaded.spec, torch.device(loaded.device), loaded.dtype) != (spec.model, device, dtype):
         raise FkBenchError(
-            f"run spec says model {spec.model!r} ({spec.dtype} on {spec.device}), the loaded model is {loaded.spec!r} ({dtype} on {loaded.device})"
+            f"run spec says model {spec.model!r} ({spec.dtype} on {spec.device}), "
+            f"the loaded model is {loaded.spec!r} ({dtype_name(loaded.dtype)} on {loaded.device})"
         )
     if questions.dataset != spec.dataset:
         raise FkBenchError(f"run spec's dataset {spec.dataset.model_dump()} is not the questions' {questions.dataset.model_dump()}")
 
 
 def prompts_for(questions: Questions, spec: RunSpec, tokenizer: Any, model_name: str | None = None) -> list[str]:
-    """Every question's prompt in the spec's format (the few-shot examples are the packaged train split's first k)."""
-    examples = fewshot_pool(spec.fewshot_k) if spec.fewshot_k is not None else []
-    return [build_prompt(q, spec.prompt_format, tokenizer, examples, model_name=model_name) for q in questions["question"]]
+    """Every question's prompt in the spec's format (its registry entry builds them; the few-shot examples
+    are the packaged train split's first k)."""
+    return spec.format.prompts(questions["question"], tokenizer, spec.fewshot_k, model_name)
 
 
 def spec_for(loaded: LoadedModel, questions: Questions, answer_groups: AnswerGroups, **settings: Any) -> RunSpec:
@@ -89,7 +90,7 @@ def evaluate(
     scored = score_answer_words(loaded, prompts, answer_groups.words, spec.batch_size, progress, names=questions["id"])
     seconds = time.perf_counter() - start
     scores = scored.scores
-    _check_finite(scores, questions, loaded)
+    _check_finite(scores, questions, loaded, spec)
 
     per_question = question_metrics(scores, np.asarray(answer_groups.is_true_word), labels)
     columns = questions.table.column_names

@@ -1,10 +1,9 @@
-"""Prompt formats and the context/continuation split that lm-eval's HF model uses.
+"""Prompt text pieces and token ids exactly as lm-eval's HF model (HFLM) makes them.
 
-``plain`` is the original study's prompt: the question followed by "\\n" (the tokenizer prepends BOS).
-``fewshot`` puts k solved examples before it. ``chat`` is the question as the user's message in the
-tokenizer's chat template with the generation prompt, and the answer word follows that prompt directly
-(no "\\n" of its own): exactly what ``lm_eval --apply_chat_template`` scores for the fk_yesno tasks,
-which drops the task's target delimiter under a chat template (see tasks/fk_yesno/README.md).
+The formats themselves (plain, fewshot, chat: how each builds its prompt) are registered in
+:mod:`fk_bench.prompt_formats`; this module holds what they share: the question's own text, the
+few-shot answer words, lm-eval's context/continuation split, and the encoding of a prompt and its
+answer words into token ids (one encoding per prompt).
 """
 
 from __future__ import annotations
@@ -12,9 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
-
-from fk_bench.errors import FkBenchError
-from fk_bench.spec import PROMPT_FORMATS
 
 QUESTION_SUFFIX = "\n"
 FEWSHOT_DELIMITER = "\n\n"
@@ -28,37 +24,6 @@ def example_answer(label: bool) -> str:
 def question_text(question: str) -> str:
     """The plain prompt for one question: ``"Is Paris the capital of France?\\n"``."""
     return question + QUESTION_SUFFIX
-
-
-def build_prompt(
-    question: str,
-    prompt_format: str = "plain",
-    tokenizer: Any = None,
-    examples: Sequence[dict] = (),
-    *,
-    model_name: str | None = None,
-) -> str:
-    """The full prompt string for ``question`` (what lm-eval calls the context).
-
-    ``model_name`` only names the model in the error raised when ``chat`` finds no chat template.
-    """
-    if prompt_format == "plain":
-        return question_text(question)
-    if prompt_format == "fewshot":
-        shots = "".join(question_text(ex["question"]) + example_answer(ex["answer"]) + FEWSHOT_DELIMITER for ex in examples)
-        return shots + question_text(question)
-    if prompt_format == "chat":
-        if tokenizer is None or not getattr(tokenizer, "chat_template", None):
-            name = model_name or _tokenizer_source(tokenizer)
-            raise FkBenchError(f"prompt format 'chat': the tokenizer of {name} has no chat template; use 'plain' or 'fewshot'")
-        return tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True)
-    raise FkBenchError(f"prompt format {prompt_format!r}: choose one of {', '.join(PROMPT_FORMATS)}")
-
-
-def _tokenizer_source(tokenizer: Any) -> str:
-    """Where a tokenizer came from, for messages ('this model' when it does not say)."""
-    init_kwargs = getattr(tokenizer, "init_kwargs", None) or {}
-    return getattr(tokenizer, "name_or_path", "") or init_kwargs.get("name_or_path") or "this model"
 
 
 def split_context(prompt: str) -> tuple[str, str]:

@@ -7,7 +7,7 @@ questions) is paired with that question, its twin of the opposite label, scored 
 with the evaluator's own scorer. The model gets the pair right by ``margin`` nats when the true
 question's log(p_True / p_False) exceeds the false one's by at least that much. Clean run = the true
 question, corrupted run = the false one, both in the prompt format the evaluator used
-(:func:`fk_bench.prompts.build_prompt`, the same few-shot examples), tokenized once here.
+(:func:`fk_bench.prompt_formats.build_prompt`, the same few-shot examples), tokenized once here.
 
 Under ``twin`` corruption a pair whose two prompts tokenize to different lengths is kept when
 ``keep_length_mismatch`` says so (its positions are aligned by role, :mod:`interp.corruption`) and
@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from fk_bench.pair_index import PairIndex
-from fk_bench.prompts import build_prompt, encode
+from fk_bench.prompt_formats import build_prompt
+from fk_bench.prompts import encode
 
 
 def shared_prefix_length(clean: Sequence[int], corrupted: Sequence[int]) -> int:

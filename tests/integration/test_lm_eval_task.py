@@ -29,7 +29,7 @@ from fk_bench.answer_groups import DEFAULT_GROUPS
 from fk_bench.data import load_questions
 from fk_bench.evaluation import evaluate
 from fk_bench.pair_index import PairIndex
-from fk_bench.prompts import build_prompt
+from fk_bench.prompt_formats import build_prompt
 from fk_bench.task_plugin import GROUP_MEAN_METRICS_EXTRA, lm_eval_name, tasks_dir
 
 LIMIT = 24

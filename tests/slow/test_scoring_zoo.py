@@ -32,7 +32,7 @@ def _tokenizer(name: str):
 
 
 def _prompts(tokenizer, questions, prompt_format):
-    from fk_bench.prompts import build_prompt
+    from fk_bench.prompt_formats import build_prompt
 
     examples = fewshot_pool(4) if prompt_format == "fewshot" else []
     return [build_prompt(q, prompt_format, tokenizer, examples) for q in questions]

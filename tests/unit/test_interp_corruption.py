@@ -10,7 +10,8 @@ from support import build_tiny_tokenizer
 from support.interp import CHAT_TEMPLATE, CLEAN, FAMILIES, booted_family
 
 from fk_bench.errors import FkBenchError
-from fk_bench.prompts import build_prompt, encode
+from fk_bench.prompt_formats import build_prompt
+from fk_bench.prompts import encode
 from interp import corruption, patching, runner
 from interp.pairs import shared_prefix_length
 

@@ -7,7 +7,7 @@ import pytest
 from support.interp import build_family_model
 
 from fk_bench.answer_groups import DEFAULT_GROUPS
-from fk_bench.prompts import build_prompt
+from fk_bench.prompt_formats import build_prompt
 from interp import dla, patching, runner
 from interp.answers import single_token_answers
 from interp.model import SITES, InterpModel

@@ -19,7 +19,8 @@ from fk_bench import scoring
 from fk_bench.data import fewshot_pool
 from fk_bench.errors import FkBenchError
 from fk_bench.metrics import relative_to_delimiter
-from fk_bench.prompts import build_prompt, encode, split_context
+from fk_bench.prompt_formats import build_prompt
+from fk_bench.prompts import encode, split_context
 from fk_bench.scoring import AUTO, DEFAULT_BATCH_SIZE, _plans, score_answer_words, shared_prefix
 
 QUESTIONS = [
