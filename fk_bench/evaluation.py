@@ -93,39 +93,10 @@ def evaluate(
     _check_finite(scores, questions, loaded, spec)
 
     per_question = question_metrics(scores, np.asarray(answer_groups.is_true_word), labels)
+    summary, per_group = _summaries(per_question, labels, questions, spec)
     columns = questions.table.column_names
-    fact_ids = questions["fact_id"] if "fact_id" in columns else None
-    threshold = spec.filter_threshold
-    try:
-        summary = summarize(per_question, labels, threshold, questions.pairs, fact_ids)
-        per_group = {}
-        for column in ("relation", "domain"):
-            values = questions[column] if column in columns else [None] * len(questions)
-            per_group[column] = {
-                key: summarize(
-                    {k: v[rows] for k, v in per_question.items()},
-                    labels[rows],
-                    threshold,
-                    questions.pairs.select(rows),
-                    [fact_ids[i] for i in rows] if fact_ids is not None else None,
-                )
-                for key, rows in sorted(groups_of(values, min_size=1).items())
-            }
-    except ValueError as err:  # a pair id shared by questions of one label: the data is wrong
-        raise FkBenchError(f"dataset {spec.dataset.id}: {err}") from None
     popularity = questions["popularity"] if "popularity" in columns else [None] * len(questions)
-
-    record = {name: questions[name] for name in RESULT_COLUMNS if name in columns}
-    filtered = passes_filter(per_question, threshold)
-    rows = [
-        {
-            **{name: values[i] for name, values in record.items()},
-            **{name: float(per_question[name][i]) for name in PER_QUESTION_METRICS},
-            "passes_filter": bool(filtered[i]),
-            "scores": {word: float(scores[i, w]) for w, word in enumerate(answer_groups.words)},
-        }
-        for i in range(len(questions))
-    ]
+    rows = _question_rows(questions, per_question, scores, answer_groups, spec.filter_threshold)
     max_tokens = scored.n_tokens.max(axis=0)
     result = RunResult.model_validate(
         {
@@ -147,6 +118,51 @@ def evaluate(
     )
     result._prompts, result._prompt_tokens = prompts, scored.prompt_tokens
     return result
+
+
+def _summaries(
+    per_question: dict[str, np.ndarray], labels: np.ndarray, questions: Questions, spec: RunSpec
+) -> tuple[dict[str, Any], dict[str, dict[Any, Any]]]:
+    """The run's summary, and per relation and per domain the same summary of their questions."""
+    columns = questions.table.column_names
+    fact_ids = questions["fact_id"] if "fact_id" in columns else None
+    threshold = spec.filter_threshold
+    try:
+        summary = summarize(per_question, labels, threshold, questions.pairs, fact_ids)
+        per_group = {}
+        for column in ("relation", "domain"):
+            values = questions[column] if column in columns else [None] * len(questions)
+            per_group[column] = {
+                key: summarize(
+                    {k: v[rows] for k, v in per_question.items()},
+                    labels[rows],
+                    threshold,
+                    questions.pairs.select(rows),
+                    [fact_ids[i] for i in rows] if fact_ids is not None else None,
+                )
+                for key, rows in sorted(groups_of(values, min_size=1).items())
+            }
+    except ValueError as err:  # a pair id shared by questions of one label: the data is wrong
+        raise FkBenchError(f"dataset {spec.dataset.id}: {err}") from None
+    return summary, per_group
+
+
+def _question_rows(
+    questions: Questions, per_question: dict[str, np.ndarray], scores: np.ndarray, answer_groups: AnswerGroups, threshold: float
+) -> list[dict[str, Any]]:
+    """One row per question: its data columns, its metrics, whether it passes the filter, and each word's score."""
+    columns = questions.table.column_names
+    record = {name: questions[name] for name in RESULT_COLUMNS if name in columns}
+    filtered = passes_filter(per_question, threshold)
+    return [
+        {
+            **{name: values[i] for name, values in record.items()},
+            **{name: float(per_question[name][i]) for name in PER_QUESTION_METRICS},
+            "passes_filter": bool(filtered[i]),
+            "scores": {word: float(scores[i, w]) for w, word in enumerate(answer_groups.words)},
+        }
+        for i in range(len(questions))
+    ]
 
 
 def write_results(result: RunResult, out_dir: str | Path) -> Path:

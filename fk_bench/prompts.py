@@ -96,17 +96,7 @@ def encode_continuations(tokenizer: Any, prompts: Sequence[str], words: Sequence
             spans = offsets[i]
             if spans and spans[-1][1] == len(context) and spans[-1][0] < spans[-1][1]:
                 keys[i] = (context[spans[-1][0] :], delimiter)
-    counts = Counter(key for key in keys if key is not None)
-    shared = [key for key, count in counts.items() if count >= MIN_SHARED_TAIL]
-    derived: dict[tuple[str, str], tuple[list[int], Continuations]] = {}
-    if shared:
-        per_key = len(words) + 1
-        texts = [text for tail, delimiter in shared for text in (tail, *(tail + delimiter + word for word in words))]
-        encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
-        for j, pair in enumerate(shared):
-            tail_ids, *joined = (list(e) for e in encoded[j * per_key : (j + 1) * per_key])
-            # context + delimiter + word = context[:-len(tail)] + (tail + delimiter + word): its ids after the context's
-            derived[pair] = (tail_ids, tuple(tuple(e[len(tail_ids) :]) for e in joined))
+    derived = _shared_tail_continuations(tokenizer, keys, words)
 
     continuations: list[Continuations | None] = [None] * len(prompts)
     first_of: dict[tuple[str, str], int] = {}
@@ -133,3 +123,22 @@ def encode_continuations(tokenizer: Any, prompts: Sequence[str], words: Sequence
         for n, i in enumerate(redo):
             continuations[i] = tuple(tuple(e[len(context_ids[i]) :]) for e in encoded[n * len(words) : (n + 1) * len(words)])
     return context_ids, continuations  # type: ignore[return-value]
+
+
+def _shared_tail_continuations(
+    tokenizer: Any, keys: Sequence[tuple[str, str] | None], words: Sequence[str]
+) -> dict[tuple[str, str], tuple[list[int], Continuations]]:
+    """Per (tail, delimiter) seen at least :data:`MIN_SHARED_TAIL` times: the tail's ids and, per word, the ids
+    of ``tail + delimiter + word`` after them (one batch encoding for all of them)."""
+    counts = Counter(key for key in keys if key is not None)
+    shared = [key for key, count in counts.items() if count >= MIN_SHARED_TAIL]
+    derived: dict[tuple[str, str], tuple[list[int], Continuations]] = {}
+    if shared:
+        per_key = len(words) + 1
+        texts = [text for tail, delimiter in shared for text in (tail, *(tail + delimiter + word for word in words))]
+        encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
+        for j, pair in enumerate(shared):
+            tail_ids, *joined = (list(e) for e in encoded[j * per_key : (j + 1) * per_key])
+            # context + delimiter + word = context[:-len(tail)] + (tail + delimiter + word): its ids after the context's
+            derived[pair] = (tail_ids, tuple(tuple(e[len(tail_ids) :]) for e in joined))
+    return derived
