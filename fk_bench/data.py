@@ -33,7 +33,7 @@ from fk_bench.errors import FkBenchError
 from fk_bench.files import read_text
 from fk_bench.hub import offline_mode, require_hub
 from fk_bench.pair_index import PairIndex
-from fk_bench.spec import DEFAULT_CONFIG, DEFAULT_SPLIT, PACKAGED_DATASET, DatasetSpec
+from fk_bench.spec import DEFAULT_CONFIG, DEFAULT_SPLIT, PACKAGED_DATASET, PACKAGED_DATASET_DIR, DatasetSpec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 RESOURCES = Path(__file__).parent / "resources"
 # The packaged dataset (built by ``fk-bench build-dataset``): config "all" by default, one config per
 # relation, "paraphrase", "full", and "paris" (the original study's nine questions).
-DEFAULT_DATASET = RESOURCES / "fk_yesno"
+DEFAULT_DATASET = PACKAGED_DATASET_DIR
 FILE_SUFFIXES = (".csv", ".jsonl", ".json", ".parquet")
 FLOAT_COLUMNS = tuple(column.name for column in COLUMNS if column.dtype.startswith("float"))
 VERSION_KEY = "fk_bench_dataset_version"

@@ -35,9 +35,8 @@ def split_context(prompt: str) -> tuple[str, str]:
 def encode(tokenizer: Any, text: str) -> list[int]:
     """Token ids exactly as HFLM's ``tok_encode``: special tokens added unless the text already starts with BOS."""
     bos: str | None = getattr(tokenizer, "bos_token", None)
-    if bos and text.startswith(bos):
-        return tokenizer.encode(text, add_special_tokens=False)
-    return tokenizer.encode(text)
+    ids: list[int] = tokenizer.encode(text, add_special_tokens=not (bos and text.startswith(bos)))
+    return ids
 
 
 def encode_batch(tokenizer: Any, texts: Sequence[str], offsets: bool = False) -> tuple[list[list[int]], list[list[tuple[int, int]]] | None]:

@@ -11,6 +11,7 @@ This module imports no torch (``fk-bench --help`` reads the defaults from here).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -25,6 +26,9 @@ from fk_bench.prompt_formats import prompt_format as prompt_format
 
 PACKAGED_DATASET = "fk_yesno"
 """How the packaged dataset is named in specs and results (whatever folder it was read from)."""
+PACKAGED_DATASET_DIR = Path(__file__).parent / "resources" / PACKAGED_DATASET
+"""Where the packaged dataset lives (built by ``fk-bench build-dataset``): config "all" by default, one
+config per relation, "paraphrase", "full", and "paris" (the original study's nine questions)."""
 DEFAULT_CONFIG = "all"
 DEFAULT_SPLIT = "test"
 DEFAULT_FEWSHOT_K = 4

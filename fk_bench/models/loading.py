@@ -54,7 +54,7 @@ def _package_versions(entry: ZooModel) -> list[str]:
     return list(dict.fromkeys(f"{part.distribution}=={metadata.version(part.distribution)}" for part in entry.gguf.parts))
 
 
-def _build_from_gguf(entry: ZooModel, staging: Path) -> dict:
+def _build_from_gguf(entry: ZooModel, staging: Path) -> dict[str, Any]:
     import torch
 
     from fk_bench.models.gguf import dequantize_gguf, verified_gguf
@@ -72,7 +72,7 @@ def _build_from_gguf(entry: ZooModel, staging: Path) -> dict:
     return {"packages": _package_versions(entry), "gguf_bytes": entry.gguf.size, "gguf_sha256": entry.gguf.sha256, "stored_dtype": CACHE_DTYPE}
 
 
-def _build_random(entry: ZooModel, staging: Path) -> dict:
+def _build_random(entry: ZooModel, staging: Path) -> dict[str, Any]:
     import torch
     import transformers
 
@@ -156,7 +156,7 @@ def model_display_name(spec: str) -> str:
     return spec.replace("/", "__")
 
 
-def _source(spec: str, entry: ZooModel | None, path: Path) -> dict:
+def _source(spec: str, entry: ZooModel | None, path: Path) -> dict[str, Any]:
     """Where the weights came from, as results.json records it."""
     if entry is not None:
         manifest = read_manifest(path) or {}
@@ -178,10 +178,10 @@ class LoadedModel:
     device: str
     dtype: torch.dtype
     """The compute dtype (the cache may store another one)."""
-    source: dict = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)
     """Zoo name, source packages and versions, GGUF sha256 (zoo models); Hub revision; local path."""
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         """What results.json records about the model."""
         return {
             "spec": self.spec,
@@ -200,7 +200,7 @@ def _load_generic_tokenizer(path: Path) -> Any:
 
     config = json.loads((path / "tokenizer_config.json").read_text())
     special = {name: config[name] for name in SPECIAL_TOKENS if name in config}
-    tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(path / "tokenizer.json"), **special)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(path / "tokenizer.json"), **special)  # type: ignore[no-untyped-call]  # transformers leaves it untyped
     tokenizer.init_kwargs["name_or_path"] = str(path)  # as from_pretrained records it (TransformerLens reads it)
     return tokenizer
 
