@@ -22,9 +22,9 @@ import pytest
 import torch
 from measure import CHAT_MODELS, floor_questions, prompts_for, spread, timed
 
-from fk_bench.answers import DEFAULT_GROUPS
+from fk_bench.answer_groups import DEFAULT_GROUPS
 from fk_bench.metrics import paired_accuracy, question_metrics
-from fk_bench.pairs import PairIndex
+from fk_bench.pair_index import PairIndex
 from fk_bench.scoring import score_answer_words
 
 BATCH_SIZE = 128

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from measure import CHAT_MODELS, floor_questions, forward_flops, mlp_rate, prompts_for, scoring_at, spread, timed
 
-from fk_bench.answers import DEFAULT_GROUPS
+from fk_bench.answer_groups import DEFAULT_GROUPS
 from fk_bench.scoring import score_answer_words
 
 BATCH_SIZE = 128

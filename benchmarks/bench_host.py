@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from measure import build_host_model, prompts_for, scoring_at, spread, timed, venv_command
 
-from fk_bench.answers import DEFAULT_GROUPS
+from fk_bench.answer_groups import DEFAULT_GROUPS
 
 GOAL = 1000  # q/s
 

@@ -41,7 +41,7 @@ def test_in_process(models, figure, benchmark, pytestconfig, tmp_path):
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    from fk_bench.answers import DEFAULT_GROUPS
+    from fk_bench.answer_groups import DEFAULT_GROUPS
     from fk_bench.data import load_questions
     from fk_bench.evaluation import evaluate
     from fk_bench.task_plugin import tasks_dir

@@ -68,7 +68,7 @@ def _small_model(family: str, folder: Path):
 
 @pytest.fixture(scope="module", params=FAMILIES)
 def pair(request, tmp_path_factory, models):
-    from fk_bench.answers import DEFAULT_GROUPS
+    from fk_bench.answer_groups import DEFAULT_GROUPS
     from fk_bench.models import load_model
     from interp.core.answer_tokens import single_token_answers
     from interp.core.model import InterpModel

@@ -191,10 +191,11 @@ def _tiny_model(family: str, path: Path) -> Any:
 def check_scoring(check: Check, device: str, scratch: Path) -> None:
     from support.tiny_families import CHAT_TEMPLATE
 
-    from fk_bench.answers import DEFAULT_GROUPS
+    from fk_bench.answer_groups import DEFAULT_GROUPS
     from fk_bench.data import fewshot_pool
     from fk_bench.models import load_model
-    from fk_bench.prompts import build_prompt, encode, split_context
+    from fk_bench.prompt_formats import build_prompt
+    from fk_bench.prompts import encode, split_context
     from fk_bench.scoring import score_answer_words, shared_prefix
 
     words = (*DEFAULT_GROUPS.words, *EXTRA_WORDS)
@@ -246,7 +247,7 @@ def check_scoring(check: Check, device: str, scratch: Path) -> None:
 
 
 def check_evaluate(check: Check, device: str, scratch: Path) -> None:
-    from fk_bench.answers import DEFAULT_GROUPS
+    from fk_bench.answer_groups import DEFAULT_GROUPS
     from fk_bench.data import load_questions
     from fk_bench.errors import FkBenchError
     from fk_bench.evaluation import evaluate, write_results
@@ -425,7 +426,7 @@ def _random_270m(scratch: Path, config: Path, tokenizer_dir: Path | None) -> Pat
 def check_throughput(
     check: Check, device: str, scratch: Path, n_questions: int, config: Path, tokenizer_dir: Path | None, batch_sizes: list[int], repeats: int
 ) -> None:
-    from fk_bench.answers import DEFAULT_GROUPS
+    from fk_bench.answer_groups import DEFAULT_GROUPS
     from fk_bench.data import load_questions
     from fk_bench.evaluation import evaluate
     from fk_bench.models import load_model
@@ -492,7 +493,7 @@ def check_throughput(
 
 
 def _score_synchronized(loaded: Any, prompts: list[str], batch_size: Any) -> None:
-    from fk_bench.answers import DEFAULT_GROUPS
+    from fk_bench.answer_groups import DEFAULT_GROUPS
     from fk_bench.scoring import score_answer_words
 
     score_answer_words(loaded, prompts, DEFAULT_GROUPS.words, batch_size, False)
@@ -515,10 +516,10 @@ def _profile(function: Callable[[], Any], top: int = 15) -> list[str]:
 def check_speed(
     check: Check, device: str, scratch: Path, config: Path, tokenizer_dir: Path | None, batch_sizes: list, repeats: int, limit: int
 ) -> None:
-    from fk_bench.answers import DEFAULT_GROUPS
+    from fk_bench.answer_groups import DEFAULT_GROUPS
     from fk_bench.data import load_questions
     from fk_bench.models import load_model
-    from fk_bench.prompts import build_prompt
+    from fk_bench.prompt_formats import build_prompt
     from fk_bench.scoring import score_answer_words
 
     model_dir = _random_270m(scratch, config, tokenizer_dir)

@@ -25,10 +25,10 @@ from typing import Any
 
 import torch
 
-from fk_bench.answers import DEFAULT_GROUPS
+from fk_bench.answer_groups import DEFAULT_GROUPS
 from fk_bench.data import fewshot_pool, load_questions
-from fk_bench.prompts import build_prompt
-from fk_bench.scoring import _plans, shared_prefix
+from fk_bench.prompt_formats import build_prompt
+from fk_bench.scoring import plan_prompts, shared_prefix
 
 ZOO = ("embedded", "smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct")
 CHAT_MODELS = ("smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct")
@@ -133,7 +133,7 @@ def forward_flops(loaded: Any, prompts: Sequence[str], words: Sequence[str] = DE
         non_embedding -= output.numel()
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
     per_pair = 4 * config.num_hidden_layers * config.num_attention_heads * head_dim
-    plans, layouts, _ = _plans(loaded.tokenizer, prompts, words)
+    plans, layouts, _ = plan_prompts(loaded.tokenizer, prompts, words)
     prefix, starts_with = shared_prefix([p.base for p in plans])
     tokens = scored = pairs = 0
     for i, plan in enumerate(plans):

@@ -8,7 +8,7 @@ and field; nothing is dropped or guessed silently.
 Pairs (``pair_id``): a true question and its corrupted twin, the false question with the object
 swapped, share a pair id; ``paired_accuracy`` compares them. The packaged dataset has the column. For
 data without it, :func:`find_pairs` derives it from ``corrupted_question``. :func:`load_questions`
-returns the table together with its :class:`~fk_bench.pairs.PairIndex` (grouped once, here) and the
+returns the table together with its :class:`~fk_bench.pair_index.PairIndex` (grouped once, here) and the
 :class:`~fk_bench.spec.DatasetSpec` that says which questions these are.
 """
 
@@ -32,8 +32,8 @@ from fk_bench.dataset.schema import COLUMNS, QUESTION_COLUMNS, REQUIRED_COLUMNS,
 from fk_bench.errors import FkBenchError
 from fk_bench.files import read_text
 from fk_bench.hub import offline_mode, require_hub
-from fk_bench.pairs import PairIndex
-from fk_bench.spec import DEFAULT_CONFIG, DEFAULT_SPLIT, PACKAGED_DATASET, DatasetSpec
+from fk_bench.pair_index import PairIndex
+from fk_bench.spec import DEFAULT_CONFIG, DEFAULT_SPLIT, PACKAGED_DATASET, PACKAGED_DATASET_DIR, DatasetSpec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 RESOURCES = Path(__file__).parent / "resources"
 # The packaged dataset (built by ``fk-bench build-dataset``): config "all" by default, one config per
 # relation, "paraphrase", "full", and "paris" (the original study's nine questions).
-DEFAULT_DATASET = RESOURCES / "fk_yesno"
+DEFAULT_DATASET = PACKAGED_DATASET_DIR
 FILE_SUFFIXES = (".csv", ".jsonl", ".json", ".parquet")
 FLOAT_COLUMNS = tuple(column.name for column in COLUMNS if column.dtype.startswith("float"))
 VERSION_KEY = "fk_bench_dataset_version"

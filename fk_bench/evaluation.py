@@ -7,52 +7,53 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 import fk_bench
-from fk_bench.answers import AnswerGroups
-from fk_bench.data import Questions, fewshot_pool
+from fk_bench.answer_groups import AnswerGroups
+from fk_bench.data import Questions
 from fk_bench.dataset.schema import COLUMNS
 from fk_bench.errors import FkBenchError
 from fk_bench.files import atomic_dir
 from fk_bench.metrics import PER_QUESTION_METRICS, by_popularity, passes_filter, question_metrics, summarize
 from fk_bench.models import LoadedModel
-from fk_bench.models.loading import dtype_name
-from fk_bench.pairs import groups_of
-from fk_bench.prompts import build_prompt
+from fk_bench.pair_index import groups_of
 from fk_bench.results import QUESTIONS_FILE, RESULTS_FILE, RunResult, portable_path
 from fk_bench.scoring import score_answer_words
 from fk_bench.spec import RunSpec
+from fk_bench.torch_settings import dtype_name, resolve
 
 RESULT_COLUMNS = tuple(column.name for column in COLUMNS if column.name != "corrupted_same_length")
 """The question columns copied into the per-question rows beside the metrics (where the data has them)."""
 
 
-def _check_finite(scores: np.ndarray, questions: Questions, loaded: LoadedModel) -> None:
+def _check_finite(scores: np.ndarray, questions: Questions, loaded: LoadedModel, spec: RunSpec) -> None:
     """Non-finite scores (float16 overflow, a broken model) must stop the run, never become accuracy 0."""
     bad = np.flatnonzero(~np.isfinite(scores).all(axis=1))
     if bad.size:
         ids = ", ".join(str(questions["id"][int(i)]) for i in bad[:3])
         raise FkBenchError(
-            f"model {loaded.name} ({dtype_name(loaded.dtype)} on {loaded.device}) gave non-finite scores for "
+            f"model {loaded.name} ({spec.dtype} on {spec.device}) gave non-finite scores for "
             f"{bad.size} of {len(scores)} question(s) (first: {ids}); try --dtype float32"
         )
 
 
 def _check_spec(loaded: LoadedModel, questions: Questions, spec: RunSpec) -> None:
-    """The spec describes this run: the model, its device and dtype, and the questions as loaded."""
-    dtype = dtype_name(loaded.dtype)
-    if (loaded.spec, loaded.device, dtype) != (spec.model, spec.device, spec.dtype):
+    """The spec describes this run: the model, its device and dtype (as torch objects: :func:`resolve`), and the questions as loaded."""
+    device, dtype = resolve(spec)
+    if (loaded.spec, torch.device(loaded.device), loaded.dtype) != (spec.model, device, dtype):
         raise FkBenchError(
-            f"run spec says model {spec.model!r} ({spec.dtype} on {spec.device}), the loaded model is {loaded.spec!r} ({dtype} on {loaded.device})"
+            f"run spec says model {spec.model!r} ({spec.dtype} on {spec.device}), "
+            f"the loaded model is {loaded.spec!r} ({dtype_name(loaded.dtype)} on {loaded.device})"
         )
     if questions.dataset != spec.dataset:
         raise FkBenchError(f"run spec's dataset {spec.dataset.model_dump()} is not the questions' {questions.dataset.model_dump()}")
 
 
 def prompts_for(questions: Questions, spec: RunSpec, tokenizer: Any, model_name: str | None = None) -> list[str]:
-    """Every question's prompt in the spec's format (the few-shot examples are the packaged train split's first k)."""
-    examples = fewshot_pool(spec.fewshot_k) if spec.fewshot_k is not None else []
-    return [build_prompt(q, spec.prompt_format, tokenizer, examples, model_name=model_name) for q in questions["question"]]
+    """Every question's prompt in the spec's format (its registry entry builds them; the few-shot examples
+    are the packaged train split's first k)."""
+    return spec.format.prompts(questions["question"], tokenizer, spec.fewshot_k, model_name)
 
 
 def spec_for(loaded: LoadedModel, questions: Questions, answer_groups: AnswerGroups, **settings: Any) -> RunSpec:
@@ -89,42 +90,13 @@ def evaluate(
     scored = score_answer_words(loaded, prompts, answer_groups.words, spec.batch_size, progress, names=questions["id"])
     seconds = time.perf_counter() - start
     scores = scored.scores
-    _check_finite(scores, questions, loaded)
+    _check_finite(scores, questions, loaded, spec)
 
     per_question = question_metrics(scores, np.asarray(answer_groups.is_true_word), labels)
+    summary, per_group = _summaries(per_question, labels, questions, spec)
     columns = questions.table.column_names
-    fact_ids = questions["fact_id"] if "fact_id" in columns else None
-    threshold = spec.filter_threshold
-    try:
-        summary = summarize(per_question, labels, threshold, questions.pairs, fact_ids)
-        per_group = {}
-        for column in ("relation", "domain"):
-            values = questions[column] if column in columns else [None] * len(questions)
-            per_group[column] = {
-                key: summarize(
-                    {k: v[rows] for k, v in per_question.items()},
-                    labels[rows],
-                    threshold,
-                    questions.pairs.select(rows),
-                    [fact_ids[i] for i in rows] if fact_ids is not None else None,
-                )
-                for key, rows in sorted(groups_of(values, min_size=1).items())
-            }
-    except ValueError as err:  # a pair id shared by questions of one label: the data is wrong
-        raise FkBenchError(f"dataset {spec.dataset.id}: {err}") from None
     popularity = questions["popularity"] if "popularity" in columns else [None] * len(questions)
-
-    record = {name: questions[name] for name in RESULT_COLUMNS if name in columns}
-    filtered = passes_filter(per_question, threshold)
-    rows = [
-        {
-            **{name: values[i] for name, values in record.items()},
-            **{name: float(per_question[name][i]) for name in PER_QUESTION_METRICS},
-            "passes_filter": bool(filtered[i]),
-            "scores": {word: float(scores[i, w]) for w, word in enumerate(answer_groups.words)},
-        }
-        for i in range(len(questions))
-    ]
+    rows = _question_rows(questions, per_question, scores, answer_groups, spec.filter_threshold)
     max_tokens = scored.n_tokens.max(axis=0)
     result = RunResult.model_validate(
         {
@@ -146,6 +118,51 @@ def evaluate(
     )
     result._prompts, result._prompt_tokens = prompts, scored.prompt_tokens
     return result
+
+
+def _summaries(
+    per_question: dict[str, np.ndarray], labels: np.ndarray, questions: Questions, spec: RunSpec
+) -> tuple[dict[str, Any], dict[str, dict[Any, Any]]]:
+    """The run's summary, and per relation and per domain the same summary of their questions."""
+    columns = questions.table.column_names
+    fact_ids = questions["fact_id"] if "fact_id" in columns else None
+    threshold = spec.filter_threshold
+    try:
+        summary = summarize(per_question, labels, threshold, questions.pairs, fact_ids)
+        per_group = {}
+        for column in ("relation", "domain"):
+            values = questions[column] if column in columns else [None] * len(questions)
+            per_group[column] = {
+                key: summarize(
+                    {k: v[rows] for k, v in per_question.items()},
+                    labels[rows],
+                    threshold,
+                    questions.pairs.select(rows),
+                    [fact_ids[i] for i in rows] if fact_ids is not None else None,
+                )
+                for key, rows in sorted(groups_of(values, min_size=1).items())
+            }
+    except ValueError as err:  # a pair id shared by questions of one label: the data is wrong
+        raise FkBenchError(f"dataset {spec.dataset.id}: {err}") from None
+    return summary, per_group
+
+
+def _question_rows(
+    questions: Questions, per_question: dict[str, np.ndarray], scores: np.ndarray, answer_groups: AnswerGroups, threshold: float
+) -> list[dict[str, Any]]:
+    """One row per question: its data columns, its metrics, whether it passes the filter, and each word's score."""
+    columns = questions.table.column_names
+    record = {name: questions[name] for name in RESULT_COLUMNS if name in columns}
+    filtered = passes_filter(per_question, threshold)
+    return [
+        {
+            **{name: values[i] for name, values in record.items()},
+            **{name: float(per_question[name][i]) for name in PER_QUESTION_METRICS},
+            "passes_filter": bool(filtered[i]),
+            "scores": {word: float(scores[i, w]) for w, word in enumerate(answer_groups.words)},
+        }
+        for i in range(len(questions))
+    ]
 
 
 def write_results(result: RunResult, out_dir: str | Path) -> Path:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from scipy.special import expit, logsumexp
 
-from fk_bench.pairs import PairIndex, groups_of
+from fk_bench.pair_index import PairIndex, groups_of
 from fk_bench.spec import DEFAULT_FILTER_THRESHOLD
 
 

@@ -1,10 +1,9 @@
-"""Prompt formats and the context/continuation split that lm-eval's HF model uses.
+"""Prompt text pieces and token ids exactly as lm-eval's HF model (HFLM) makes them.
 
-``plain`` is the original study's prompt: the question followed by "\\n" (the tokenizer prepends BOS).
-``fewshot`` puts k solved examples before it. ``chat`` is the question as the user's message in the
-tokenizer's chat template with the generation prompt, and the answer word follows that prompt directly
-(no "\\n" of its own): exactly what ``lm_eval --apply_chat_template`` scores for the fk_yesno tasks,
-which drops the task's target delimiter under a chat template (see tasks/fk_yesno/README.md).
+The formats themselves (plain, fewshot, chat: how each builds its prompt) are registered in
+:mod:`fk_bench.prompt_formats`; this module holds what they share: the question's own text, the
+few-shot answer words, lm-eval's context/continuation split, and the encoding of a prompt and its
+answer words into token ids (one encoding per prompt).
 """
 
 from __future__ import annotations
@@ -12,9 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
-
-from fk_bench.errors import FkBenchError
-from fk_bench.spec import PROMPT_FORMATS
 
 QUESTION_SUFFIX = "\n"
 FEWSHOT_DELIMITER = "\n\n"
@@ -30,37 +26,6 @@ def question_text(question: str) -> str:
     return question + QUESTION_SUFFIX
 
 
-def build_prompt(
-    question: str,
-    prompt_format: str = "plain",
-    tokenizer: Any = None,
-    examples: Sequence[dict] = (),
-    *,
-    model_name: str | None = None,
-) -> str:
-    """The full prompt string for ``question`` (what lm-eval calls the context).
-
-    ``model_name`` only names the model in the error raised when ``chat`` finds no chat template.
-    """
-    if prompt_format == "plain":
-        return question_text(question)
-    if prompt_format == "fewshot":
-        shots = "".join(question_text(ex["question"]) + example_answer(ex["answer"]) + FEWSHOT_DELIMITER for ex in examples)
-        return shots + question_text(question)
-    if prompt_format == "chat":
-        if tokenizer is None or not getattr(tokenizer, "chat_template", None):
-            name = model_name or _tokenizer_source(tokenizer)
-            raise FkBenchError(f"prompt format 'chat': the tokenizer of {name} has no chat template; use 'plain' or 'fewshot'")
-        return tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True)
-    raise FkBenchError(f"prompt format {prompt_format!r}: choose one of {', '.join(PROMPT_FORMATS)}")
-
-
-def _tokenizer_source(tokenizer: Any) -> str:
-    """Where a tokenizer came from, for messages ('this model' when it does not say)."""
-    init_kwargs = getattr(tokenizer, "init_kwargs", None) or {}
-    return getattr(tokenizer, "name_or_path", "") or init_kwargs.get("name_or_path") or "this model"
-
-
 def split_context(prompt: str) -> tuple[str, str]:
     """Split a prompt as lm-eval's HFLM does: trailing whitespace moves into the continuation."""
     stripped = prompt.rstrip()
@@ -70,9 +35,8 @@ def split_context(prompt: str) -> tuple[str, str]:
 def encode(tokenizer: Any, text: str) -> list[int]:
     """Token ids exactly as HFLM's ``tok_encode``: special tokens added unless the text already starts with BOS."""
     bos: str | None = getattr(tokenizer, "bos_token", None)
-    if bos and text.startswith(bos):
-        return tokenizer.encode(text, add_special_tokens=False)
-    return tokenizer.encode(text)
+    ids: list[int] = tokenizer.encode(text, add_special_tokens=not (bos and text.startswith(bos)))
+    return ids
 
 
 def encode_batch(tokenizer: Any, texts: Sequence[str], offsets: bool = False) -> tuple[list[list[int]], list[list[tuple[int, int]]] | None]:
@@ -131,17 +95,7 @@ def encode_continuations(tokenizer: Any, prompts: Sequence[str], words: Sequence
             spans = offsets[i]
             if spans and spans[-1][1] == len(context) and spans[-1][0] < spans[-1][1]:
                 keys[i] = (context[spans[-1][0] :], delimiter)
-    counts = Counter(key for key in keys if key is not None)
-    shared = [key for key, count in counts.items() if count >= MIN_SHARED_TAIL]
-    derived: dict[tuple[str, str], tuple[list[int], Continuations]] = {}
-    if shared:
-        per_key = len(words) + 1
-        texts = [text for tail, delimiter in shared for text in (tail, *(tail + delimiter + word for word in words))]
-        encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
-        for j, pair in enumerate(shared):
-            tail_ids, *joined = (list(e) for e in encoded[j * per_key : (j + 1) * per_key])
-            # context + delimiter + word = context[:-len(tail)] + (tail + delimiter + word): its ids after the context's
-            derived[pair] = (tail_ids, tuple(tuple(e[len(tail_ids) :]) for e in joined))
+    derived = _shared_tail_continuations(tokenizer, keys, words)
 
     continuations: list[Continuations | None] = [None] * len(prompts)
     first_of: dict[tuple[str, str], int] = {}
@@ -168,3 +122,22 @@ def encode_continuations(tokenizer: Any, prompts: Sequence[str], words: Sequence
         for n, i in enumerate(redo):
             continuations[i] = tuple(tuple(e[len(context_ids[i]) :]) for e in encoded[n * len(words) : (n + 1) * len(words)])
     return context_ids, continuations  # type: ignore[return-value]
+
+
+def _shared_tail_continuations(
+    tokenizer: Any, keys: Sequence[tuple[str, str] | None], words: Sequence[str]
+) -> dict[tuple[str, str], tuple[list[int], Continuations]]:
+    """Per (tail, delimiter) seen at least :data:`MIN_SHARED_TAIL` times: the tail's ids and, per word, the ids
+    of ``tail + delimiter + word`` after them (one batch encoding for all of them)."""
+    counts = Counter(key for key in keys if key is not None)
+    shared = [key for key, count in counts.items() if count >= MIN_SHARED_TAIL]
+    derived: dict[tuple[str, str], tuple[list[int], Continuations]] = {}
+    if shared:
+        per_key = len(words) + 1
+        texts = [text for tail, delimiter in shared for text in (tail, *(tail + delimiter + word for word in words))]
+        encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
+        for j, pair in enumerate(shared):
+            tail_ids, *joined = (list(e) for e in encoded[j * per_key : (j + 1) * per_key])
+            # context + delimiter + word = context[:-len(tail)] + (tail + delimiter + word): its ids after the context's
+            derived[pair] = (tail_ids, tuple(tuple(e[len(tail_ids) :]) for e in joined))
+    return derived

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from fk_bench.dataset.schema import COLUMNS
 from fk_bench.errors import FkBenchError
 from fk_bench.metrics import METRICS, PER_QUESTION_METRICS
-from fk_bench.pairs import PairIndex
+from fk_bench.pair_index import PairIndex
 from fk_bench.spec import PACKAGED_DATASET, DatasetSpec, RunSpec
 
 if TYPE_CHECKING:

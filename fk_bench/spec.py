@@ -4,22 +4,31 @@ A :class:`RunSpec` is built once (by the CLI from its options, by the zoo runner
 and handed to :func:`fk_bench.evaluation.evaluate` and to interp; results.json stores it as it is
 (:mod:`fk_bench.results`), and the leaderboard groups rows by it. Nothing downstream re-derives a
 setting: device and dtype are resolved before the spec is made, the prompt format's needs come from
-its :class:`PromptFormat` entry, and the defaults below are the only copies of their numbers.
+its :class:`~fk_bench.prompt_formats.PromptFormat` entry, and the defaults below are the only copies of their numbers.
 
 This module imports no torch (``fk-bench --help`` reads the defaults from here).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+# Re-exported: the CLI, the zoo runner and older callers read the formats from the spec's module.
+from fk_bench.prompt_formats import DEFAULT_PROMPT_FORMAT as DEFAULT_PROMPT_FORMAT
+from fk_bench.prompt_formats import PROMPT_FORMATS as PROMPT_FORMATS
+from fk_bench.prompt_formats import PromptFormat as PromptFormat
+from fk_bench.prompt_formats import prompt_format as prompt_format
 
 # ---- defaults: the one place for each ------------------------------------------------------------
 
 PACKAGED_DATASET = "fk_yesno"
 """How the packaged dataset is named in specs and results (whatever folder it was read from)."""
+PACKAGED_DATASET_DIR = Path(__file__).parent / "resources" / PACKAGED_DATASET
+"""Where the packaged dataset lives (built by ``fk-bench build-dataset``): config "all" by default, one
+config per relation, "paraphrase", "full", and "paris" (the original study's nine questions)."""
 DEFAULT_CONFIG = "all"
 DEFAULT_SPLIT = "test"
 DEFAULT_FEWSHOT_K = 4
@@ -45,42 +54,18 @@ def _one_of(choices: tuple[str, ...], what: str) -> AfterValidator:
 DType = Annotated[str, _one_of(DTYPES, "dtype"), Field(json_schema_extra={"enum": list(DTYPES)})]
 
 
-# ---- prompt formats ------------------------------------------------------------------------------
+# ---- prompt formats: the registry is fk_bench.prompt_formats (its names re-exported here) ---------
 
 
-@dataclass(frozen=True)
-class PromptFormat:
-    """A way of asking the question (see :mod:`fk_bench.prompts` for the text each one builds)."""
-
-    name: str
-    description: str
-    needs_chat_template: bool = False
-    uses_examples: bool = False
-
-    def applies_to(self, has_chat_template: bool) -> bool:
-        """Whether a model can be asked in this format (chat needs the tokenizer's chat template)."""
-        return has_chat_template or not self.needs_chat_template
+def _registered_format(value: str) -> str:
+    """A format name known to the registry at validation time (a format registered later validates too)."""
+    prompt_format(value)  # ValueError naming the choices
+    return value
 
 
-PROMPT_FORMATS: dict[str, PromptFormat] = {
-    f.name: f
-    for f in (
-        PromptFormat("plain", 'the question and "\\n": the original study\'s prompt'),
-        PromptFormat("fewshot", "k solved examples (question, Yes/No) before the question", uses_examples=True),
-        PromptFormat("chat", "the question as the user's message in the model's chat template", needs_chat_template=True),
-    )
-}
-"""Every prompt format, in display order."""
-DEFAULT_PROMPT_FORMAT = "plain"
-PromptFormatName = Annotated[str, _one_of(tuple(PROMPT_FORMATS), "prompt format"), Field(json_schema_extra={"enum": list(PROMPT_FORMATS)})]
-
-
-def prompt_format(name: str) -> PromptFormat:
-    """The registry entry of ``name`` (ValueError naming the choices for an unknown one)."""
-    try:
-        return PROMPT_FORMATS[name]
-    except KeyError:
-        raise ValueError(f"prompt format {name!r}: choose one of {', '.join(PROMPT_FORMATS)}") from None
+PromptFormatName = Annotated[
+    str, AfterValidator(_registered_format), Field(json_schema_extra=lambda schema: schema.update(enum=list(PROMPT_FORMATS)))
+]
 
 
 # ---- the spec ------------------------------------------------------------------------------------
@@ -141,7 +126,8 @@ class RunSpec(BaseModel):
 
     @property
     def format(self) -> PromptFormat:
-        return PROMPT_FORMATS[self.prompt_format]
+        """The prompt format's registry entry."""
+        return prompt_format(self.prompt_format)
 
     def run_name(self, model_name: str) -> str:
         """The result folder's name: the model's, plus the prompt format when it is not the plain one, so
@@ -152,4 +138,4 @@ class RunSpec(BaseModel):
 
     def prompt_label(self) -> str:
         """``plain``, ``fewshot (k=4)`` or ``chat``."""
-        return self.prompt_format + (f" (k={self.fewshot_k})" if self.fewshot_k is not None else "")
+        return self.format.label(self.fewshot_k)

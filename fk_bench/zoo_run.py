@@ -120,11 +120,11 @@ def run_zoo(
     already in ``out_dir`` with the same run spec is kept, not recomputed (a long run that was stopped
     goes on where it stopped).
     """
-    from fk_bench.answers import DEFAULT_GROUPS
+    from fk_bench.answer_groups import DEFAULT_GROUPS
     from fk_bench.evaluation import evaluate, write_results
-    from fk_bench.models import load_model, resolve_device, resolve_dtype
-    from fk_bench.models.loading import dtype_name
+    from fk_bench.models import load_run_model
     from fk_bench.models.zoo import zoo_model
+    from fk_bench.torch_settings import spec_names
 
     results_dir = check_writable_dir(Path(out_dir), "zoo results folder")
     formats = list(dict.fromkeys(formats))
@@ -137,8 +137,7 @@ def run_zoo(
         if entry is None and not Path(name).is_dir():
             require_zoo_model(name)  # raises: neither a zoo name nor a model folder
     _check_installed(e for e in entries.values() if e is not None)
-    device = resolve_device(device)
-    dtype = dtype_name(resolve_dtype(dtype, device))
+    device, dtype = spec_names(device, dtype)
     questions = zoo_slice(per_relation)
 
     def spec_of(name: str, fmt: str) -> RunSpec:  # fewshot_k is kept by the formats that use examples only
@@ -165,7 +164,7 @@ def run_zoo(
         if not todo:
             continue
         start = time.perf_counter()
-        loaded = load_model(name, device=device, dtype=dtype)
+        loaded = load_run_model(spec_of(name, todo[0]))
         load_seconds = time.perf_counter() - start
         log(f"{name}: loaded in {load_seconds:.1f} s ({dtype} on {device})")
         for fmt in todo:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from fk_bench.spec import BATCH_SIZE_AUTO, DEFAULT_BATCH_SIZE, DEFAULT_FEWSHOT_K, DEFAULT_PROMPT_FORMAT, DTYPES, PROMPT_FORMATS
 
 if TYPE_CHECKING:
-    from fk_bench.answers import AnswerGroups
+    from fk_bench.answer_groups import AnswerGroups
     from fk_bench.data import Questions
     from fk_bench.models import LoadedModel
     from fk_bench.spec import RunSpec
@@ -102,26 +102,25 @@ def add_model_and_data_arguments(parser: argparse.ArgumentParser) -> None:
 def load_inputs(args: argparse.Namespace, filter_threshold: float | None = None) -> tuple[AnswerGroups, Questions, LoadedModel, RunSpec]:
     """Answer groups, questions, the run spec and the model from the shared options, cheapest first so bad
     input fails fast; the spec is built here, once, with the device and dtype resolved."""
-    from fk_bench.answers import load_answer_groups
+    from fk_bench.answer_groups import load_answer_groups
     from fk_bench.data import load_questions
-    from fk_bench.models import load_model, resolve_device, resolve_dtype
-    from fk_bench.models.loading import dtype_name
+    from fk_bench.models import load_run_model
     from fk_bench.spec import DEFAULT_FILTER_THRESHOLD, RunSpec
+    from fk_bench.torch_settings import spec_names
 
-    device = resolve_device(args.device)
-    dtype = resolve_dtype(args.dtype, device)
+    device, dtype = spec_names(args.device, args.dtype)
     groups = load_answer_groups(args.answer_map)
     questions = load_questions(args.dataset, split=args.split, config=args.config, relation=args.relation, limit=args.limit)
     spec = RunSpec(
         model=args.model,
         prompt_format=args.prompt_format,
         fewshot_k=args.fewshot_k,  # kept by the formats that use examples only (RunSpec)
-        dtype=dtype_name(dtype),
+        dtype=dtype,
         device=device,
         batch_size=args.batch_size,
         dataset=questions.dataset,
         answer_map=groups.name,
         filter_threshold=DEFAULT_FILTER_THRESHOLD if filter_threshold is None else filter_threshold,
     )
-    loaded = load_model(spec.model, device=spec.device, dtype=spec.dtype)
+    loaded = load_run_model(spec)
     return groups, questions, loaded, spec

@@ -195,7 +195,7 @@ def run(args: argparse.Namespace) -> None:
 
 def _from_results(args: argparse.Namespace) -> tuple:
     """The run fk-bench eval wrote, its answer groups and its model (checked against any option given)."""
-    from fk_bench.answers import AnswerGroups, load_answer_groups
+    from fk_bench.answer_groups import AnswerGroups, load_answer_groups
     from fk_bench.errors import FkBenchError
     from fk_bench.models import load_model, resolve_device
     from interp.core.evaluated import check_matches, read_run

@@ -30,10 +30,10 @@ def audit_sample(rows: Iterable[dict], seed: int = AUDIT_SEED, per_relation: int
 def main(argv: list[str] | None = None) -> None:
     import pyarrow.parquet as pq
 
-    from fk_bench.data import DEFAULT_DATASET
+    from fk_bench.spec import DEFAULT_CONFIG, DEFAULT_SPLIT, PACKAGED_DATASET_DIR
 
-    folder = Path((argv or sys.argv[1:] or [str(DEFAULT_DATASET)])[0])
-    for relation, rows in audit_sample(pq.read_table(folder / "all" / "test.parquet").to_pylist()).items():
+    folder = Path((argv or sys.argv[1:] or [str(PACKAGED_DATASET_DIR)])[0])
+    for relation, rows in audit_sample(pq.read_table(folder / DEFAULT_CONFIG / f"{DEFAULT_SPLIT}.parquet").to_pylist()).items():
         print(f"\n### {relation}\n\n| id | question | label | verdict |\n|---|---|---|---|")
         for row in rows:
             print(f"| {row['id']} | {row['question'].replace('|', '/')} | {row['answer']} | |")

@@ -29,6 +29,8 @@ import pandas as pd
 from fk_bench.errors import FkBenchError
 from fk_bench.files import is_staging
 from fk_bench.metrics import METRICS, POPULARITY_BINS, passes_filter
+from fk_bench.prompt_formats import PROMPT_FORMATS, from_lm_eval
+from fk_bench.prompt_formats import prompt_label as format_label
 from fk_bench.results import RunResult, read_results
 from fk_bench.spec import DEFAULT_CONFIG, DEFAULT_FILTER_THRESHOLD, PACKAGED_DATASET
 from fk_bench.task_plugin import lm_eval_name
@@ -247,13 +249,13 @@ def _row_from_lm_eval(path: Path, data: dict, threshold: float) -> dict:
     relation = main[len(TASK_PREFIX) + 1 :] if main not in (TASK_PREFIX, f"{TASK_PREFIX}_fewshot") else "all"
     fewshot = (data.get("n-shot") or {}).get(main) or (data.get("configs") or {}).get(main, {}).get("num_fewshot") or 0
     chat = bool(data.get("chat_template") or data.get("chat_template_sha"))
-    prompt_format = "chat" if chat else "fewshot" if fewshot else "plain"
+    prompt_format = from_lm_eval(chat, int(fewshot)).name
     metrics = results[main]
     row = {
         "model": _lm_eval_model_name(str(name)),
         "harness": "lm-eval",
         "prompt_format": prompt_format,
-        "fewshot_k": str(fewshot) if prompt_format == "fewshot" else "",
+        "fewshot_k": str(fewshot) if PROMPT_FORMATS[prompt_format].uses_examples else "",
         "dtype": _text(model_args.get("dtype") or str(config.get("model_dtype") or "").removeprefix("torch.") or None),
         "device": _text(config.get("device")),
         "dataset": PACKAGED_DATASET,
@@ -365,7 +367,7 @@ def collect_rows(paths: Iterable[str | Path], threshold: float = DEFAULT_FILTER_
 def prompt_label(row: dict | pd.Series) -> str:
     """``plain``, ``fewshot (k=4)`` or ``chat``."""
     fmt, k = row["prompt_format"], row["fewshot_k"]
-    return f"{fmt} (k={k})" if fmt == "fewshot" and k != NA else str(fmt)
+    return format_label(str(fmt), None if k == NA else k)
 
 
 def data_label(row: dict | pd.Series) -> str:

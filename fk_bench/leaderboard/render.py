@@ -26,11 +26,12 @@ from fk_bench.leaderboard.collect import DISPLAY_METRICS, NA, data_label, domain
 from fk_bench.metrics import METRICS
 from fk_bench.pages import figure_html, format_number, path_url, plain_text, render_page
 from fk_bench.pages.tables import csv_safe, markdown_code_block, markdown_text
+from fk_bench.prompt_formats import PROMPT_FORMATS
 
 SUFFIXES = (".md", ".csv", ".html")
 TEMPLATES = Path(__file__).parent / "templates"
 HEATMAP_METRICS = ("paired_accuracy", "accuracy")
-SYMBOLS = {"plain": "circle", "fewshot": "square", "chat": "diamond"}
+SYMBOLS = {f.name: f.marker for f in PROMPT_FORMATS.values()}
 """Scatter markers: colour = model, shape = prompt format."""
 SHORT_NAMES = {
     "paired_accuracy": "paired acc",

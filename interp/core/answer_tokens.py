@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fk_bench.answers import AnswerGroups
+from fk_bench.answer_groups import AnswerGroups
 from fk_bench.errors import FkBenchError
 from fk_bench.metrics import true_vs_false
 from fk_bench.prompts import encode

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from fk_bench.errors import FkBenchError
+from fk_bench.prompt_formats import prompt_format
 from fk_bench.results import RESULTS_FILE
 
 
@@ -123,7 +124,7 @@ def check_matches(run: EvaluatedRun, asked: dict[str, Any]) -> None:
         differences.append(f"dtype {asked['dtype']} (the run's is {run.spec.dtype})")
     if asked.get("prompt_format") is not None and asked["prompt_format"] != run.prompt_format:
         differences.append(f"prompt format {asked['prompt_format']!r} (the run's is {run.prompt_format!r})")
-    if asked.get("fewshot_k") is not None and run.prompt_format == "fewshot" and asked["fewshot_k"] != run.fewshot_k:
+    if asked.get("fewshot_k") is not None and prompt_format(run.prompt_format).uses_examples and asked["fewshot_k"] != run.fewshot_k:
         differences.append(f"fewshot k {asked['fewshot_k']} (the run's is {run.fewshot_k})")
     dataset_names = {"dataset": "id", "config": "config", "split": "split", "limit": "limit"}
     for option, key in dataset_names.items():

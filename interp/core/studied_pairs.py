@@ -7,7 +7,7 @@ questions) is paired with that question, its twin of the opposite label, scored 
 with the evaluator's own scorer. The model gets the pair right by ``margin`` nats when the true
 question's log(p_True / p_False) exceeds the false one's by at least that much. Clean run = the true
 question, corrupted run = the false one, both in the prompt format the evaluator used
-(:func:`fk_bench.prompts.build_prompt`, the same few-shot examples), tokenized once here.
+(:func:`fk_bench.prompt_formats.build_prompt`, the same few-shot examples), tokenized once here.
 
 Under ``twin`` corruption a pair whose two prompts tokenize to different lengths is kept when
 ``keep_length_mismatch`` says so (its positions are aligned by role, :mod:`interp.core.corruption`) and
@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fk_bench.pairs import PairIndex
-from fk_bench.prompts import build_prompt, encode
+from fk_bench.pair_index import PairIndex
+from fk_bench.prompt_formats import build_prompt
+from fk_bench.prompts import encode
 
 
 def shared_prefix_length(clean: Sequence[int], corrupted: Sequence[int]) -> int:
@@ -128,7 +129,7 @@ def _has_text(value: Any) -> bool:
 
 def pair_rows(table: pd.DataFrame) -> list[tuple[int, int, str]]:
     """(true row, false row, pair id) of every complete pair of an evaluated table, in data order: the
-    loader's pairs (:class:`fk_bench.pairs.PairIndex` over the ``pair_id`` column, which the loader fills
+    loader's pairs (:class:`fk_bench.pair_index.PairIndex` over the ``pair_id`` column, which the loader fills
     from ``corrupted_question`` for data without pair ids)."""
     index = PairIndex.from_ids(table["pair_id"].tolist(), table["answer"].to_numpy(dtype=bool))
     return sorted(zip(index.true_rows.tolist(), index.false_rows.tolist(), index.ids))

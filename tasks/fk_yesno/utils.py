@@ -22,9 +22,9 @@ from lm_eval.api.task import ConfigurableTask
 from scipy.special import expit
 
 from fk_bench import metrics
-from fk_bench.answers import DEFAULT_GROUPS
+from fk_bench.answer_groups import DEFAULT_GROUPS
 from fk_bench.data import fewshot_pool, load_questions
-from fk_bench.pairs import PairIndex
+from fk_bench.pair_index import PairIndex
 from fk_bench.prompts import example_answer
 from fk_bench.spec import DEFAULT_CONFIG
 from fk_bench.task_plugin import lm_eval_name

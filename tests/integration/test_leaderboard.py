@@ -13,7 +13,7 @@ import pytest
 from markupsafe import escape
 from support.pages import assert_inert, elements, figure_strings, plotly_tags
 
-from fk_bench.answers import DEFAULT_GROUPS
+from fk_bench.answer_groups import DEFAULT_GROUPS
 from fk_bench.cli import main
 from fk_bench.data import load_questions
 from fk_bench.dataset.schema import DATASET_VERSION
@@ -255,6 +255,7 @@ def test_page_in_headless_chromium(results_dir, tmp_path):
     ]
 
 
+@pytest.mark.slow  # among the slowest outside tests/slow (tests/conftest.py: the fast lane)
 def test_zoo_slice_is_whole_facts_in_every_wording_the_same_per_relation():
     from fk_bench.zoo_run import zoo_slice
 
@@ -271,6 +272,7 @@ def test_zoo_slice_is_whole_facts_in_every_wording_the_same_per_relation():
         zoo_slice(3)
 
 
+@pytest.mark.slow  # among the slowest outside tests/slow (tests/conftest.py: the fast lane)
 def test_zoo_run_on_a_tiny_model_then_the_leaderboard_renders_it(tmp_path, tiny_model, capsys):
     out = tmp_path / "results"
     args = ["zoo", "run", "--out", str(out), "--models", str(tiny_model.path), "--per-relation", "6", "--fewshot-k", "2"]

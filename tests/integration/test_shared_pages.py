@@ -12,7 +12,7 @@ import pytest
 from support.interp import build_family_model
 from support.pages import assert_inert, elements, figure_strings, plotly_tags
 
-from fk_bench.answers import DEFAULT_GROUPS
+from fk_bench.answer_groups import DEFAULT_GROUPS
 from fk_bench.data import load_questions
 from fk_bench.pages.browser import dump_dom, find_chromium
 from fk_bench.spec import RunSpec

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from fk_bench.answers import DEFAULT_GROUPS
+from fk_bench.answer_groups import DEFAULT_GROUPS
 from fk_bench.data import load_questions
 from fk_bench.evaluation import evaluate
-from fk_bench.prompts import build_prompt
+from fk_bench.prompt_formats import build_prompt
 from fk_bench.scoring import score_answer_words
 
 pytestmark = pytest.mark.embedded

@@ -10,7 +10,7 @@ import sys
 import pytest
 from support.lm_eval_task import assert_same_aggregates, assert_same_numbers, read_results, read_samples
 
-from fk_bench.answers import DEFAULT_GROUPS
+from fk_bench.answer_groups import DEFAULT_GROUPS
 from fk_bench.data import load_questions
 from fk_bench.evaluation import evaluate
 from fk_bench.models.zoo import is_installed, zoo_model

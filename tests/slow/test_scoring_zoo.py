@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fk_bench.answers import DEFAULT_GROUPS
+from fk_bench.answer_groups import DEFAULT_GROUPS
 from fk_bench.data import fewshot_pool, load_questions
 from fk_bench.models.zoo import is_installed, require_zoo_model
 from fk_bench.prompts import encode, encode_continuations, encode_many, split_context
-from fk_bench.scoring import _plans, score_answer_words, shared_prefix
+from fk_bench.scoring import plan_prompts, score_answer_words, shared_prefix
 
 SMOLLM2 = "smollm2-135m-instruct"
 QWEN = "qwen2.5-coder-1.5b-instruct"
@@ -32,7 +32,7 @@ def _tokenizer(name: str):
 
 
 def _prompts(tokenizer, questions, prompt_format):
-    from fk_bench.prompts import build_prompt
+    from fk_bench.prompt_formats import build_prompt
 
     examples = fewshot_pool(4) if prompt_format == "fewshot" else []
     return [build_prompt(q, prompt_format, tokenizer, examples) for q in questions]
@@ -64,7 +64,7 @@ def _check_prefix_cache(loaded, formats):
         if prompt_format == "plain":
             continue
         prompts = _prompts(loaded.tokenizer, questions, prompt_format)
-        plans, _, _ = _plans(loaded.tokenizer, prompts, DEFAULT_GROUPS.words)
+        plans, _, _ = plan_prompts(loaded.tokenizer, prompts, DEFAULT_GROUPS.words)
         prefix, starts_with = shared_prefix([plan.base for plan in plans])
         assert len(prefix) >= 8 and all(starts_with), "every packaged question should share the prompt's prefix"
         subset = prompts[::24]  # 13 questions across the relations

@@ -8,10 +8,10 @@ from importlib import metadata
 import numpy as np
 import pytest
 
-from fk_bench.answers import DEFAULT_GROUPS
+from fk_bench.answer_groups import DEFAULT_GROUPS
 from fk_bench.models.cache import cache_problem
 from fk_bench.models.zoo import is_installed, zoo_model
-from fk_bench.prompts import build_prompt
+from fk_bench.prompt_formats import build_prompt
 from fk_bench.scoring import score_answer_words
 
 NAME = "smollm2-135m-instruct"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from fk_bench.answers import DEFAULT_ANSWER_MAP
+from fk_bench.answer_groups import DEFAULT_ANSWER_MAP
 from fk_bench.models import LoadedModel
 
 CORPUS = [

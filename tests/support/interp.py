@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from fk_bench.answers import DEFAULT_GROUPS
+from fk_bench.answer_groups import DEFAULT_GROUPS
 from fk_bench.models import LoadedModel, load_model
 from interp.core.answer_tokens import AnswerTokens, single_token_answers
 from support import build_tiny_tokenizer

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from fk_bench.answers import DEFAULT_GROUPS, AnswerGroups
+from fk_bench.answer_groups import DEFAULT_GROUPS, AnswerGroups
 from fk_bench.data import load_questions
 from fk_bench.evaluation import evaluate, write_results
-from fk_bench.prompts import build_prompt, encode, split_context
+from fk_bench.prompt_formats import build_prompt
+from fk_bench.prompts import encode, split_context
 from fk_bench.scoring import score_answer_words
 
 PROMPTS = [build_prompt(q) for q in ["Is Paris the capital of France?", "Is Rome in Italy?", "Is Tokyo a city in Japan?"]]

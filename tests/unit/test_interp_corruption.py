@@ -10,7 +10,8 @@ from support import build_tiny_tokenizer
 from support.interp import CHAT_TEMPLATE, CLEAN, FAMILIES, booted_family
 
 from fk_bench.errors import FkBenchError
-from fk_bench.prompts import build_prompt, encode
+from fk_bench.prompt_formats import build_prompt
+from fk_bench.prompts import encode
 from interp.core import corruption, edits, runner
 from interp.core.studied_pairs import shared_prefix_length
 from interp.patching import activation_patching as patching

@@ -7,7 +7,7 @@ import pytest
 import torch
 from support.interp import CLEAN, FAMILIES, booted_family
 
-from fk_bench.answers import AnswerGroups
+from fk_bench.answer_groups import AnswerGroups
 from fk_bench.errors import FkBenchError
 from interp.attribution import dla
 from interp.core import runner

@@ -16,7 +16,7 @@ from interp.core.model import InterpModel
 def test_booted_model_gives_the_evaluators_scores(tmp_path, family):
     """The same log P(word | prompt) as ``fk-bench eval`` for the one-token answer words, after booting:
     the weights are not processed, so even raw logits stay the model's own."""
-    from fk_bench.answers import DEFAULT_GROUPS
+    from fk_bench.answer_groups import DEFAULT_GROUPS
 
     loaded = build_family_model(family, tmp_path / family)
     (tmp_path / "q.csv").write_text(f"question,answer\n{CLEAN.strip()},true\n")

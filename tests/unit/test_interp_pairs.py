@@ -8,7 +8,8 @@ from support import build_tiny_tokenizer
 from support.interp import CHAT_TEMPLATE
 
 from fk_bench.data import fewshot_pool
-from fk_bench.prompts import build_prompt, encode
+from fk_bench.prompt_formats import build_prompt
+from fk_bench.prompts import encode
 from interp.core.studied_pairs import pair_rows, select_pairs, true_log_odds
 
 

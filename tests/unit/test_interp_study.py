@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from support.interp import build_family_model
 
-from fk_bench.answers import DEFAULT_GROUPS
-from fk_bench.prompts import build_prompt
+from fk_bench.answer_groups import DEFAULT_GROUPS
+from fk_bench.prompt_formats import build_prompt
 from interp.attribution import dla
 from interp.core import runner
 from interp.core.answer_tokens import single_token_answers

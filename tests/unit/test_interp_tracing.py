@@ -141,7 +141,7 @@ def test_the_cost_estimate_prefers_one_sweep_per_position_for_long_tails():
 def test_embedded_tracing_closes_and_matches_naive_cells():
     from support.interp import private_embedded_model
 
-    from fk_bench.answers import DEFAULT_GROUPS
+    from fk_bench.answer_groups import DEFAULT_GROUPS
     from interp.core.answer_tokens import single_token_answers
     from interp.core.model import InterpModel
 

@@ -18,7 +18,7 @@ from fk_bench.metrics import (
     true_vs_false,
     yes_rate,
 )
-from fk_bench.pairs import PairIndex
+from fk_bench.pair_index import PairIndex
 
 IS_TRUE = np.array([True, True, False, False])
 # Probabilities: True group 0.5 + 0.1 = 0.6, False group 0.2 + 0.1 = 0.3.

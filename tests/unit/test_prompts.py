@@ -5,7 +5,8 @@ import pytest
 from support import build_tiny_tokenizer
 
 from fk_bench.errors import FkBenchError
-from fk_bench.prompts import build_prompt, encode, encode_continuations, split_context
+from fk_bench.prompt_formats import build_prompt
+from fk_bench.prompts import encode, encode_continuations, split_context
 
 
 def test_chat_without_template_names_the_model():

@@ -10,7 +10,7 @@ import stat
 import numpy as np
 import pytest
 
-from fk_bench.answers import DEFAULT_GROUPS
+from fk_bench.answer_groups import DEFAULT_GROUPS
 from fk_bench.errors import FkBenchError
 from fk_bench.evaluation import evaluate, write_results
 from fk_bench.files import STAGING_PREFIX, atomic_dir, strict_json, write_json_atomic

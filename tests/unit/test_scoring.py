@@ -19,8 +19,11 @@ from fk_bench import scoring
 from fk_bench.data import fewshot_pool
 from fk_bench.errors import FkBenchError
 from fk_bench.metrics import relative_to_delimiter
-from fk_bench.prompts import build_prompt, encode, split_context
-from fk_bench.scoring import AUTO, DEFAULT_BATCH_SIZE, _plans, score_answer_words, shared_prefix
+from fk_bench.prompt_formats import build_prompt
+from fk_bench.prompts import encode, split_context
+from fk_bench.scoring import AUTO, DEFAULT_BATCH_SIZE, batching, forward, plan_prompts, score_answer_words, shared_prefix
+from fk_bench.scoring import head as head_module
+from fk_bench.scoring import score as score_module
 
 QUESTIONS = [
     "Is Paris the capital of France?",
@@ -77,7 +80,7 @@ def test_prefix_longer_than_the_sliding_window(tiny_model):
     """The tiny Gemma 3 has a 64-token window: 4 examples make a prefix past it, which transformers'
     sliding cache layer trims; the masks must follow."""
     prompts = prompts_for(tiny_model, "fewshot", k=4)
-    plans, _, _ = _plans(tiny_model.tokenizer, prompts, WORDS)
+    plans, _, _ = plan_prompts(tiny_model.tokenizer, prompts, WORDS)
     prefix, _ = shared_prefix([p.base for p in plans])
     assert len(prefix) > tiny_model.model.config.sliding_window
     expected = reference_scores(tiny_model, prompts, WORDS)
@@ -121,7 +124,7 @@ def test_outlier_prompt_falls_back_and_scores_the_same(tiny_model):
     loaded = tiny_model
     prompts = prompts_for(loaded, "fewshot")
     prompts[3] = build_prompt(QUESTIONS[3])
-    _, starts_with = shared_prefix([p.base for p in _plans(loaded.tokenizer, prompts, WORDS)[0]])
+    _, starts_with = shared_prefix([p.base for p in plan_prompts(loaded.tokenizer, prompts, WORDS)[0]])
     assert starts_with == [True, True, True, False, True]
     expected = reference_scores(loaded, prompts, WORDS)
     scores, _ = score_answer_words(loaded, prompts, WORDS, batch_size=8, progress=False)
@@ -155,7 +158,7 @@ def test_unsupported_attention_implementation_is_a_clear_error(tmp_path):
 def _scores_from_logits(loaded, prompts, monkeypatch, **kwargs):
     """Scores through the model's own logits and a full log_softmax (the path before the chunked head)."""
     with monkeypatch.context() as patch:
-        patch.setattr(scoring, "_head", lambda *args: None)
+        patch.setattr(forward, "chunked_head", lambda *args: None)
         return score_answer_words(loaded, prompts, WORDS, progress=False, **kwargs).scores
 
 
@@ -165,11 +168,11 @@ def test_chunked_head_gives_the_full_log_softmax(family_model, prompt_format, mo
     over the model's logits."""
     prompts = prompts_for(family_model, prompt_format)
     expected = _scores_from_logits(family_model, prompts, monkeypatch)
-    monkeypatch.setattr(scoring, "MIN_HEAD_CHUNK", 7)
-    monkeypatch.setattr(scoring, "HEAD_CHUNK_ELEMENTS", {"cpu": 64, "cuda": 64})
+    monkeypatch.setattr(head_module, "MIN_HEAD_CHUNK", 7)
+    monkeypatch.setattr(head_module, "HEAD_CHUNK_ELEMENTS", {"cpu": 64, "cuda": 64})
     chunks = []
-    selections = scoring._Head.selections
-    monkeypatch.setattr(scoring._Head, "selections", lambda self, *args: chunks.append(found := selections(self, *args)) or found)
+    selections = head_module.ChunkedHead.selections
+    monkeypatch.setattr(head_module.ChunkedHead, "selections", lambda self, *args: chunks.append(found := selections(self, *args)) or found)
     scored = score_answer_words(family_model, prompts, WORDS, batch_size=2, progress=False)
     np.testing.assert_allclose(scored.scores, expected, atol=1e-5, rtol=1e-6)
     assert max(len(found) for found in chunks) > 1, "the chunked head ran, its targets in several chunks"
@@ -193,20 +196,20 @@ def gemma_sized_head():
     generator = torch.Generator().manual_seed(0)
     linear = torch.nn.Linear(64, 262_144, bias=False).requires_grad_(False)
     linear.weight.copy_(torch.randn(262_144, 64, generator=generator) * 0.4)
-    return scoring._Head(linear, None, "cpu"), torch.randn(16, 64, generator=generator), linear.weight
+    return head_module.ChunkedHead(linear, None, "cpu"), torch.randn(16, 64, generator=generator), linear.weight
 
 
 @pytest.fixture
 def head_batches(monkeypatch):
     """Batches scored by the chunked head (not by the model's logits), recorded as they run."""
     batches = []
-    call = scoring._Head.__call__
+    call = head_module.ChunkedHead.__call__
 
     def recording(self, hidden, *args):
         batches.append(hidden.shape[0])
         return call(self, hidden, *args)
 
-    monkeypatch.setattr(scoring._Head, "__call__", recording)
+    monkeypatch.setattr(head_module.ChunkedHead, "__call__", recording)
     return batches
 
 
@@ -262,7 +265,7 @@ def test_question_over_the_token_budget_is_refused_by_name_before_any_forward(tm
     loaded = build_tiny_family(tmp_path, "llama", max_position_embeddings=4096)
     prompts = prompts_for(loaded, "plain") + [build_prompt("Is Paris the capital of France? " * 200)]
     names = [f"q-{i}" for i in range(len(prompts))]
-    monkeypatch.setattr(scoring, "_Runner", None)  # any forward pass would fail on this
+    monkeypatch.setattr(score_module, "ForwardRunner", None)  # any forward pass would fail on this
     with pytest.raises(FkBenchError, match=r"question q-5: \d+ tokens of its own .* more than the budget of 512 per question"):
         score_answer_words(loaded, prompts, WORDS, progress=False, names=names)
     with pytest.raises(FkBenchError, match=r"question q-5: .* budget of 1000 "):
@@ -272,7 +275,7 @@ def test_question_over_the_token_budget_is_refused_by_name_before_any_forward(tm
 def test_token_budget_counts_a_question_own_tokens(tiny_model):
     """Few-shot examples shared by every prompt run once and do not count; None lifts the budget."""
     prompts = prompts_for(tiny_model, "fewshot", k=3)
-    plans, layouts, _ = _plans(tiny_model.tokenizer, prompts, WORDS)
+    plans, layouts, _ = plan_prompts(tiny_model.tokenizer, prompts, WORDS)
     longest = max(len(p.base) + len(layouts[p.layout].lead) for p in plans)
     budget = longest - 10
     scores = score_answer_words(tiny_model, prompts, WORDS, progress=False, max_question_tokens=budget).scores
@@ -296,14 +299,14 @@ def test_batches_are_built_in_a_worker_thread(tiny_model, monkeypatch):
     import threading
 
     builders = set()
-    batches = scoring._batches
+    batches = score_module.batches
 
     def recording(*args):
         for item in batches(*args):
             builders.add(threading.current_thread().name)
             yield item
 
-    monkeypatch.setattr(scoring, "_batches", recording)
+    monkeypatch.setattr(score_module, "batches", recording)
     prompts = prompts_for(tiny_model, "plain")
     scores = score_answer_words(tiny_model, prompts, WORDS, batch_size=1, progress=False).scores
     np.testing.assert_allclose(scores, reference_scores(tiny_model, prompts, WORDS), atol=1e-4, rtol=0)
@@ -317,10 +320,10 @@ def test_prefetch_keeps_order_and_raises_the_worker_error():
 
     seen = []
     with pytest.raises(RuntimeError, match="broken batch"):
-        for item in scoring._prefetched(items()):
+        for item in batching.prefetched(items()):
             seen.append(item)
     assert seen == [0, 1, 2, 3, 4]
-    assert list(scoring._prefetched(iter([]))) == []
+    assert list(batching.prefetched(iter([]))) == []
 
 
 def test_auto_batch_size_from_free_memory():

@@ -67,7 +67,7 @@ class AnswerGroups:
         return {"True": list(self.true_words), "False": list(self.false_words)}
 
     @classmethod
-    def from_map(cls, answer_map: dict, source: str = "answer map") -> AnswerGroups:
+    def from_map(cls, answer_map: object, source: str = "answer map") -> AnswerGroups:
         if not isinstance(answer_map, dict):
             kind = _JSON_KINDS.get(type(answer_map), type(answer_map).__name__)
             raise FkBenchError(f"{source}: holds {kind}; expected an object of two word lists, {_EXAMPLE}")

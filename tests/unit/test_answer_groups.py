@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from fk_bench.answers import DEFAULT_ANSWER_MAP, AnswerGroups, load_answer_groups
+from fk_bench.answer_groups import DEFAULT_ANSWER_MAP, AnswerGroups, load_answer_groups
 from fk_bench.errors import FkBenchError
 
 
