@@ -79,6 +79,8 @@ class ReportSettings:
             raise FkBenchError(f"trace positions {self.trace_positions!r}: 'all' or 'role-ends'")
         if self.trace_sites is not None and (not self.trace_sites or set(self.trace_sites) - set(TRACE_SITES)):
             raise FkBenchError(f"trace sites {list(self.trace_sites)}: choose from {', '.join(TRACE_SITES)}")
+        if not (self.pair_margin > 0 and self.pair_margin < float("inf")):
+            raise FkBenchError(f"pair margin {self.pair_margin}: must be more than 0 (a pair the model does not tell apart has nothing to patch)")
         if self.noise_scale is not None and not (self.noise_scale > 0 and self.noise_scale < float("inf")):
             raise FkBenchError(f"noise scale {self.noise_scale}: must be a positive number")
 

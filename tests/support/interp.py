@@ -197,3 +197,79 @@ def hand_masked_logits(path, tokens, blocked_per_layer: dict[int, list[int]]) ->
     finally:
         for handle in handles:
             handle.remove()
+
+
+# ---- report.json files written by hand (what the readers of reports are tested on) -------------------
+
+
+def interval_json(estimate, low, high, wide=False, kind="magnitude", n_pairs=10) -> dict:
+    return {"estimate": estimate, "low": low, "high": high, "n_pairs": n_pairs, "kind": kind, "wide": wide}
+
+
+def summary_row_json(relation: str = "capital_of", n_layers: int = 18, mlp_share: float = 0.92, wide: bool = False) -> dict:
+    """A studied relation's summary row, as interp.study.sections.summary_row writes it."""
+    gate = {"metric": "paired_accuracy", "threshold": 0.6, "value": 0.8, "passed": True}
+    return {
+        "relation": relation,
+        "passed": True,
+        "gate": gate,
+        "n_pairs": 10,
+        "n_skipped": 0,
+        "jump": {
+            "label": "13_mlp_out",
+            "name": "MLP 13",
+            "value": 2.5,
+            "layer": 13,
+            "fraction_of_depth": 14 / n_layers,
+            "layer_interval": interval_json(13.0, 12.0, 15.0, wide=wide, kind="layer"),
+            "value_interval": interval_json(2.5, 2.0, 3.0),
+        },
+        "mlp_share": interval_json(mlp_share, mlp_share - 0.12, mlp_share + 0.13, wide=wide),
+        "fact_sits": "subject last L2-9; last L12-17",
+        "knockout_peak": {
+            "role": "subject",
+            "layer": 9,
+            "fraction_of_depth": 10 / n_layers,
+            "drop": interval_json(0.4, 0.2, 0.6),
+            "layer_interval": interval_json(9.0, 8.0, 10.0, kind="layer"),
+        },
+    }
+
+
+def report_json(name: str = "model-a", n_layers: int = 18, rows: list | None = None, prompt_format: str = "chat") -> dict:
+    """A complete, valid report.json (schema version 1) of a model ``name``: one studied relation and one gated out."""
+    from fk_bench.spec import RunSpec
+    from interp.study.report_settings import ReportSettings
+
+    spec = RunSpec(model=name, prompt_format=prompt_format).model_dump(mode="json")
+    gated = {"relation": "atomic_number", "passed": False, "gate": {"metric": "paired_accuracy", "threshold": 0.6, "value": 0.5, "passed": False}}
+    gate = {"metric": "paired_accuracy", "threshold": 0.6, "value": 0.7, "passed": True}
+    return {
+        "schema_version": 1,
+        "model": {
+            **{"spec": name, "name": name, "path": f"/models/{name}", "source": {}, "device": "cpu", "dtype": "float32"},
+            **{"architecture": "Gemma3ForCausalLM", "n_layers": n_layers, "n_heads": 4, "softcap": None},
+        },
+        "dataset": {**spec["dataset"], "n_questions": 40},
+        "run": {"source": f"/runs/{name}/results.json", "spec": spec},
+        "settings": ReportSettings().to_json(),
+        "corruption": {"kind": "noise", "seed": 0, "span": "object", "noise_scale": 0.1},
+        "gate": {**gate, "per_relation": {"capital_of": gate}},
+        "evaluation": {"n_questions": 40, "n_pairs": 20, "accuracy": 0.7},
+        "answer_tokens": {"words": ["Yes", "No"]},
+        "n_skipped_pairs": 0,
+        "summary_table": [summary_row_json(n_layers=n_layers), gated] if rows is None else rows,
+        "sections": [{"relation": "atomic_number", "title": "atomic_number", "studied": False, "gate": gated["gate"], "reason": "below the gate"}],
+        "seconds": {"total": 1.0},
+        "n_figures": 0,
+    }
+
+
+def write_report(folder: Path, name: str = "model-a", data: dict | None = None, **kwargs: Any) -> Path:
+    """``folder/name/report.json`` holding ``data`` (default: :func:`report_json` of ``name``)."""
+    import json
+
+    path = folder / name / "report.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report_json(name, **kwargs) if data is None else data), encoding="utf-8")
+    return path
