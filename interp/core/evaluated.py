@@ -42,10 +42,11 @@ class EvaluatedRun:
 
     @property
     def fewshot_k(self) -> int | None:
-        return self.spec.fewshot_k
+        k: int | None = self.spec.fewshot_k
+        return k
 
     @property
-    def model(self) -> dict:
+    def model(self) -> dict[str, Any]:
         """What report.json records about the model (the run's record, and the spec it was asked as)."""
         record = self.result.model
         return {
@@ -58,21 +59,21 @@ class EvaluatedRun:
         }
 
     @property
-    def dataset(self) -> dict:
+    def dataset(self) -> dict[str, Any]:
         return {**self.spec.dataset.model_dump(), "n_questions": len(self.result.questions)}
 
     @property
-    def record(self) -> dict:
+    def record(self) -> dict[str, Any]:
         """What report.json records about the run: where it came from, and its spec exactly as results.json stores it
         (a report belongs to a run when the two specs are equal)."""
         return {"source": self.source, "spec": self.spec.model_dump(mode="json")}
 
     @property
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return dict(self.result.summary.model_dump())
 
     @property
-    def per_relation(self) -> dict[str, dict]:
+    def per_relation(self) -> dict[str, dict[str, Any]]:
         return {name: summary.model_dump() for name, summary in self.result.per_relation.items()}
 
     @property
@@ -85,7 +86,7 @@ class EvaluatedRun:
             return []
         return sorted({str(r) for r in self.questions["relation"] if isinstance(r, str) and r})
 
-    def relation_summary(self, relation: str | None) -> dict:
+    def relation_summary(self, relation: str | None) -> dict[str, Any]:
         """The evaluator's metrics over one relation's questions (the whole run for None)."""
         if relation is None:
             return self.summary

@@ -27,11 +27,14 @@ TEMPLATES = Path(__file__).parent / "templates"
 # ---- text of one summary row -----------------------------------------------------------------------
 
 
-def interval_text(found: dict | None, scale: float = 1.0, digits: int = 2, percent: bool = False) -> str:
+def interval_text(found: dict[str, Any] | None, scale: float = 1.0, digits: int = 2, percent: bool = False) -> str:
     """``0.72 [0.61, 0.83]`` (``wide`` marked); ``n/a`` without an estimate."""
     if not found or found.get("estimate") is None:
         return "n/a"
-    fmt = (lambda v: f"{100 * v * scale:.0f}%") if percent else (lambda v: f"{v * scale:.{digits}f}")
+
+    def fmt(value: float) -> str:
+        return f"{100 * value * scale:.0f}%" if percent else f"{value * scale:.{digits}f}"
+
     text = fmt(found["estimate"])
     if found.get("low") is not None and found.get("high") is not None:
         text += f" [{fmt(found['low'])}, {fmt(found['high'])}]"
@@ -40,7 +43,7 @@ def interval_text(found: dict | None, scale: float = 1.0, digits: int = 2, perce
     return text + (" (wide)" if found.get("wide") else "")
 
 
-def jump_text(row: dict, n_layers: int) -> str:
+def jump_text(row: dict[str, Any], n_layers: int) -> str:
     jump = row.get("jump") or {}
     if jump.get("layer") is None:
         return "n/a"
@@ -51,7 +54,7 @@ def jump_text(row: dict, n_layers: int) -> str:
     return text + (" (wide)" if layers.get("wide") else "")
 
 
-def knockout_text(row: dict) -> str:
+def knockout_text(row: dict[str, Any]) -> str:
     peak = row.get("knockout_peak")
     if not peak:
         return "n/a"
@@ -59,7 +62,7 @@ def knockout_text(row: dict) -> str:
     return f"{peak.get('role')} at L{peak.get('layer')} ({peak.get('fraction_of_depth', 0):.2f} of depth): drop {drop}"
 
 
-def table_rows(reports: list[ModelReport]) -> list[dict]:
+def table_rows(reports: list[ModelReport]) -> list[dict[str, Any]]:
     """One display row per (report, relation that passed its gate), text only (escaped where shown)."""
     rows = []
     for report in reports:
@@ -84,7 +87,7 @@ def table_rows(reports: list[ModelReport]) -> list[dict]:
     return rows
 
 
-def gated_out(reports: list[ModelReport]) -> list[dict]:
+def gated_out(reports: list[ModelReport]) -> list[dict[str, Any]]:
     """The relations of each report that were not studied: below the gate (its metric, value, threshold), or no pair to study."""
     return [
         {"model": r.model, "prompt": r.prompt, "relation": row.get("relation"), "gate": row.get("gate"), "reason": row.get("reason")}
@@ -101,7 +104,7 @@ Point = tuple[str, float, float | None, float | None, bool]
 """(relation, estimate, low, high, whether the interval is wide) of one quantity on one relation."""
 
 
-def _depth(found: dict, n_layers: int) -> Point | None:
+def _depth(found: dict[str, Any], n_layers: int) -> Point | None:
     """A layer finding (jump or knockout peak) as a fraction of depth, with its layer interval."""
     if found.get("layer") is None:
         return None
@@ -111,7 +114,7 @@ def _depth(found: dict, n_layers: int) -> Point | None:
     return ("", found["fraction_of_depth"], low, high, bool(layers.get("wide", True)))
 
 
-def _point(row: dict, key: str, n_layers: int) -> Point | None:
+def _point(row: dict[str, Any], key: str, n_layers: int) -> Point | None:
     """One row's point of quantity ``key`` (jump, mlp_share or knockout), None where it has none."""
     if key == "mlp_share":
         share = row.get("mlp_share") or {}
@@ -123,7 +126,7 @@ def _point(row: dict, key: str, n_layers: int) -> Point | None:
     return None if found is None else (str(row["relation"]), *found[1:])
 
 
-def _series(reports: list[ModelReport], key: str) -> list[dict]:
+def _series(reports: list[ModelReport], key: str) -> list[dict[str, Any]]:
     """Per report, the points of one quantity as a fraction (of depth, or a share), over the relations that passed."""
     out = []
     for report in reports:
@@ -132,7 +135,7 @@ def _series(reports: list[ModelReport], key: str) -> list[dict]:
     return out
 
 
-def _axis_range(series: list[dict]) -> list[float]:
+def _axis_range(series: list[dict[str, Any]]) -> list[float]:
     """A y range holding every estimate and interval end (shares past 100% included), with a margin."""
     values = [v for s in series for point in s["points"] for v in point[1:4] if v is not None]
     low, high = min([0.0, *values]), max([1.0, *values])
@@ -140,7 +143,7 @@ def _axis_range(series: list[dict]) -> list[float]:
     return [low - margin, high + margin]
 
 
-def _traces(series: dict, wide: bool, go: Any, plain_text: Callable[[str], str]) -> Any:
+def _traces(series: dict[str, Any], wide: bool, go: Any, plain_text: Callable[[str], str]) -> Any:
     """The points of one model whose interval is (or is not) wide: narrow ones filled, wide ones open and faint."""
     points = [p for p in series["points"] if p[4] == wide]
     if not points:

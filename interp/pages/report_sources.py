@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fk_bench.errors import FkBenchError
 from interp.defaults import REPORT_JSON
@@ -28,7 +29,7 @@ class ModelReport:
     architecture: str
     n_layers: int
     dataset: str
-    rows: list[dict]
+    rows: list[dict[str, Any]]
     corruption: str
 
 

@@ -59,15 +59,15 @@ class ReportResult:
     model_dir: Path
     passed: bool
     gate: Gate
-    data: dict
-    seconds: dict = field(default_factory=dict)
+    data: dict[str, Any]
+    seconds: dict[str, Any] = field(default_factory=dict)
 
     @property
     def path(self) -> Path:
         return self.model_dir / (REPORT_HTML if self.passed else DID_NOT_PASS_JSON)
 
     @property
-    def sections(self) -> list[dict]:
+    def sections(self) -> list[dict[str, Any]]:
         """The studied sections (one per relation under ``--relation all``)."""
         return [s for s in self.data.get("sections", []) if s.get("studied")]
 
@@ -243,7 +243,7 @@ def _select_pairs(loaded: Any, groups: Any, run: EvaluatedRun, settings: ReportS
             section.reason = _no_pairs_reason(section.selection)
 
 
-def _write_report(model_dir: Path, data: dict, page: str) -> None:
+def _write_report(model_dir: Path, data: dict[str, Any], page: str) -> None:
     """report.json and report.html into ``model_dir`` at once (the run's results.json and questions.csv are kept)."""
     from fk_bench.files import atomic_dir, folder_lock
 
@@ -259,7 +259,7 @@ def _write_report(model_dir: Path, data: dict, page: str) -> None:
         raise FkBenchError(f"{model_dir}: cannot write the report ({err.strerror or err}); earlier files are as they were") from None
 
 
-def _checked_json(data: dict, schema: type[ReportFile] | type[DidNotPassFile], path: Path) -> str:
+def _checked_json(data: dict[str, Any], schema: type[ReportFile] | type[DidNotPassFile], path: Path) -> str:
     """``data`` as strict JSON, checked against the schema every reader uses before anything is written."""
     import json
 

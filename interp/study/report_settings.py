@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from fk_bench.errors import FkBenchError
 from interp.defaults import (
@@ -105,7 +106,7 @@ class ReportSettings:
             return self.max_pairs
         return DEFAULT_MAX_PAIRS_PER_RELATION if self.relation == ALL_RELATIONS else DEFAULT_MAX_PAIRS
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {**{k: v for k, v in asdict(self).items() if k != "progress"}, "max_pairs": self.pairs_per_section}
 
 
@@ -130,7 +131,7 @@ class Gate:
             )
         return f"{self.metric} {self.value:.3f} is below the threshold {self.threshold}"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"metric": self.metric, "threshold": self.threshold, "value": self.value, "passed": self.passed}
 
 
