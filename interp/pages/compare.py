@@ -19,6 +19,7 @@ from typing import Any
 
 from fk_bench.errors import FkBenchError
 from interp.defaults import REPORT_HTML
+from interp.pages.figures import COLORS
 from interp.pages.report_sources import ModelReport, Reports, load_reports
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -143,7 +144,7 @@ def _axis_range(series: list[dict[str, Any]]) -> list[float]:
     return [low - margin, high + margin]
 
 
-def _traces(series: dict[str, Any], wide: bool, go: Any, plain_text: Callable[[str], str]) -> Any:
+def _traces(series: dict[str, Any], wide: bool, color: str, go: Any, plain_text: Callable[[str], str]) -> Any:
     """The points of one model whose interval is (or is not) wide: narrow ones filled, wide ones open and faint."""
     points = [p for p in series["points"] if p[4] == wide]
     if not points:
@@ -151,10 +152,12 @@ def _traces(series: dict[str, Any], wide: bool, go: Any, plain_text: Callable[[s
     relations, values, lows, highs, _ = zip(*points)
     plus = [None if h is None else h - v for v, h in zip(values, highs)]
     minus = [None if lo is None else v - lo for v, lo in zip(values, lows)]
-    marker = {"size": 10, "symbol": "circle-open" if wide else "circle", "opacity": 0.55 if wide else 1.0}
+    marker = {"size": 10, "symbol": "circle-open" if wide else "circle", "opacity": 0.55 if wide else 1.0, "color": color}
     name = plain_text(series["name"]) + (" (wide interval)" if wide else "")
-    error = {"type": "data", "symmetric": False, "array": plus, "arrayminus": minus, "thickness": 1 if wide else 2}
-    return go.Scatter(x=[plain_text(r) for r in relations], y=list(values), mode="markers", marker=marker, name=name, error_y=error)
+    error = {"type": "data", "symmetric": False, "array": plus, "arrayminus": minus, "thickness": 1 if wide else 2, "color": color}
+    group = plain_text(series["name"])  # a model's narrow and wide points share one slot beside the other models'
+    x = [plain_text(r) for r in relations]
+    return go.Scatter(x=x, y=list(values), mode="markers", marker=marker, name=name, error_y=error, offsetgroup=group, legendgroup=group)
 
 
 def figures(reports: list[ModelReport]) -> list[tuple[str, Any]]:
@@ -172,12 +175,14 @@ def figures(reports: list[ModelReport]) -> list[tuple[str, Any]]:
     out = []
     for key, title, axis in specs:
         series = _series(reports, key)
-        traces = [t for s in series for wide in (False, True) if (t := _traces(s, wide, go, plain_text)) is not None]
+        colors = [COLORS[i % len(COLORS)] for i in range(len(series))]  # a model's wide points in its own colour
+        traces = [t for s, c in zip(series, colors) for wide in (False, True) if (t := _traces(s, wide, c, go, plain_text)) is not None]
         if not traces:
             continue
         fig = go.Figure(traces)
         yaxis = {"range": _axis_range(series), "tickformat": ".0%" if key == "mlp_share" else ".2f"}
-        fig.update_layout(title=plain_text(title), yaxis_title=plain_text(axis), yaxis=yaxis, xaxis_title="relation", height=440, scattermode="group")
+        xaxis = {"title": "relation", "categoryorder": "category ascending"}  # the same order in every figure
+        fig.update_layout(title=plain_text(title), yaxis_title=plain_text(axis), yaxis=yaxis, xaxis=xaxis, height=440, scattermode="group")
         caption = (
             "Each point: one model on one relation; bars: bootstrap 95% interval over that report's pairs. "
             "Open, faint points have a wide interval: not a finding on those pairs."

@@ -118,6 +118,9 @@ def test_the_page_counts_reports_draws_every_point_on_its_axis_and_shows_no_abso
     low, high = share.layout.yaxis.range
     points = [(y, e) for trace in share.data for y, e in zip(trace.y, trace.error_y.array)]
     assert all(low <= y - 0.2 and y + e <= high for y, e in points)  # 159% and its interval inside the axis
+    colors = {trace.name: trace.marker.color for trace in share.data}
+    assert colors["model-b (chat, noise on the object) (wide interval)"] == colors["model-b (chat, noise on the object)"]
+    assert colors["model-a (chat, noise on the object)"] != colors["model-b (chat, noise on the object)"]
     symbols = {trace.name: trace.marker.symbol for trace in share.data}
     assert (
         symbols["model-b (chat, noise on the object) (wide interval)"] == "circle-open" and symbols["model-a (chat, noise on the object)"] == "circle"
