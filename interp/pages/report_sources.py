@@ -124,9 +124,10 @@ def load_reports(sources: list[str | Path], strict: bool = False, warn: Callable
         except FkBenchError as err:
             if strict:
                 raise
-            out.skipped.append(Skipped(path, str(err)))
+            why = str(err).split(f"{path}: ", 1)[-1]  # the reader's line names the file first
+            out.skipped.append(Skipped(path, why))
             if warn is not None:
-                warn(f"warning: skipped {err}")
+                warn(f"warning: skipped {path}: {why}")
     if not out.reports:
         raise FkBenchError(f"no usable {REPORT_JSON} under {', '.join(str(s) for s in sources)}: {len(out.skipped)} skipped (see the warnings)")
     return out

@@ -8,6 +8,7 @@ missing gain in DLA) and embeddings scaled up so that answer words get distinct 
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -273,3 +274,35 @@ def write_report(folder: Path, name: str = "model-a", data: dict | None = None, 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report_json(name, **kwargs) if data is None else data), encoding="utf-8")
     return path
+
+
+def _with(**changes: object) -> str:
+    import json
+
+    return json.dumps({**report_json("model-a"), **changes})
+
+
+_GOOD = json.dumps(report_json("model-a"))
+"""Bad report.json contents (text or bytes) and the reason the reader must give for each."""
+HOSTILE_REPORTS: dict[str, tuple[str | bytes, str]] = {
+    "not JSON": ("{not json", "not valid JSON"),
+    "truncated": (_GOOD[: len(_GOOD) // 2], "not valid JSON"),
+    "empty": ("", "not valid JSON"),
+    "a JSON list": ("[1, 2]", "holds a JSON list, not a report.json"),
+    "a JSON string": ('"report"', "holds a JSON str, not a report.json"),
+    "duplicate keys": ('{"schema_version": 1, "schema_version": 1}', "holds the key 'schema_version' twice"),
+    "NaN": (_GOOD.replace('"n_figures": 0', '"n_figures": NaN'), "holds NaN, not a number strict JSON allows"),
+    "Infinity": (_GOOD.replace('"total": 1.0', '"total": Infinity'), "holds Infinity"),
+    "latin-1": (_GOOD.replace("model-a", "mod\u00e8le").encode("latin-1"), "is not UTF-8 text"),
+    "UTF-16": (_GOOD.encode("utf-16"), "is not UTF-8 text"),
+    "nested 10,000 deep": ("[" * 10_000 + "]" * 10_000, "nested deeper than 64 levels"),
+    "nested 100 deep": ('{"a": ' * 100 + "1" + "}" * 100, "nested deeper than 64 levels"),
+    "schema version 99": (_with(schema_version=99), "schema version 99; this fk-bench reads version 1: upgrade fk-bench"),
+    "schema version 0": (_with(schema_version=0), "schema version 0; this fk-bench reads version 1: rerun fk-bench report"),
+    "schema version as text": (_with(schema_version="1"), "schema version '1'; .* rerun fk-bench report"),
+    "no schema version, no run": (json.dumps({"model": {}}), "not a valid report.json"),
+    "summary_table not a list": (_with(summary_table={"a": 1}), "summary_table: Input should be a valid list"),
+    "n_layers as text": (_with(model={**report_json()["model"], "n_layers": "18"}), "model.n_layers"),
+    "unknown top-level key": (_with(injected=1), "injected: Extra inputs are not permitted"),
+    "pair margin 0 in settings": (_with(settings={**report_json()["settings"], "pair_margin": 0.0}), "pair margin 0.0: must be more than 0"),
+}

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from support.interp import report_json, summary_row_json, write_report
+from support.interp import HOSTILE_REPORTS, report_json, summary_row_json, write_report
 
 from fk_bench.cli import main
 from fk_bench.errors import FkBenchError
@@ -171,3 +171,21 @@ def test_a_report_json_round_trips_through_the_reader(tmp_path):
     path = write_report(tmp_path, "model-a")
     assert json.loads(path.read_text())["schema_version"] == 1
     assert load_reports([path]).reports[0].dataset.startswith("fk_yesno")
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_REPORTS))
+def test_one_bad_report_is_skipped_with_one_warning_and_the_rest_go_on(tmp_path, case):
+    """Each hostile report.json (tracebacks in compare-reports before) beside a good one: the good one is shown, the bad one
+    named with why; the findings table is still written."""
+    content, expected = HOSTILE_REPORTS[case]
+    write_report(tmp_path, "good")
+    bad = tmp_path / "bad" / "report.json"
+    bad.parent.mkdir()
+    bad.write_bytes(content.encode() if isinstance(content, str) else content)
+    warnings: list[str] = []
+    loaded = load_reports([tmp_path], warn=warnings.append)
+    assert [r.model for r in loaded.reports] == ["good"] and [s.path.name for s in loaded.skipped] == ["report.json"]
+    (warning,) = warnings
+    assert warning.startswith(f"warning: skipped {bad.resolve()}") and re.search(expected, warning) and "\n" not in warning
+    merged = findings_table.update_findings(tmp_path / "findings.md", loaded.reports)
+    assert merged.replaced == ["good"]
