@@ -44,6 +44,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="read the run fk-bench eval wrote (OUT/<run> or its results.json) instead of evaluating again; "
         "its model, dataset and prompt format are used, and any given here must match",
     )
+    _add_pair_options(parser)
+    _add_corruption_options(parser)
+    _add_tracing_options(parser)
+    parser.set_defaults(func=run)
+
+
+def _add_pair_options(parser: argparse.ArgumentParser) -> None:
+    """The gate and the pairs studied."""
     parser.add_argument(
         "--gate-metric",
         choices=defaults.GATE_METRICS,
@@ -77,6 +85,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=f"exact activation patching on the N studied pairs with the largest margin; attribution patching estimates every pair "
         f"(default {defaults.DEFAULT_EXACT_PAIRS}, or {defaults.DEFAULT_EXACT_PAIRS_LARGE} for models of 1B parameters or more)",
     )
+
+
+def _add_corruption_options(parser: argparse.ArgumentParser) -> None:
+    """The corrupted run: the twin, or noise on one span."""
     parser.add_argument(
         "--corruption",
         choices=defaults.CORRUPTIONS,
@@ -94,6 +106,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=f"noise corruption: standard deviation of the noise (default {defaults.DEFAULT_NOISE_FACTOR:g} x the embeddings'; recorded)",
     )
     parser.add_argument("--seed", type=counted_int(0), default=defaults.DEFAULT_SEED, help="seeds the noise and the bootstrap (default %(default)s)")
+
+
+def _add_tracing_options(parser: argparse.ArgumentParser) -> None:
+    """Causal tracing, attention knockout and what the page shows."""
     parser.add_argument(
         "--trace-pairs",
         type=positive_int,
@@ -129,7 +145,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--top-k", type=positive_int, default=defaults.DEFAULT_TOP_K, help="top positive and negative heads whose attention patterns are shown"
     )
     parser.add_argument("--pattern-pairs", type=positive_int, default=1, help="pairs whose attention patterns are shown")
-    parser.set_defaults(func=run)
 
 
 def _given(args: argparse.Namespace) -> dict:
