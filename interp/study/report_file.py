@@ -185,6 +185,10 @@ class ReportFile(_Common):
     seconds: dict[str, Finite]
     n_figures: Count
 
+    def studies(self, spec: RunSpec) -> bool:
+        """Whether this report was made from a run of ``spec`` (what a leaderboard row links a report by)."""
+        return self.run.spec == spec
+
 
 class DidNotPassFile(_Common):
     """did_not_pass.json: why a model (or every relation) got no report."""

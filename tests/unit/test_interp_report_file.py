@@ -12,6 +12,7 @@ from support.interp import HOSTILE_REPORTS as HOSTILE
 from support.interp import report_json
 
 from fk_bench.errors import FkBenchError
+from fk_bench.spec import RunSpec
 from interp.core.versioned_json import MAX_BYTES, read_json_file
 from interp.study import report_file
 from interp.study.report_file import read_did_not_pass, read_report
@@ -29,6 +30,7 @@ def test_a_report_reads_typed_with_its_run_spec(tmp_path):
     assert report.schema_version == 1 and report.model.n_layers == 18
     assert report.run.spec.model == "model-a" and report.run.spec.prompt_format == "chat"
     assert report.summary_table[0].jump is not None and report.summary_table[0].jump.layer == 13
+    assert report.studies(RunSpec(model="model-a", prompt_format="chat")) and not report.studies(RunSpec(model="model-a"))
 
 
 def test_an_unversioned_report_is_upgraded_with_its_spec_rebuilt(tmp_path):
