@@ -7,14 +7,19 @@ One sub-package per concept (the folder tree is the architecture):
   knockouts a row changes), ``sweep`` (layer sweeps, rows joining at their first edited layer),
   ``answer_tokens`` (answer words as single tokens, log_odds and logit_diff), ``studied_pairs`` (the pairs
   studied and their prompts), ``corruption`` (twin and noise corruptions, token roles, alignment),
-  ``evaluated`` (the evaluated run a report reads), ``bootstrap`` (intervals over pairs);
+  ``evaluated`` (the evaluated run a report reads, opened with its model), ``bootstrap`` (intervals over pairs),
+  ``versioned_json`` (the defensive reader of versioned JSON files), ``path_checks`` (paths checked before work);
 - :mod:`interp.attribution`: ``dla``, the logit lens and direct logit attribution (per layer, per head);
 - :mod:`interp.patching`: ``activation_patching`` (exact and attribution patching), ``tracing`` (causal
   tracing), ``knockout`` (attention knockout);
 - :mod:`interp.study`: a report's steps; ``pair_studies`` (every analysis over the pairs, sharing runs),
-  ``aggregate`` (statistics with intervals, the findings), ``report_build`` (gate -> report.json);
-- :mod:`interp.pages`: ``figures`` and ``templates/report.html.j2`` (the page), ``compare`` and
-  ``templates/compare.html.j2`` (every model's reports on one page, the docs' findings table);
+  ``aggregate`` and ``causal_summaries`` (statistics with intervals, the findings), ``sections`` (one section),
+  ``report_settings`` (settings, gate), ``report_build`` (gate -> report.json), ``report_file`` (report.json's
+  typed schema and its one reader);
+- :mod:`interp.pages`: ``figures``, ``causal_figures``, ``report_page`` and ``templates/report.html.j2`` (the
+  page), ``report_sources`` (the reports a comparison reads, bad ones skipped), ``compare`` and
+  ``templates/compare.html.j2`` (every model's reports on one page), ``findings_table`` (the docs' table,
+  merged), ``compare_command`` (compare-reports' steps);
 - :mod:`interp.defaults`: every default and enumeration of the report.
 
 ``interp.probes`` (linear probes) is kept for its own sub-package.

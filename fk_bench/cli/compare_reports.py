@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -18,28 +19,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         default=None,
         metavar="MARKDOWN",
-        help="regenerate the findings table in this Markdown file (docs/interp-findings.md)",
+        help="merge the findings table of this Markdown file (docs/interp-findings.md): the rows of the models with reports here "
+        "are replaced, the others kept",
     )
     parser.add_argument("--screenshot", type=Path, default=None, help="also save a PNG of the page's first screen (headless Chromium)")
+    parser.add_argument("--strict", action="store_true", help="stop at the first report that cannot be read (default: skip it with a warning)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> None:
-    from fk_bench.errors import FkBenchError
-    from interp.pages.compare import load_reports, update_findings, write_compare_page
+    from interp.pages.compare_command import compare_reports
 
-    if args.out is None and args.findings is None:
-        raise FkBenchError("compare-reports: give --out PAGE.html, --findings FILE.md, or both")
-    if args.screenshot is not None and args.out is None:
-        raise FkBenchError("compare-reports: --screenshot needs --out")
-    if args.out is not None:
-        if args.out.suffix.lower() not in (".html", ".htm"):
-            raise FkBenchError(f"--out {args.out}: the page is HTML; give a .html path")
-        path, n_reports, n_figures = write_compare_page(args.sources, args.out)
-        print(f"compared {n_reports} report(s) ({n_figures} figure(s))\nwrote {path}")
-        if args.screenshot is not None:
-            from fk_bench.pages.browser import screenshot
-
-            print(f"wrote {screenshot(path, args.screenshot)}")
-    if args.findings is not None:
-        print(f"wrote {update_findings(args.findings, load_reports(args.sources))}")
+    compare_reports(args.sources, args.out, args.findings, args.screenshot, args.strict, say=print, warn=lambda line: print(line, file=sys.stderr))

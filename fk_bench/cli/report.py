@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 import copy
 from pathlib import Path
+from typing import Any
 
 from fk_bench.cli._options import (
     add_model_and_data_arguments,
     counted_int,
     fraction,
     load_inputs,
-    non_negative_float,
     positive_float,
     positive_int,
 )
@@ -44,6 +44,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="read the run fk-bench eval wrote (OUT/<run> or its results.json) instead of evaluating again; "
         "its model, dataset and prompt format are used, and any given here must match",
     )
+    _add_pair_options(parser)
+    _add_corruption_options(parser)
+    _add_tracing_options(parser)
+    parser.set_defaults(func=run)
+
+
+def _add_pair_options(parser: argparse.ArgumentParser) -> None:
+    """The gate and the pairs studied."""
     parser.add_argument(
         "--gate-metric",
         choices=defaults.GATE_METRICS,
@@ -58,9 +66,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--pair-margin",
-        type=non_negative_float,
+        type=positive_float,
         default=defaults.DEFAULT_PAIR_MARGIN,
-        help="study the pairs whose true question beats its twin by at least this many nats of log-odds (default %(default)s)",
+        help="study the pairs whose true question beats its twin by at least this many nats of log-odds, more than 0: a pair the "
+        "model does not tell apart has no effect to patch (default %(default)s)",
     )
     parser.add_argument(
         "--max-pairs",
@@ -76,6 +85,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=f"exact activation patching on the N studied pairs with the largest margin; attribution patching estimates every pair "
         f"(default {defaults.DEFAULT_EXACT_PAIRS}, or {defaults.DEFAULT_EXACT_PAIRS_LARGE} for models of 1B parameters or more)",
     )
+
+
+def _add_corruption_options(parser: argparse.ArgumentParser) -> None:
+    """The corrupted run: the twin, or noise on one span."""
     parser.add_argument(
         "--corruption",
         choices=defaults.CORRUPTIONS,
@@ -93,6 +106,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=f"noise corruption: standard deviation of the noise (default {defaults.DEFAULT_NOISE_FACTOR:g} x the embeddings'; recorded)",
     )
     parser.add_argument("--seed", type=counted_int(0), default=defaults.DEFAULT_SEED, help="seeds the noise and the bootstrap (default %(default)s)")
+
+
+def _add_tracing_options(parser: argparse.ArgumentParser) -> None:
+    """Causal tracing, attention knockout and what the page shows."""
     parser.add_argument(
         "--trace-pairs",
         type=positive_int,
@@ -128,7 +145,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--top-k", type=positive_int, default=defaults.DEFAULT_TOP_K, help="top positive and negative heads whose attention patterns are shown"
     )
     parser.add_argument("--pattern-pairs", type=positive_int, default=1, help="pairs whose attention patterns are shown")
-    parser.set_defaults(func=run)
 
 
 def _given(args: argparse.Namespace) -> dict:
@@ -136,15 +152,11 @@ def _given(args: argparse.Namespace) -> dict:
     return {name: getattr(args, name) for name in RUN_OPTIONS if getattr(args, name) is not None}
 
 
-def run(args: argparse.Namespace) -> None:
-    from fk_bench.files import check_writable_dir
-    from fk_bench.spec import DEFAULT_FEWSHOT_K, DEFAULT_PROMPT_FORMAT
-    from interp.defaults import ALL_RELATIONS
-    from interp.study.report_build import build_report, evaluate_for_report
+def _settings(args: argparse.Namespace) -> Any:
+    """The report's settings from the options, checked (before any file is read or model loaded)."""
     from interp.study.report_settings import ReportSettings
 
-    check_writable_dir(args.out)
-    settings = ReportSettings(
+    return ReportSettings(
         gate_metric=args.gate_metric,
         gate_threshold=args.gate_threshold,
         pair_margin=args.pair_margin,
@@ -164,47 +176,29 @@ def run(args: argparse.Namespace) -> None:
         knockout_window=args.knockout_window,
         n_resamples=args.resamples,
     )
+
+
+def run(args: argparse.Namespace) -> None:
+    from fk_bench.spec import DEFAULT_FEWSHOT_K, DEFAULT_PROMPT_FORMAT
+    from interp.core.evaluated import open_run
+    from interp.core.path_checks import check_input_path
+    from interp.study.report_build import build_report, check_out_dir, evaluate_for_report, report_lines
+
+    settings = _settings(args)
+    check_out_dir(args.out)
+    for flag, path in (("--from-results", args.from_results), ("--dataset", args.dataset), ("--answer-map", args.answer_map)):
+        if path is not None:
+            check_input_path(Path(path), flag)
     if args.from_results is not None:
-        evaluated, groups, loaded = _from_results(args)
+        evaluated, groups, loaded = open_run(args.from_results, _given(args), args.answer_map, args.device)
     else:
         plain = copy.copy(args)
         plain.model = args.model or "embedded"
         plain.prompt_format = args.prompt_format or DEFAULT_PROMPT_FORMAT
         plain.fewshot_k = args.fewshot_k or DEFAULT_FEWSHOT_K
-        if args.relation == ALL_RELATIONS:
+        if args.relation == defaults.ALL_RELATIONS:
             plain.relation = None  # every relation is evaluated, then gated one by one
         groups, questions, loaded, spec = load_inputs(plain)
         evaluated = evaluate_for_report(loaded, questions, groups, spec)
-    report = build_report(loaded, evaluated, groups, args.out, settings)
-    if report.passed:
-        for section in report.data["sections"]:
-            gate = section["gate"]
-            if section["studied"]:
-                selection = section["selection"]
-                exact = len(section["patching"]["exact_pairs"])
-                print(
-                    f"{section['title']}: {gate['metric']} {gate['value']:.3f} >= {gate['threshold']}; {selection['n_studied']} pair(s) studied "
-                    f"({exact} with exact patching), {selection['n_skipped']} skipped"
-                )
-            else:
-                print(f"{section['title']}: not studied ({section['reason']})")
-        print(f"{loaded.name}: report in {report.seconds['total']:.1f} s\nwrote {report.path}")
-    else:
-        print(f"{loaded.name}: no report ({report.data['reason']})\nwrote {report.path}")
-
-
-def _from_results(args: argparse.Namespace) -> tuple:
-    """The run fk-bench eval wrote, its answer groups and its model (checked against any option given)."""
-    from fk_bench.answer_groups import AnswerGroups, load_answer_groups
-    from fk_bench.errors import FkBenchError
-    from fk_bench.models import load_model, resolve_device
-    from interp.core.evaluated import check_matches, read_run
-
-    evaluated = read_run(args.from_results)
-    check_matches(evaluated, _given(args))
-    groups = AnswerGroups.from_map(evaluated.answer_words, source=f"{evaluated.source} answer words")
-    if args.answer_map is not None and load_answer_groups(args.answer_map).to_map() != groups.to_map():
-        raise FkBenchError(f"--from-results {evaluated.source}: does not match this report's answer map {args.answer_map} (the run used other words)")
-    device = resolve_device(args.device) if args.device is not None else evaluated.spec.device
-    loaded = load_model(evaluated.spec.model, device=device, dtype=evaluated.spec.dtype)
-    return evaluated, groups, loaded
+    for line in report_lines(build_report(loaded, evaluated, groups, args.out, settings)):
+        print(line)

@@ -116,7 +116,7 @@ class QuestionDLA:
     unembed_bias: float  # the final norm's and the unembedding's bias share: final_projection + unembed_bias = logit_diff
     logit_diff: float  # from the model's own (pre-soft-cap) answer logits, for the closure checks
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "logit_lens": self.logit_lens.tolist(),
             "per_layer": self.per_layer.tolist(),
@@ -131,7 +131,8 @@ class QuestionDLA:
 def _project(cache: Any, stack: torch.Tensor, direction: torch.Tensor) -> np.ndarray:
     """``stack`` ``[components, rows, d_model]`` through the cached final-norm scale, onto ``direction``: ``[components, rows]``."""
     scaled = cache.apply_ln_to_stack(stack, layer=-1, pos_slice=-1)
-    return einops.einsum(scaled.float(), direction, "c b d, d -> c b").double().cpu().numpy()
+    projected: np.ndarray[Any, Any] = einops.einsum(scaled.float(), direction, "c b d, d -> c b").double().cpu().numpy()
+    return projected
 
 
 def head_outputs(model: InterpModel, cache: Any) -> tuple[torch.Tensor, torch.Tensor]:

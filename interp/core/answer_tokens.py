@@ -35,12 +35,13 @@ class AnswerTokens:
     def id_tensor(self, device: str | torch.device = "cpu") -> torch.Tensor:
         return torch.tensor(self.ids, dtype=torch.long, device=device)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"words": list(self.words), "ids": list(self.ids), "is_true_word": list(self.is_true_word), "skipped_multi_token": list(self.skipped)}
 
     def log_odds(self, answer_logits: torch.Tensor) -> torch.Tensor:
         """log(p_True / p_False) of answer logits ``[..., n_words]`` (differentiable; fk_bench.metrics' definition)."""
-        return true_vs_false(answer_logits, self.is_true_word)
+        odds: torch.Tensor = true_vs_false(answer_logits, self.is_true_word)
+        return odds
 
     def logit_diff(self, answer_logits: torch.Tensor) -> torch.Tensor:
         is_true = torch.tensor(self.is_true_word, device=answer_logits.device)

@@ -66,7 +66,7 @@ def pair_intervals(
     return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
 
 
-def mean_intervals(rows: np.ndarray, seed: int = DEFAULT_SEED, n_resamples: int = N_RESAMPLES) -> dict[str, list] | None:
+def mean_intervals(rows: np.ndarray, seed: int = DEFAULT_SEED, n_resamples: int = N_RESAMPLES) -> dict[str, list[Any]] | None:
     """Element-wise interval of the mean over pairs of ``rows`` ``[pair, ...]``: ``{"low", "high"}`` lists."""
     rows = np.asarray(rows, dtype=np.float64)
     found = pair_intervals(lambda index: np.nanmean(rows[index], axis=0), rows.shape[0], seed, n_resamples)
@@ -81,7 +81,7 @@ def json_ready(values: np.ndarray) -> Any:
     return out.tolist()
 
 
-def intervals_json(found: tuple[np.ndarray, np.ndarray] | None) -> dict[str, list] | None:
+def intervals_json(found: tuple[np.ndarray, np.ndarray] | None) -> dict[str, list[Any]] | None:
     """A :func:`pair_intervals` result as JSON, ``{"low", "high"}`` (None for no interval)."""
     return None if found is None else {"low": json_ready(found[0]), "high": json_ready(found[1])}
 
@@ -101,7 +101,7 @@ class Interval:
     def wide(self) -> bool:
         return is_wide(self.estimate, self.low, self.high, self.kind, self.n_pairs, self.n_layers)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"estimate": self.estimate, "low": self.low, "high": self.high, "n_pairs": self.n_pairs, "kind": self.kind, "wide": self.wide}
 
 

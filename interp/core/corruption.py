@@ -150,7 +150,7 @@ class TokenRoles:
                 out.append(role)
         return out
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"roles": list(self.roles), "question_chars": list(self.question), "subject_chars": self.subject, "object_chars": self.object}
 
 
@@ -184,7 +184,10 @@ def token_roles(
     if where < 0:
         raise FkBenchError(f"token roles: the question {question!r} is not in its prompt (did the chat template change its text?)")
     subject_span, object_span = question_spans(question, subject, obj, twin)
-    shift = lambda span: None if span is None else (span[0] + where, span[1] + where)
+
+    def shift(span: Span | None) -> Span | None:
+        return None if span is None else (span[0] + where, span[1] + where)
+
     q_span, s_span, o_span = (where, where + len(question)), shift(subject_span), shift(object_span)
     offsets = token_offsets(tokenizer, prompt, tokens)
     roles = []
@@ -224,7 +227,7 @@ class Alignment:
     to_corrupted: tuple[int, ...]
     by_role: bool
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"by_role": self.by_role, "to_clean": list(self.to_clean), "to_corrupted": list(self.to_corrupted)}
 
 
@@ -325,7 +328,7 @@ class NoiseScale:
     def scale(self) -> float:
         return self.factor * self.std
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "embedding_std": self.std,
             "factor": self.factor,
@@ -397,7 +400,7 @@ class Noise:
 
         return ("hook_embed", add)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"span": self.span, "positions": list(self.positions), "seed": self.seed, **self.scale.to_json()}
 
 

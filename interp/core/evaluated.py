@@ -43,10 +43,11 @@ class EvaluatedRun:
 
     @property
     def fewshot_k(self) -> int | None:
-        return self.spec.fewshot_k
+        k: int | None = self.spec.fewshot_k
+        return k
 
     @property
-    def model(self) -> dict:
+    def model(self) -> dict[str, Any]:
         """What report.json records about the model (the run's record, and the spec it was asked as)."""
         record = self.result.model
         return {
@@ -59,19 +60,21 @@ class EvaluatedRun:
         }
 
     @property
-    def dataset(self) -> dict:
+    def dataset(self) -> dict[str, Any]:
         return {**self.spec.dataset.model_dump(), "n_questions": len(self.result.questions)}
 
     @property
-    def settings(self) -> dict:
-        return self.spec.model_dump(exclude={"dataset", "model"})
+    def record(self) -> dict[str, Any]:
+        """What report.json records about the run: where it came from, and its spec exactly as results.json stores it
+        (a report belongs to a run when the two specs are equal)."""
+        return {"source": self.source, "spec": self.spec.model_dump(mode="json")}
 
     @property
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return dict(self.result.summary.model_dump())
 
     @property
-    def per_relation(self) -> dict[str, dict]:
+    def per_relation(self) -> dict[str, dict[str, Any]]:
         return {name: summary.model_dump() for name, summary in self.result.per_relation.items()}
 
     @property
@@ -84,7 +87,7 @@ class EvaluatedRun:
             return []
         return sorted({str(r) for r in self.questions["relation"] if isinstance(r, str) and r})
 
-    def relation_summary(self, relation: str | None) -> dict:
+    def relation_summary(self, relation: str | None) -> dict[str, Any]:
         """The evaluator's metrics over one relation's questions (the whole run for None)."""
         if relation is None:
             return self.summary
@@ -108,6 +111,33 @@ def read_run(folder: str | Path) -> EvaluatedRun:
     return from_result(read_results(path), str(path))
 
 
+def _same_model(asked: str, run: EvaluatedRun) -> bool:
+    """Whether ``asked`` names the run's model: its spec, name or path, or any alias of the same zoo model."""
+    from fk_bench.models import zoo_model
+
+    if asked in {run.spec.model, run.result.model.name, run.result.model.path}:
+        return True
+    entry = zoo_model(asked)
+    return entry is not None and entry in {zoo_model(run.spec.model), zoo_model(run.result.model.name)}
+
+
+def open_run(folder: Path, asked: dict[str, Any], answer_map: str | None = None, device: str | None = None) -> tuple[EvaluatedRun, Any, Any]:
+    """The run ``fk-bench eval`` wrote in ``folder``, checked against the options given (``asked``, ``answer_map``), its
+    answer groups, and its model loaded as the run loaded it (on ``device`` when given): what ``--from-results`` studies."""
+    from fk_bench.answer_groups import AnswerGroups, load_answer_groups
+    from fk_bench.models import load_model, resolve_device
+
+    evaluated = read_run(folder)
+    check_matches(evaluated, asked)
+    groups = AnswerGroups.from_map(evaluated.answer_words, source=f"{evaluated.source} answer words")
+    if answer_map is not None and load_answer_groups(answer_map).to_map() != groups.to_map():
+        raise FkBenchError(f"--from-results {evaluated.source}: does not match this report's answer map {answer_map} (the run used other words)")
+    loaded = load_model(
+        evaluated.spec.model, device=resolve_device(device) if device is not None else evaluated.spec.device, dtype=evaluated.spec.dtype
+    )
+    return evaluated, groups, loaded
+
+
 def check_matches(run: EvaluatedRun, asked: dict[str, Any]) -> None:
     """Refuse a run whose model, dataset or prompt format differs from what the report was explicitly asked for.
 
@@ -117,8 +147,7 @@ def check_matches(run: EvaluatedRun, asked: dict[str, Any]) -> None:
     """
     where = f"--from-results {run.source}"
     differences = []
-    model_names = {run.spec.model, run.result.model.name, run.result.model.path}
-    if asked.get("model") is not None and asked["model"] not in model_names:
+    if asked.get("model") is not None and not _same_model(asked["model"], run):
         differences.append(f"model {asked['model']!r} (the run's is {run.spec.model!r})")
     if asked.get("dtype") is not None and asked["dtype"] != run.spec.dtype:
         differences.append(f"dtype {asked['dtype']} (the run's is {run.spec.dtype})")

@@ -40,7 +40,7 @@ def site_hook(site: str, layer: int) -> str:
     return _SITE_HOOKS[site].format(layer)
 
 
-def _cache_kwarg_shim(module: Any, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+def _cache_kwarg_shim(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """Hand the attention bridge the KV cache under the name it reads.
 
     transformers 5.2x passes a layer's cache as ``cache=``; TransformerLens 4.3's attention bridge

@@ -70,7 +70,7 @@ def _answer_logits(model: InterpModel, normalized: torch.Tensor, answer_ids: tor
     return (cap * torch.tanh(logits / cap) if cap is not None and cap > 0 else logits), logits
 
 
-def _after(prefix: Any) -> dict:
+def _after(prefix: Any) -> dict[str, Any]:
     """Forward keyword arguments that continue after ``prefix`` (a :func:`prefix_cache`; a copy, so it stays reusable)."""
     return {} if prefix is None else {"cache": copy.deepcopy(prefix), "use_cache": True}
 
@@ -120,7 +120,7 @@ def gradient_run(
     recorded: dict[str, torch.Tensor] = {}
     first = site_hook("resid_pre", 0)
 
-    def keeper(name: str) -> Callable:  # keyed by our name: the hook may report its alias's canonical name
+    def keeper(name: str) -> Callable[..., Any]:  # keyed by our name: the hook may report its alias's canonical name
         def keep(x: torch.Tensor, hook: Any) -> torch.Tensor:
             if name == first:
                 # A leaf here makes every later site depend on it, whether or not the weights require grad.

@@ -70,7 +70,7 @@ class Pair:
         """Positions before the first token where the prompts differ: identical in both runs, never patched."""
         return shared_prefix_length(self.clean_tokens, self.corrupted_tokens)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "pair_id": self.pair_id,
             "clean_id": self.clean_id,
@@ -98,7 +98,7 @@ class PairSelection:
     n_right: int  # of those, the model gets right by at least ``margin``
     n_twins_scored: int = 0  # corrupted questions that are no row of the data, scored for the report
     pairs: list[Pair] = field(default_factory=list)
-    length_mismatch: list[dict] = field(default_factory=list)  # right pairs skipped: their prompts differ in token length
+    length_mismatch: list[dict[str, Any]] = field(default_factory=list)  # right pairs skipped: their prompts differ in token length
     no_difference: list[str] = field(default_factory=list)  # pairs skipped: their prompts tokenize identically
     aligned_by_role: list[str] = field(default_factory=list)  # pairs of different token lengths kept, their positions aligned by role
 
@@ -107,7 +107,7 @@ class PairSelection:
         """Pairs the model gets right (within ``max_pairs``) that are not studied."""
         return len(self.length_mismatch) + len(self.no_difference)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "pair_margin": self.margin,
             "max_pairs": self.max_pairs,
@@ -137,7 +137,8 @@ def pair_rows(table: pd.DataFrame) -> list[tuple[int, int, str]]:
 
 def true_log_odds(table: pd.DataFrame) -> np.ndarray:
     """log(p_True / p_False) per row, as the evaluator recorded it (``true_log_odds``)."""
-    return table["true_log_odds"].to_numpy(dtype=np.float64)
+    values: np.ndarray[Any, Any] = table["true_log_odds"].to_numpy(dtype=np.float64)  # pandas is untyped here
+    return values
 
 
 def unpaired_twins(table: pd.DataFrame, paired: set[int]) -> list[tuple[int, str]]:
@@ -179,7 +180,7 @@ def select_pairs(
     table: pd.DataFrame,
     tokenizer: Any,
     prompt_format: str,
-    examples: Sequence[dict],
+    examples: Sequence[dict[str, Any]],
     margin: float,
     max_pairs: int | None = None,
     score: Scorer | None = None,
@@ -195,14 +196,23 @@ def select_pairs(
     """
     if corruption not in ("twin", "noise"):
         raise ValueError(f"corruption {corruption!r}: 'twin' or 'noise'")
-    prompt = lambda question: build_prompt(question, prompt_format, tokenizer, examples)
-    column = lambda name: table[name].tolist() if name in table.columns else [None] * len(table)
+
+    def prompt(question: str) -> str:
+        built: str = build_prompt(question, prompt_format, tokenizer, examples)
+        return built
+
+    def column(name: str) -> list[Any]:
+        return list(table[name].tolist()) if name in table.columns else [None] * len(table)
+
     relations, subjects, objects = column("relation"), column("subject"), column("object")
     ids = table["id"].astype(str).tolist()
     candidates, n_twins = _candidates(table, prompt, score)
     selection = PairSelection(margin=margin, max_pairs=max_pairs, n_pairs=len(candidates), n_right=0, n_twins_scored=n_twins)
     row_of = {identifier: row for row, identifier in enumerate(ids)}
-    at = lambda values, row: None if row is None or not _has_text(values[row]) else values[row]
+
+    def at(values: list[Any], row: int | None) -> str | None:
+        return None if row is None or not _has_text(values[row]) else str(values[row])
+
     for _, pair_id, (clean_id, clean_q, clean_value), (corrupted_id, corrupted_q, corrupted_value) in candidates:
         gap = float(clean_value - corrupted_value)
         if gap < margin:

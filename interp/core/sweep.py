@@ -34,7 +34,7 @@ class ReplayUnsupported(RuntimeError):
 class LayerCalls:
     """The positional and keyword arguments the model's forward passed to each block, and the cache object among them."""
 
-    calls: list[tuple[tuple, dict]]
+    calls: list[tuple[tuple[Any, ...], dict[str, Any]]]
     cache: Any
     final: torch.Tensor  # the model's own final residual at the last position [1, d_model]
     acts: dict[str, torch.Tensor] = field(default_factory=dict)  # the sites asked for, [layer, pos, ...]
@@ -49,7 +49,7 @@ def record_layer_calls(model: InterpModel, suffix: torch.Tensor, cache: Any, fwd
     """Run ``suffix`` (``[pos]``, batch of one) after ``cache`` and record every block's call arguments
     (``fwd_hooks`` run too), and the activations of ``sites`` at every layer. Raises
     :class:`ReplayUnsupported` when a block is not called exactly once."""
-    calls: list[tuple[tuple, dict] | None] = [None] * model.n_layers
+    calls: list[tuple[tuple[Any, ...], dict[str, Any]] | None] = [None] * model.n_layers
     kept: dict[str, torch.Tensor] = {}
 
     def keep_act(x: torch.Tensor, hook: Any, name: str) -> None:
@@ -59,7 +59,7 @@ def record_layer_calls(model: InterpModel, suffix: torch.Tensor, cache: Any, fwd
     handles = []
     for layer, block in enumerate(model.bridge.blocks):
 
-        def keep(module: Any, args: tuple, kwargs: dict, layer: int = layer) -> None:
+        def keep(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], layer: int = layer) -> None:
             if calls[layer] is not None:
                 raise ReplayUnsupported(f"block {layer} is called more than once per forward")
             if args:
@@ -86,14 +86,18 @@ def record_layer_calls(model: InterpModel, suffix: torch.Tensor, cache: Any, fwd
 
 def _call_block(model: InterpModel, layer: int, calls: LayerCalls, hidden: torch.Tensor, cache: Any) -> torch.Tensor:
     args, kwargs = calls.calls[layer]
-    swap = lambda value: cache if value is calls.cache else value
+
+    def swap(value: Any) -> Any:  # any argument the model's forward passed a block
+        return cache if value is calls.cache else value
+
     kwargs = {key: swap(value) for key, value in kwargs.items()}
     if args:
         args = (hidden, *(swap(a) for a in args[1:]))
     else:
         kwargs["hidden_states"] = hidden
     out = model.bridge.blocks[layer](*args, **kwargs)
-    return out[0] if isinstance(out, tuple) else out
+    hidden_out: torch.Tensor = out[0] if isinstance(out, tuple) else out  # a block returns a tensor or a tuple
+    return hidden_out
 
 
 @torch.no_grad()

@@ -13,7 +13,7 @@ from interp.pages.figures import COLORS, as_array, band, heatmap, hover_ci
 TRACE_TITLES = {"resid": "residual stream (resid_pre)", "mlp": "MLP output", "attn": "attention output", "resid_mlp_severed": "resid, MLPs severed"}
 
 
-def tracing_figures(section: dict, model: dict) -> list[tuple[str, str, Any]]:
+def tracing_figures(section: dict[str, Any], model: dict[str, Any]) -> list[tuple[str, str, Any]]:
     """Causal tracing: restored fraction per layer x role (heatmaps, hover intervals), and the resid line of each role with its band."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -72,7 +72,7 @@ def tracing_figures(section: dict, model: dict) -> list[tuple[str, str, Any]]:
     return figs
 
 
-def knockout_figures(section: dict, model: dict) -> list[tuple[str, str, Any]]:
+def knockout_figures(section: dict[str, Any], model: dict[str, Any]) -> list[tuple[str, str, Any]]:
     import plotly.graph_objects as go
 
     knockout = section.get("knockout")

@@ -28,7 +28,7 @@ def _token(text: str) -> str:
     return plain_text(shown_token(text))
 
 
-def _prefix_label(tokens: int | dict) -> str:
+def _prefix_label(tokens: int | dict[str, Any]) -> str:
     if isinstance(tokens, dict):
         span = f"{tokens['min']}" if tokens["min"] == tokens["max"] else f"{tokens['min']}-{tokens['max']}"
         return f"shared prefix ({span} tok.)"
@@ -110,7 +110,7 @@ def _grid_figure(
     return fig
 
 
-def band(x: list, mean: np.ndarray, low: Any, high: Any, color: str, name: str) -> list:
+def band(x: list[Any], mean: np.ndarray, low: Any, high: Any, color: str, name: str) -> list[Any]:
     """A line with its 95% interval as a shaded band (no band without an interval)."""
     import plotly.graph_objects as go
 
@@ -136,13 +136,13 @@ def band(x: list, mean: np.ndarray, low: Any, high: Any, color: str, name: str) 
 COLORS = ["rgb(31,119,180)", "rgb(255,127,14)", "rgb(44,160,44)", "rgb(214,39,40)", "rgb(148,103,189)", "rgb(140,86,75)", "rgb(227,119,194)"]
 
 
-def dla_figures(section: dict, model: dict) -> list[tuple[str, str, Any]]:
+def dla_figures(section: dict[str, Any], model: dict[str, Any]) -> list[tuple[str, str, Any]]:
     """The logit lens, per-layer DLA, per-head DLA and the top heads with their intervals."""
     dla = section["dla"]
     return [*_lens_figure(dla), *_per_layer_figure(dla), *_head_figure(dla, model["n_layers"]), *_top_heads_figure(section)]
 
 
-def _lens_figure(dla: dict) -> list[tuple[str, str, Any]]:
+def _lens_figure(dla: dict[str, Any]) -> list[tuple[str, str, Any]]:
     import plotly.graph_objects as go
 
     n_pairs = dla["n_pairs"]
@@ -172,7 +172,7 @@ def _lens_figure(dla: dict) -> list[tuple[str, str, Any]]:
     return figs
 
 
-def _per_layer_figure(dla: dict) -> list[tuple[str, str, Any]]:
+def _per_layer_figure(dla: dict[str, Any]) -> list[tuple[str, str, Any]]:
     import plotly.graph_objects as go
 
     figs: list[tuple[str, str, Any]] = []
@@ -192,7 +192,7 @@ def _per_layer_figure(dla: dict) -> list[tuple[str, str, Any]]:
     return figs
 
 
-def _head_figure(dla: dict, n_layers: int) -> list[tuple[str, str, Any]]:
+def _head_figure(dla: dict[str, Any], n_layers: int) -> list[tuple[str, str, Any]]:
     import plotly.graph_objects as go
 
     figs: list[tuple[str, str, Any]] = []
@@ -213,7 +213,7 @@ def _head_figure(dla: dict, n_layers: int) -> list[tuple[str, str, Any]]:
     return figs
 
 
-def _top_heads_figure(section: dict) -> list[tuple[str, str, Any]]:
+def _top_heads_figure(section: dict[str, Any]) -> list[tuple[str, str, Any]]:
     import plotly.graph_objects as go
 
     figs: list[tuple[str, str, Any]] = []
@@ -236,7 +236,7 @@ def _top_heads_figure(section: dict) -> list[tuple[str, str, Any]]:
     return figs
 
 
-def pattern_figures(section: dict) -> list[tuple[str, str, Any]]:
+def pattern_figures(section: dict[str, Any]) -> list[tuple[str, str, Any]]:
     """Attention patterns of the top heads on the pattern pairs; any number of heads wraps into rows."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -280,7 +280,7 @@ def pattern_figures(section: dict) -> list[tuple[str, str, Any]]:
     return figs
 
 
-def patching_figures(section: dict, model: dict) -> list[tuple[str, str, Any]]:
+def patching_figures(section: dict[str, Any], model: dict[str, Any]) -> list[tuple[str, str, Any]]:
     """Exact and attribution patching's mean grids, one pair in full, and attribution vs exact."""
 
     patching, n_layers = section["patching"], model["n_layers"]
@@ -330,7 +330,7 @@ def patching_figures(section: dict, model: dict) -> list[tuple[str, str, Any]]:
     return figs
 
 
-def _full_pair_figure(section: dict, n_layers: int, sites: tuple[str, ...]) -> list[tuple[str, str, Any]]:
+def _full_pair_figure(section: dict[str, Any], n_layers: int, sites: tuple[str, ...]) -> list[tuple[str, str, Any]]:
     patching = section["patching"]
     figs: list[tuple[str, str, Any]] = []
     full = next((p for p in section["pairs"] if p["pair_id"] == patching.get("full_pair")), None)
@@ -357,7 +357,7 @@ def _full_pair_figure(section: dict, n_layers: int, sites: tuple[str, ...]) -> l
     return figs
 
 
-def _correlation_figure(section: dict, sites: tuple[str, ...]) -> list[tuple[str, str, Any]]:
+def _correlation_figure(section: dict[str, Any], sites: tuple[str, ...]) -> list[tuple[str, str, Any]]:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 

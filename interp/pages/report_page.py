@@ -15,7 +15,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 SECTIONS = ("dla", "heads", "patching", "tracing", "knockout", "attribution")
 
 
-def section_figures(data: dict, section: dict) -> list[tuple[str, str, Any]]:
+def section_figures(data: dict[str, Any], section: dict[str, Any]) -> list[tuple[str, str, Any]]:
     """(kind, caption, plotly figure) for every figure of one section."""
     model = data["model"]
     return [
@@ -27,13 +27,13 @@ def section_figures(data: dict, section: dict) -> list[tuple[str, str, Any]]:
     ]
 
 
-def render_html(data: dict) -> tuple[str, int]:
+def render_html(data: dict[str, Any]) -> tuple[str, int]:
     """The self-contained page and its number of figures."""
     from fk_bench.pages import figure_html, render_page
 
     shown, count = [], 0
     for section in data["sections"]:
-        kinds: dict[str, list[dict]] = {kind: [] for kind in SECTIONS}
+        kinds: dict[str, list[dict[str, Any]]] = {kind: [] for kind in SECTIONS}
         if section.get("studied"):
             for kind, caption, fig in section_figures(data, section):
                 kinds[kind].append({"html": figure_html(fig, f"figure-{count}"), "caption": caption})

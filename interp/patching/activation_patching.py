@@ -54,7 +54,7 @@ class PatchMethod:
     name: str  # LAYER_SWEEPS or FULL_FORWARDS
     reason: str
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"method": self.name, "reason": self.reason}
 
 
@@ -245,7 +245,7 @@ def act_patch(
     clean = clean_sites(clean_cache, model.n_layers, start, sites=(site,))
     exact = exact_grids(model, tokens, clean, start, None, sites=(site,), max_rows=max_rows, method=method)
     grids, baseline = exact.grids, exact.corrupted
-    values = patching_metric(grids[site].reshape(-1, 1, grids[site].shape[-1])).reshape(model.n_layers, -1)
+    values: torch.Tensor = patching_metric(grids[site].reshape(-1, 1, grids[site].shape[-1])).reshape(model.n_layers, -1)
     if spec.per_head:
         return values
     unpatched = patching_metric(baseline[None, None])

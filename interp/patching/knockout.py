@@ -76,7 +76,7 @@ class KnockoutGrids:
         with np.errstate(divide="ignore", invalid="ignore"):
             return {name: (metric(grid.double()).cpu().numpy() - clean) / abs(clean) for name, grid in self.logits.items()}
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "targets": {name: list(p) for name, p in self.targets.items()},
             "window": self.window,
@@ -146,7 +146,10 @@ def knockout(
     check_scores_hookable(model)
     chosen = as_method(model, method)
     kept = {name: tuple(sorted(set(int(p) for p in keys))) for name, keys in targets.items() if len(keys) > 0}
-    window_of = lambda centre, keys: [Knockout(layer, keys) for layer in layer_window(centre, size, n_layers)]
+
+    def window_of(centre: int, keys: tuple[int, ...]) -> list[Knockout]:
+        return [Knockout(layer, keys) for layer in layer_window(centre, size, n_layers)]
+
     rows: list[RowSpec] = [window_of(centre, keys) for keys in kept.values() for centre in middles]
     prefix = prefix_up_to(model, tokens_t, n - 1, prefix, "attention knockout")  # every position but the last
     if chosen.name == FULL_FORWARDS:

@@ -85,12 +85,16 @@ class TraceGrids:
         (answer logits ``[..., n_words]`` -> ``[...]``, e.g. :meth:`interp.core.answer_tokens.AnswerTokens.log_odds`).
         Keys: the sites, and :func:`severed_key` of each frozen site."""
         clean, noised = float(metric(self.clean.double())), float(metric(self.noised.double()))
-        scale = lambda logits: ((metric(logits.double()) - noised) / (clean - noised)).cpu().numpy()
+
+        def scale(logits: torch.Tensor) -> np.ndarray[Any, Any]:
+            values: np.ndarray[Any, Any] = ((metric(logits.double()) - noised) / (clean - noised)).cpu().numpy()
+            return values
+
         out = {name: scale(grid) for name, grid in self.grids.items()}
         out.update({severed_key(frozen): scale(grid) for frozen, grid in self.severed.items()})
         return out
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "positions": list(self.positions),
             "layers": list(self.layers),

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from interp.core.bootstrap import DEFAULT_SEED, N_RESAMPLES, interval, intervals_json, mean_intervals, pair_intervals
+from interp.core.bootstrap import interval, intervals_json, mean_intervals, pair_intervals
+from interp.defaults import DEFAULT_SEED, N_RESAMPLES
 
 
 def mean_std(rows: Sequence[np.ndarray], seed: int | None = None, n_resamples: int = N_RESAMPLES) -> dict[str, Any]:
@@ -60,7 +61,7 @@ def pearson(x: np.ndarray, y: np.ndarray) -> float | None:
 _COMPONENT = re.compile(r"^(\d+)_(attn_out|mlp_out)$")
 
 
-def attention_vs_mlp(per_layer: np.ndarray, labels: Sequence[str], skip_first_layer: bool = True) -> dict:
+def attention_vs_mlp(per_layer: np.ndarray, labels: Sequence[str], skip_first_layer: bool = True) -> dict[str, Any]:
     """The notebook's summary: the DLA summed over attention outputs vs over MLP outputs (mean over
     pairs), and the MLPs' share of their sum. ``per_layer`` is ``[pairs, component]`` with the labels
     of ``ActivationCache.decompose_resid``; layer 0 is skipped by default, as the notebook did."""
@@ -87,7 +88,7 @@ def component_name(label: str) -> str:
     return f"{'MLP' if match.group(2) == 'mlp_out' else 'attention'} {match.group(1)}"
 
 
-def largest_increase(per_layer_mean: np.ndarray, labels: Sequence[str]) -> dict:
+def largest_increase(per_layer_mean: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
     """The attention or MLP output that raises the answer direction most (the jump in the logit lens)."""
     candidates = [i for i, label in enumerate(labels) if _COMPONENT.match(label)]
     best = max(candidates, key=lambda i: per_layer_mean[i])
@@ -99,11 +100,14 @@ def top_heads(per_head: np.ndarray, k: int) -> dict[str, list[tuple[int, int, fl
     flat = per_head.ravel()
     order = np.argsort(flat, kind="stable")
     k = min(k, flat.size)
-    as_cells = lambda idx: [(int(i // per_head.shape[1]), int(i % per_head.shape[1]), float(flat[i])) for i in idx]
+
+    def as_cells(idx: np.ndarray[Any, Any]) -> list[tuple[int, int, float]]:
+        return [(int(i // per_head.shape[1]), int(i % per_head.shape[1]), float(flat[i])) for i in idx]
+
     return {"positive": as_cells(order[::-1][:k]), "negative": as_cells(order[:k])}
 
 
-def carrying_positions(resid_grid: np.ndarray, labels: Sequence[str], threshold: float = 0.5) -> list[dict]:
+def carrying_positions(resid_grid: np.ndarray, labels: Sequence[str], threshold: float = 0.5) -> list[dict[str, Any]]:
     """Positions whose clean residual restores at least ``threshold`` of the clean answer at some layer
     (``resid_grid`` normalized, ``[layer, position]``), with the layers where it does."""
     found = []
@@ -148,7 +152,7 @@ def _weighted_grids(
     width: int,
     seed: int | None = None,
     n_resamples: int = N_RESAMPLES,
-) -> tuple[dict[str, list], int, dict[str, dict | None]]:
+) -> tuple[dict[str, list[Any]], int, dict[str, dict[str, Any] | None]]:
     """Drop-weighted means (total recovered over total drop) of each site's grid over the pairs the
     corruption lowers, their number, and (with ``seed``) each mean's bootstrap interval over those pairs."""
     keep = [i for i, study in enumerate(studies) if study.drop(metric) > 0]
@@ -162,7 +166,8 @@ def _weighted_grids(
 
         def mean(index: np.ndarray, chosen: list[np.ndarray] = chosen, site: str = site) -> np.ndarray:
             if site == "head_out":
-                return np.tensordot(weights[index], np.stack([chosen[i] for i in index]), axes=1) / weights[index].sum()
+                summed: np.ndarray[Any, Any] = np.tensordot(weights[index], np.stack([chosen[i] for i in index]), axes=1) / weights[index].sum()
+                return summed
             return aligned_mean([chosen[i] for i in index], [n_tokens[i] for i in index], weights[index], width)
 
         out[site] = mean(np.arange(len(keep))).tolist()
@@ -178,7 +183,7 @@ def component_layer(label: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def jump(per_layer: np.ndarray, labels: Sequence[str], n_layers: int, seed: int = DEFAULT_SEED, n_resamples: int = N_RESAMPLES) -> dict:
+def jump(per_layer: np.ndarray, labels: Sequence[str], n_layers: int, seed: int = DEFAULT_SEED, n_resamples: int = N_RESAMPLES) -> dict[str, Any]:
     """Where the answer direction jumps (:func:`largest_increase` of the mean over pairs), as a layer, a
     fraction of the depth (``(layer + 1) / n_layers``: the share of the blocks run once it has acted),
     with the bootstrap intervals of its layer and of its value over pairs."""
@@ -202,7 +207,7 @@ def jump(per_layer: np.ndarray, labels: Sequence[str], n_layers: int, seed: int 
     }
 
 
-def mlp_share_interval(per_layer: np.ndarray, labels: Sequence[str], seed: int = DEFAULT_SEED, n_resamples: int = N_RESAMPLES) -> dict:
+def mlp_share_interval(per_layer: np.ndarray, labels: Sequence[str], seed: int = DEFAULT_SEED, n_resamples: int = N_RESAMPLES) -> dict[str, Any]:
     """The MLPs' share of the DLA summed over attention and MLP outputs (layers >= 1), with its interval over pairs."""
     per_layer = np.atleast_2d(per_layer)
     found = interval(lambda i: attention_vs_mlp(per_layer[i], labels)["mlp_share"], per_layer.shape[0], "magnitude", None, seed, n_resamples)
@@ -211,7 +216,7 @@ def mlp_share_interval(per_layer: np.ndarray, labels: Sequence[str], seed: int =
 
 def head_intervals(
     per_head: np.ndarray, cells: Sequence[tuple[int, int, float]], seed: int = DEFAULT_SEED, n_resamples: int = N_RESAMPLES
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """The interval over pairs of each listed head's mean DLA (``per_head``: ``[pair, layer, head]``)."""
     out = []
     for layer, head, _ in cells:
@@ -225,7 +230,9 @@ def head_intervals(
     return out
 
 
-def carrying_with_intervals(resid: np.ndarray, labels: Sequence[str], ci: dict | None, n_pairs: int, threshold: float = 0.5) -> list[dict]:
+def carrying_with_intervals(
+    resid: np.ndarray, labels: Sequence[str], ci: dict[str, Any] | None, n_pairs: int, threshold: float = 0.5
+) -> list[dict[str, Any]]:
     """:func:`carrying_positions`, each with the interval of the restored fraction at its peak layer (``ci``: the grid's ``{"low", "high"}``)."""
     from interp.core.bootstrap import Interval
 
@@ -242,7 +249,7 @@ def carrying_with_intervals(resid: np.ndarray, labels: Sequence[str], ci: dict |
     return found
 
 
-def summarize_studies(model: Any, studies: Sequence[Any], top_k: int, seed: int = DEFAULT_SEED, n_resamples: int = N_RESAMPLES) -> dict:
+def summarize_studies(model: Any, studies: Sequence[Any], top_k: int, seed: int = DEFAULT_SEED, n_resamples: int = N_RESAMPLES) -> dict[str, Any]:
     """The report's aggregates over the studied pairs: ``{"dla", "patching", "findings"}`` (JSON-ready), every
     mean with its bootstrap 95% interval over pairs (``seed``: the resampling's, recorded in the report's settings)."""
     dla, per_layer, per_head = _dla_summary(studies, top_k, seed, n_resamples)
@@ -263,7 +270,7 @@ def summarize_studies(model: Any, studies: Sequence[Any], top_k: int, seed: int 
     return {"dla": dla, "patching": patching, "findings": findings}
 
 
-def _dla_summary(studies: Sequence[Any], top_k: int, seed: int, n_resamples: int) -> tuple[dict, np.ndarray, np.ndarray]:
+def _dla_summary(studies: Sequence[Any], top_k: int, seed: int, n_resamples: int) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """DLA over pairs (JSON-ready), and the per-pair per-layer ``[pair, component]`` and per-head ``[pair, layer, head]`` stacks."""
     first = studies[0].dla
     per_layer = np.stack([s.dla.per_layer for s in studies])
@@ -342,7 +349,7 @@ def _patching_summary(model: Any, studies: Sequence[Any], seed: int, n_resamples
     return patching, (None, None, 0)
 
 
-def _exact_means(exact: Sequence[Any], width: int, seed: int, n_resamples: int) -> tuple[dict, dict, dict]:
+def _exact_means(exact: Sequence[Any], width: int, seed: int, n_resamples: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Per metric: exact patching's weighted mean grids, pairs in them and intervals (log_odds only)."""
     from interp.core.answer_tokens import METRICS
     from interp.core.model import SITES

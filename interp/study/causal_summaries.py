@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from interp.core.bootstrap import DEFAULT_SEED, N_RESAMPLES, interval, intervals_json, json_ready, mean_intervals, pair_intervals
+from interp.core.bootstrap import interval, intervals_json, json_ready, mean_intervals, pair_intervals
+from interp.defaults import DEFAULT_SEED, N_RESAMPLES
 from interp.study.aggregate import carrying_with_intervals
 
 
@@ -21,7 +22,9 @@ def _weighted_nanmean(stack: np.ndarray, weights: np.ndarray) -> np.ndarray:
         return np.where(w.sum(0) > 0, total.sum(0) / w.sum(0), np.nan)
 
 
-def tracing_summary(traces: Sequence[Any], corruption: dict, seed: int = DEFAULT_SEED, n_resamples: int = N_RESAMPLES) -> dict | None:
+def tracing_summary(
+    traces: Sequence[Any], corruption: dict[str, Any], seed: int = DEFAULT_SEED, n_resamples: int = N_RESAMPLES
+) -> dict[str, Any] | None:
     """Causal tracing over pairs by token role: per grid the drop-weighted mean ``[layer, role]`` (total restored over
     total drop, as the patching means) and its bootstrap interval; the roles whose residual restores >= 50%."""
     from interp.study.pair_studies import ROLE_COLUMNS, TRACE_GRID_NAMES
@@ -64,7 +67,7 @@ def tracing_summary(traces: Sequence[Any], corruption: dict, seed: int = DEFAULT
     return {**base, "roles": roles, "sites": sites, "carrying_roles": carrying}
 
 
-def knockout_summary(knockouts: Sequence[Any], n_layers: int, seed: int = DEFAULT_SEED, n_resamples: int = N_RESAMPLES) -> dict | None:
+def knockout_summary(knockouts: Sequence[Any], n_layers: int, seed: int = DEFAULT_SEED, n_resamples: int = N_RESAMPLES) -> dict[str, Any] | None:
     """Attention knockout over pairs: per target role the mean relative drop of p(True) per window centre with its
     interval, and the peak (the role and layer of the largest mean drop) with the intervals of its drop and its layer."""
     if not knockouts:

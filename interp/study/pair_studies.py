@@ -57,7 +57,7 @@ class PairStudy:
             raise ValueError(f"pair {self.pair.pair_id}: no token twin was run")
         return self.clean[metric] - self.corrupted[metric]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             **self.pair.to_json(),
             "clean": self.clean,
@@ -264,7 +264,7 @@ class PairTrace:
     positions: tuple[int, ...]
     columns: list[str]
     drop: float  # clean - corrupted log_odds: the normalizing denominator, and the pair's weight in means
-    detail: dict
+    detail: dict[str, Any]
 
     def by_role(self) -> dict[str, np.ndarray]:
         """Each grid as ``[layer, role column]``: the mean over the role's positions (0 for the positions before
@@ -284,7 +284,7 @@ class PairTrace:
             out[site] = table
         return out
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "positions": list(self.positions),
             "columns": self.columns,
@@ -402,9 +402,9 @@ class PairKnockout:
     pair_id: str
     drop: dict[str, np.ndarray]  # role -> [layer]: (clean - knocked) / clean of p(True answer group); positive = the answer drops
     window: int
-    detail: dict
+    detail: dict[str, Any]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"window": self.window, "relative_drop": {role: np.round(v, 6).tolist() for role, v in self.drop.items()}, **self.detail}
 
 

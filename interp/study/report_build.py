@@ -35,6 +35,7 @@ from interp.defaults import (
     REPORT_HTML,
     REPORT_JSON,
 )
+from interp.study.report_file import REDO, SCHEMA_VERSION, DidNotPassFile, ReportFile
 from interp.study.report_settings import Gate, PassedAny, ReportSettings
 from interp.study.sections import (
     Section,
@@ -58,17 +59,49 @@ class ReportResult:
     model_dir: Path
     passed: bool
     gate: Gate
-    data: dict
-    seconds: dict = field(default_factory=dict)
+    data: dict[str, Any]
+    seconds: dict[str, Any] = field(default_factory=dict)
 
     @property
     def path(self) -> Path:
         return self.model_dir / (REPORT_HTML if self.passed else DID_NOT_PASS_JSON)
 
     @property
-    def sections(self) -> list[dict]:
+    def sections(self) -> list[dict[str, Any]]:
         """The studied sections (one per relation under ``--relation all``)."""
         return [s for s in self.data.get("sections", []) if s.get("studied")]
+
+
+def check_out_dir(out: Path) -> Path:
+    """Refuse, before any work, an output folder the report could not be written into at its end: not a writable
+    folder, or a path so long that ``OUT/<run>/report.html`` would pass what the file system takes."""
+    from fk_bench.files import check_writable_dir
+    from interp.core.path_checks import NAME_MAX, PATH_MAX, check_path_length
+
+    check_path_length(out, "--out")
+    room = PATH_MAX - len(str(out.absolute()).encode()) - len(f"/{REPORT_HTML}")
+    if room < NAME_MAX // 2:
+        raise FkBenchError(f"--out {str(out)[:60]}...: too long a path to hold OUT/<run>/{REPORT_HTML}; give a shorter one")
+    return check_writable_dir(out)
+
+
+def report_lines(report: ReportResult) -> list[str]:
+    """What ``fk-bench report`` prints: each section's gate and pairs (or why it was not studied), and where it wrote."""
+    name = report.data["model"]["name"]
+    if not report.passed:
+        return [f"{name}: no report ({report.data['reason']})", f"wrote {report.path}"]
+    lines = []
+    for section in report.data["sections"]:
+        gate = section["gate"]
+        if not section["studied"]:
+            lines.append(f"{section['title']}: not studied ({section['reason']})")
+            continue
+        selection, exact = section["selection"], len(section["patching"]["exact_pairs"])
+        lines.append(
+            f"{section['title']}: {gate['metric']} {gate['value']:.3f} >= {gate['threshold']}; {selection['n_studied']} pair(s) studied "
+            f"({exact} with exact patching), {selection['n_skipped']} skipped"
+        )
+    return [*lines, f"{name}: report in {report.seconds['total']:.1f} s", f"wrote {report.path}"]
 
 
 def evaluate_for_report(loaded: Any, questions: Any, groups: Any, spec: Any, progress: bool = True) -> EvaluatedRun:
@@ -80,23 +113,27 @@ def evaluate_for_report(loaded: Any, questions: Any, groups: Any, spec: Any, pro
 
 
 def _did_not_pass(model_dir: Path, reason: str, gate: Gate, run: EvaluatedRun, settings: ReportSettings, sections: list[Section]) -> ReportResult:
-    from fk_bench.files import folder_lock, write_json_atomic
+    from fk_bench.files import folder_lock, write_text_atomic
 
     data = {
+        "schema_version": SCHEMA_VERSION,
         "model": run.model,
         "reason": reason,
         "gate": gate.to_json(),
         "summary": run.summary,
         "dataset": run.dataset,
-        "run": {"source": run.source, "settings": run.settings},
+        "run": run.record,
         "settings": settings.to_json(),
         "sections": [unstudied_json(section) for section in sections],
     }
-    model_dir.parent.mkdir(parents=True, exist_ok=True)
-    with folder_lock(model_dir.parent):  # OUT/'s writer lock: an eval writing this run's folder waits, and so do we
-        write_json_atomic(model_dir / DID_NOT_PASS_JSON, data)
-        for stale in (REPORT_HTML, REPORT_JSON):  # an earlier run's report no longer holds
-            (model_dir / stale).unlink(missing_ok=True)
+    text = _checked_json(data, DidNotPassFile, model_dir / DID_NOT_PASS_JSON)
+    try:
+        model_dir.parent.mkdir(parents=True, exist_ok=True)
+        with folder_lock(model_dir.parent):  # OUT/'s writer lock: an eval writing this run's folder waits, and so do we
+            # An earlier report.json stays: it records the run spec it studied, so no reader takes it for this run's.
+            write_text_atomic(model_dir / DID_NOT_PASS_JSON, text)
+    except OSError as err:
+        raise FkBenchError(f"{model_dir}: cannot write {DID_NOT_PASS_JSON} ({err.strerror or err}); earlier files are as they were") from None
     return ReportResult(model_dir, False, gate, data)
 
 
@@ -159,9 +196,10 @@ def build_report(loaded: Any, run: EvaluatedRun, groups: Any, out_dir: str | Pat
         seconds[f"section {section.title}"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - start
     data = {
+        "schema_version": SCHEMA_VERSION,
         "model": {**run.model, "architecture": model.architecture, "n_layers": model.n_layers, "n_heads": model.n_heads, "softcap": softcap(model)},
         "dataset": run.dataset,
-        "run": {"source": run.source, "settings": run.settings},
+        "run": run.record,
         "settings": settings.to_json(),
         "corruption": corruption,
         "gate": {**gate.to_json(), "per_relation": {s.title: s.gate.to_json() for s in sections}},
@@ -205,16 +243,32 @@ def _select_pairs(loaded: Any, groups: Any, run: EvaluatedRun, settings: ReportS
             section.reason = _no_pairs_reason(section.selection)
 
 
-def _write_report(model_dir: Path, data: dict, page: str) -> None:
+def _write_report(model_dir: Path, data: dict[str, Any], page: str) -> None:
     """report.json and report.html into ``model_dir`` at once (the run's results.json and questions.csv are kept)."""
-    from fk_bench.files import atomic_dir, folder_lock, strict_json
+    from fk_bench.files import atomic_dir, folder_lock
 
-    model_dir.parent.mkdir(parents=True, exist_ok=True)
-    with folder_lock(model_dir.parent):  # OUT/'s writer lock, held until the stale did_not_pass.json is gone
-        with atomic_dir(model_dir, keep_existing=True) as staging:  # results.json and questions.csv are kept
-            (staging / REPORT_JSON).write_text(strict_json(data), encoding="utf-8")
-            (staging / REPORT_HTML).write_text(page, encoding="utf-8")
-        (model_dir / DID_NOT_PASS_JSON).unlink(missing_ok=True)  # from an earlier run that did not pass
+    text = _checked_json(data, ReportFile, model_dir / REPORT_JSON)
+    try:
+        model_dir.parent.mkdir(parents=True, exist_ok=True)
+        with folder_lock(model_dir.parent):  # OUT/'s writer lock, held until the stale did_not_pass.json is gone
+            with atomic_dir(model_dir, keep_existing=True) as staging:  # results.json and questions.csv are kept
+                (staging / REPORT_JSON).write_text(text, encoding="utf-8")
+                (staging / REPORT_HTML).write_text(page, encoding="utf-8")
+            (model_dir / DID_NOT_PASS_JSON).unlink(missing_ok=True)  # from an earlier run that did not pass
+    except OSError as err:  # a full disk, a folder made read-only meanwhile: the old folder is whole (atomic_dir)
+        raise FkBenchError(f"{model_dir}: cannot write the report ({err.strerror or err}); earlier files are as they were") from None
+
+
+def _checked_json(data: dict[str, Any], schema: type[ReportFile] | type[DidNotPassFile], path: Path) -> str:
+    """``data`` as strict JSON, checked against the schema every reader uses before anything is written."""
+    import json
+
+    from fk_bench.files import strict_json
+    from interp.core.versioned_json import parse_versioned
+
+    text = strict_json(data)
+    parse_versioned(json.loads(text), schema, SCHEMA_VERSION, f"{path} (as written)", path.name, REDO)
+    return text
 
 
 def _sections(settings: ReportSettings, run: EvaluatedRun) -> list[Section]:

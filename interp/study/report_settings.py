@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from fk_bench.errors import FkBenchError
 from interp.defaults import (
@@ -79,6 +80,8 @@ class ReportSettings:
             raise FkBenchError(f"trace positions {self.trace_positions!r}: 'all' or 'role-ends'")
         if self.trace_sites is not None and (not self.trace_sites or set(self.trace_sites) - set(TRACE_SITES)):
             raise FkBenchError(f"trace sites {list(self.trace_sites)}: choose from {', '.join(TRACE_SITES)}")
+        if not (self.pair_margin > 0 and self.pair_margin < float("inf")):
+            raise FkBenchError(f"pair margin {self.pair_margin}: must be more than 0 (a pair the model does not tell apart has nothing to patch)")
         if self.noise_scale is not None and not (self.noise_scale > 0 and self.noise_scale < float("inf")):
             raise FkBenchError(f"noise scale {self.noise_scale}: must be a positive number")
 
@@ -103,7 +106,7 @@ class ReportSettings:
             return self.max_pairs
         return DEFAULT_MAX_PAIRS_PER_RELATION if self.relation == ALL_RELATIONS else DEFAULT_MAX_PAIRS
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {**{k: v for k, v in asdict(self).items() if k != "progress"}, "max_pairs": self.pairs_per_section}
 
 
@@ -128,7 +131,7 @@ class Gate:
             )
         return f"{self.metric} {self.value:.3f} is below the threshold {self.threshold}"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"metric": self.metric, "threshold": self.threshold, "value": self.value, "passed": self.passed}
 
 

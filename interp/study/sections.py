@@ -28,7 +28,7 @@ class Section:
         return self.relation or "all questions"
 
 
-def unstudied_json(section: Section) -> dict:
+def unstudied_json(section: Section) -> dict[str, Any]:
     return {
         "relation": section.relation,
         "title": section.title,
@@ -39,7 +39,7 @@ def unstudied_json(section: Section) -> dict:
     }
 
 
-def study_section(model: Any, section: Section, answers: Any, settings: ReportSettings, scale: Any) -> dict:
+def study_section(model: Any, section: Section, answers: Any, settings: ReportSettings, scale: Any) -> dict[str, Any]:
     """DLA, patching, causal tracing and knockout of one section's pairs, aggregated with intervals (JSON-ready);
     ``scale``: the noise's :class:`interp.core.corruption.NoiseScale` under ``--corruption noise``, else None."""
     from interp.pages.figures import MAX_PATTERN_HEADS
@@ -90,7 +90,9 @@ def study_section(model: Any, section: Section, answers: Any, settings: ReportSe
     }
 
 
-def _trace(model: Any, studies: list[Any], by_margin: list[Any], answers: Any, settings: ReportSettings, scale: Any) -> tuple[list[Any], dict | None]:
+def _trace(
+    model: Any, studies: list[Any], by_margin: list[Any], answers: Any, settings: ReportSettings, scale: Any
+) -> tuple[list[Any], dict[str, Any] | None]:
     """Causal tracing of the ``settings.trace_pairs`` pairs of largest margin: per pair, and summarized over pairs."""
     from interp.study.causal_summaries import tracing_summary
     from interp.study.pair_studies import trace_pairs
@@ -115,7 +117,9 @@ def _trace(model: Any, studies: list[Any], by_margin: list[Any], answers: Any, s
     return traces, tracing_summary(traces, {"kind": settings.corruption}, settings.seed, settings.n_resamples)
 
 
-def _knock_out(model: Any, studies: list[Any], by_margin: list[Any], answers: Any, settings: ReportSettings) -> tuple[list[Any], dict | None]:
+def _knock_out(
+    model: Any, studies: list[Any], by_margin: list[Any], answers: Any, settings: ReportSettings
+) -> tuple[list[Any], dict[str, Any] | None]:
     """Attention knockout of the ``settings.knockout_pairs`` pairs of largest margin (every pair by default)."""
     from interp.study.causal_summaries import knockout_summary
     from interp.study.pair_studies import knockout_pairs
@@ -125,7 +129,7 @@ def _knock_out(model: Any, studies: list[Any], by_margin: list[Any], answers: An
     return knockouts, knockout_summary(knockouts, model.n_layers, settings.seed, settings.n_resamples)
 
 
-def _fact_sits_text(findings: dict) -> str:
+def _fact_sits_text(findings: dict[str, Any]) -> str:
     """Where the fact sits, in a few words: the positions (or roles) restoring >= 50%, with their layers."""
     entries = (
         [(r["role"], r) for r in findings["fact_sits"]]
@@ -136,7 +140,7 @@ def _fact_sits_text(findings: dict) -> str:
     return "; ".join(shown) or "none >= 50%"
 
 
-def summary_row(section: dict, n_layers: int) -> dict:
+def summary_row(section: dict[str, Any], n_layers: int) -> dict[str, Any]:
     """One relation's row of the summary table (and of the cross-model page): the headline numbers with their intervals."""
     row: dict[str, Any] = {"relation": section["title"], "passed": bool(section.get("studied")), "gate": section["gate"]}
     if not section.get("studied"):
@@ -158,11 +162,11 @@ def softcap(model: Any) -> float | None:
     return float(cap) if cap is not None and cap > 0 else None
 
 
-def by_id(items: list) -> dict:
+def by_id(items: list[Any]) -> dict[str, Any]:
     return {item.pair_id: item for item in items}
 
 
-def _pair_json(model: Any, study: Any, pattern_heads: list[tuple[int, int]], trace: Any = None, knockout: Any = None) -> dict:
+def _pair_json(model: Any, study: Any, pattern_heads: list[tuple[int, int]], trace: Any = None, knockout: Any = None) -> dict[str, Any]:
     """One studied pair; attention patterns (a pattern pair only) of the heads the page draws, ``pattern_heads``."""
     import numpy as np
 
@@ -188,7 +192,7 @@ def noise_scale_of(model: Any, settings: ReportSettings) -> Any:
     return noise_scale(model, DEFAULT_NOISE_FACTOR)
 
 
-def corruption_json(settings: ReportSettings, scale: Any) -> dict:
+def corruption_json(settings: ReportSettings, scale: Any) -> dict[str, Any]:
     """The corruption as recorded: kind, span and the noise ``scale`` used (noise), the seed."""
     out: dict[str, Any] = {"kind": settings.corruption, "seed": settings.seed}
     if scale is not None:

@@ -78,7 +78,7 @@ def setup(tmp_path_factory):
 def _report(setup, family: str, out: str, data: int = 0, **overrides):
     entry = setup[family]
     loaded = build_family_model(family, setup["root"] / f"{family}-{out}", chat=True)  # each report takes its model over
-    settings = ReportSettings(gate_threshold=0.6, pair_margin=0.0, exact_pairs=2, top_k=2, progress=False, n_resamples=200)
+    settings = ReportSettings(gate_threshold=0.6, pair_margin=1e-6, exact_pairs=2, top_k=2, progress=False, n_resamples=200)
     for key, value in overrides.items():
         setattr(settings, key, value)
     run = _run(loaded, entry["data"][data], entry["format"])
@@ -109,7 +109,7 @@ def test_report_json_holds_every_array_and_setting(plain_report):
     assert plain_report.passed
     data = json.loads((plain_report.model_dir / "report.json").read_text())
     assert data["gate"]["value"] == 1.0 and data["gate"]["passed"]
-    assert data["settings"]["pair_margin"] == 0.0 and data["run"]["settings"]["prompt_format"] == "plain"
+    assert data["settings"]["pair_margin"] == 1e-6 and data["run"]["spec"]["prompt_format"] == "plain"
     assert data["run"]["source"] == "evaluated for this report"
     assert data["model"]["architecture"] == "LlamaForCausalLM" and data["model"]["n_layers"] == N_LAYERS
     assert data["corruption"] == {"kind": "twin", "seed": 0}
@@ -196,7 +196,7 @@ def test_the_notebooks_paris_questions_are_paired_with_their_corrupted_questions
     loaded = build_family_model("llama", setup["root"] / "llama-paris")
     questions = load_questions(config="paris")
     run = evaluate_for_report(loaded, questions, DEFAULT_GROUPS, _spec(loaded, questions, "plain"), progress=False)
-    settings = ReportSettings(gate_metric="accuracy", gate_threshold=0.0, pair_margin=0.0, progress=False, n_resamples=50)
+    settings = ReportSettings(gate_metric="accuracy", gate_threshold=0.0, pair_margin=1e-6, progress=False, n_resamples=50)
     result = build_report(loaded, run, DEFAULT_GROUPS, setup["root"] / "paris", settings)
     section = result.data["sections"][0]
     selection = section["selection"]
@@ -218,7 +218,7 @@ def evaluated_run(setup):
 @pytest.mark.slow  # among the slowest outside tests/slow (tests/conftest.py: the fast lane)
 def test_cli_report_from_results_reads_the_run_and_refuses_another(setup, evaluated_run, capsys):
     out = setup["root"] / "cli"
-    args = ["report", "--from-results", str(evaluated_run), "--out", str(out), "--pair-margin", "0", "--max-pairs", "2", "--exact-pairs", "1"]
+    args = ["report", "--from-results", str(evaluated_run), "--out", str(out), "--pair-margin", "1e-6", "--max-pairs", "2", "--exact-pairs", "1"]
     assert main([*args, "--relation", "all", "--resamples", "50", "--top-k", "14", "--trace-sites", "resid_pre", "mlp_out"]) == 0
     printed = capsys.readouterr().out
     assert "capital_of: paired_accuracy 1.000 >= 0.6; 2 pair(s) studied (1 with exact patching), 0 skipped" in printed
@@ -248,6 +248,7 @@ def test_cli_report_from_results_reads_the_run_and_refuses_another(setup, evalua
     bad_options = [
         (["--max-pairs", "0"], "--max-pairs: 0 must be at least 1"),
         (["--pair-margin", "-1"], "-1.0 must be 0 or more"),
+        (["--pair-margin", "0"], "must be more than 0"),  # a tie has nothing to patch: refused before the study, not NaN after it
         (["--gate-threshold", "2"], "2.0 must be between 0 and 1"),
         (["--gate-metric", "brier"], "invalid choice: 'brier'"),
         (["--corruption", "blur"], "invalid choice: 'blur'"),
@@ -259,18 +260,19 @@ def test_cli_report_from_results_reads_the_run_and_refuses_another(setup, evalua
         assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_cli_report_without_results_evaluates_and_a_gated_run_replaces_the_report(setup, capsys):
+def test_cli_report_without_results_evaluates_and_a_gated_run_keeps_the_earlier_report(setup, capsys):
     entry, out = setup["llama"], setup["root"] / "cli-eval"
     model_dir = str(build_family_model("llama", setup["root"] / "llama-cli").path)
-    args = ["report", "--model", model_dir, "--dataset", str(entry["data"][0]), "--out", str(out), "--pair-margin", "0", "--max-pairs", "2"]
+    args = ["report", "--model", model_dir, "--dataset", str(entry["data"][0]), "--out", str(out), "--pair-margin", "1e-6", "--max-pairs", "2"]
     assert main([*args, "--exact-pairs", "1", "--resamples", "50"]) == 0
     assert "all questions: paired_accuracy 1.000 >= 0.6; 2 pair(s) studied (1 with exact patching)" in capsys.readouterr().out
     (folder,) = [p for p in out.iterdir() if p.is_dir()]
     assert (folder / "report.json").exists()
-    # The same folder, now gated out by accuracy: the earlier report goes, did_not_pass.json replaces it.
+    earlier = (folder / "report.json").read_bytes()
+    # The same folder, now gated out by accuracy: did_not_pass.json says so, and the earlier report stays (it records its own run spec).
     assert main(["report", "--model", model_dir, "--dataset", str(entry["data"][1]), "--out", str(out), "--gate-metric", "accuracy"]) == 0
     assert re.search(r"no report \(accuracy 0\.[0-5]\d\d is below the threshold 0\.6\)", capsys.readouterr().out)
-    assert (folder / "did_not_pass.json").exists() and not (folder / "report.html").exists() and not (folder / "report.json").exists()
+    assert (folder / "did_not_pass.json").exists() and (folder / "report.json").read_bytes() == earlier and (folder / "report.html").exists()
 
 
 def test_report_defaults_by_model_size():
@@ -294,7 +296,7 @@ def test_compare_page_and_findings_table_come_from_the_report_files(setup, plain
     doc.write_text(doc.read_text().replace("<!-- findings-table:begin (generated) -->", _begin_marker()))
     sources = [str(plain_report.model_dir.parent), str(chat_report.model_dir.parent)]
     assert main(["compare-reports", *sources, "--out", str(out), "--findings", str(doc)]) == 0
-    assert "compared 2 report(s)" in capsys.readouterr().out
+    assert "compared 2 reports" in capsys.readouterr().out
     page = out.read_text()
     assert page.count("capital_of") >= 1 and "all questions" in page and "report</a>" in page
     assert "../out-plain/" in page  # links relative to the page
@@ -308,7 +310,7 @@ def test_compare_page_and_findings_table_come_from_the_report_files(setup, plain
 
 
 def _begin_marker() -> str:
-    from interp.pages.compare import FINDINGS_BEGIN
+    from interp.pages.findings_table import FINDINGS_BEGIN
 
     return FINDINGS_BEGIN
 

@@ -55,7 +55,7 @@ def hostile_report(tmp_path_factory):
     # labelled as the model ranks each pair, so the report passes its gate and draws every figure
     agree = [bool(probe[2 * i] > probe[2 * i + 1]) for i in range(len(SUBJECTS))]
     run = _run(loaded, _write(root / "agree.csv", agree))
-    settings = ReportSettings(gate_threshold=0.6, pair_margin=0.0, exact_pairs=2, top_k=2, progress=False, n_resamples=50)
+    settings = ReportSettings(gate_threshold=0.6, pair_margin=1e-6, exact_pairs=2, top_k=2, progress=False, n_resamples=50)
     result = build_report(loaded, run, DEFAULT_GROUPS, root / "out", settings)
     assert result.passed, "the report is drawn"
     return result.path

@@ -3,7 +3,8 @@ DLA and exact-patching numbers the code before interp v2 (commit 6f7617f) gave, 
 
 The golden file tests/data/golden/embedded_report_capital_of.json was written by that commit:
 ``fk-bench report --model embedded --dataset tests/data/golden/v1_capital_of.csv --gate-threshold 0
---pair-margin 0 --max-pairs 8 --exact-pairs 3``, float32 on the CPU (twin corruption, the only one then).
+--pair-margin 0 --max-pairs 8 --exact-pairs 3``, float32 on the CPU (twin corruption, the only one then); the margin is
+1e-6 here since a margin must be more than 0 (the same pairs: none of them is a tie).
 """
 
 import json
@@ -30,7 +31,7 @@ def _close(ours, golden, what: str) -> None:
 def report(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("report")
     argv = ["report", "--model", "embedded", "--dataset", str(GOLDEN / "v1_capital_of.csv"), "--device", "cpu", "--dtype", "float32"]
-    argv += ["--gate-threshold", "0", "--pair-margin", "0", "--max-pairs", "8", "--exact-pairs", "3", "--corruption", "twin", "--out", str(out)]
+    argv += ["--gate-threshold", "0", "--pair-margin", "1e-6", "--max-pairs", "8", "--exact-pairs", "3", "--corruption", "twin", "--out", str(out)]
     assert main(argv) == 0
     data = json.loads(next(out.glob("*/report.json")).read_text())
     (section,) = [section for section in data["sections"] if section["studied"]]

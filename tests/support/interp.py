@@ -8,6 +8,7 @@ missing gain in DLA) and embeddings scaled up so that answer words get distinct 
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -197,3 +198,111 @@ def hand_masked_logits(path, tokens, blocked_per_layer: dict[int, list[int]]) ->
     finally:
         for handle in handles:
             handle.remove()
+
+
+# ---- report.json files written by hand (what the readers of reports are tested on) -------------------
+
+
+def interval_json(estimate, low, high, wide=False, kind="magnitude", n_pairs=10) -> dict:
+    return {"estimate": estimate, "low": low, "high": high, "n_pairs": n_pairs, "kind": kind, "wide": wide}
+
+
+def summary_row_json(relation: str = "capital_of", n_layers: int = 18, mlp_share: float = 0.92, wide: bool = False) -> dict:
+    """A studied relation's summary row, as interp.study.sections.summary_row writes it."""
+    gate = {"metric": "paired_accuracy", "threshold": 0.6, "value": 0.8, "passed": True}
+    return {
+        "relation": relation,
+        "passed": True,
+        "gate": gate,
+        "n_pairs": 10,
+        "n_skipped": 0,
+        "jump": {
+            "label": "13_mlp_out",
+            "name": "MLP 13",
+            "value": 2.5,
+            "layer": 13,
+            "fraction_of_depth": 14 / n_layers,
+            "layer_interval": interval_json(13.0, 12.0, 15.0, wide=wide, kind="layer"),
+            "value_interval": interval_json(2.5, 2.0, 3.0),
+        },
+        "mlp_share": interval_json(mlp_share, mlp_share - 0.12, mlp_share + 0.13, wide=wide),
+        "fact_sits": "subject last L2-9; last L12-17",
+        "knockout_peak": {
+            "role": "subject",
+            "layer": 9,
+            "fraction_of_depth": 10 / n_layers,
+            "drop": interval_json(0.4, 0.2, 0.6),
+            "layer_interval": interval_json(9.0, 8.0, 10.0, kind="layer"),
+        },
+    }
+
+
+def report_json(name: str = "model-a", n_layers: int = 18, rows: list | None = None, prompt_format: str = "chat") -> dict:
+    """A complete, valid report.json (schema version 1) of a model ``name``: one studied relation and one gated out."""
+    from fk_bench.spec import RunSpec
+    from interp.study.report_settings import ReportSettings
+
+    spec = RunSpec(model=name, prompt_format=prompt_format).model_dump(mode="json")
+    gated = {"relation": "atomic_number", "passed": False, "gate": {"metric": "paired_accuracy", "threshold": 0.6, "value": 0.5, "passed": False}}
+    gate = {"metric": "paired_accuracy", "threshold": 0.6, "value": 0.7, "passed": True}
+    return {
+        "schema_version": 1,
+        "model": {
+            **{"spec": name, "name": name, "path": f"/models/{name}", "source": {}, "device": "cpu", "dtype": "float32"},
+            **{"architecture": "Gemma3ForCausalLM", "n_layers": n_layers, "n_heads": 4, "softcap": None},
+        },
+        "dataset": {**spec["dataset"], "n_questions": 40},
+        "run": {"source": f"/runs/{name}/results.json", "spec": spec},
+        "settings": ReportSettings().to_json(),
+        "corruption": {"kind": "noise", "seed": 0, "span": "object", "noise_scale": 0.1},
+        "gate": {**gate, "per_relation": {"capital_of": gate}},
+        "evaluation": {"n_questions": 40, "n_pairs": 20, "accuracy": 0.7},
+        "answer_tokens": {"words": ["Yes", "No"]},
+        "n_skipped_pairs": 0,
+        "summary_table": [summary_row_json(n_layers=n_layers), gated] if rows is None else rows,
+        "sections": [{"relation": "atomic_number", "title": "atomic_number", "studied": False, "gate": gated["gate"], "reason": "below the gate"}],
+        "seconds": {"total": 1.0},
+        "n_figures": 0,
+    }
+
+
+def write_report(folder: Path, name: str = "model-a", data: dict | None = None, **kwargs: Any) -> Path:
+    """``folder/name/report.json`` holding ``data`` (default: :func:`report_json` of ``name``)."""
+    import json
+
+    path = folder / name / "report.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report_json(name, **kwargs) if data is None else data), encoding="utf-8")
+    return path
+
+
+def _with(**changes: object) -> str:
+    import json
+
+    return json.dumps({**report_json("model-a"), **changes})
+
+
+_GOOD = json.dumps(report_json("model-a"))
+"""Bad report.json contents (text or bytes) and the reason the reader must give for each."""
+HOSTILE_REPORTS: dict[str, tuple[str | bytes, str]] = {
+    "not JSON": ("{not json", "not valid JSON"),
+    "truncated": (_GOOD[: len(_GOOD) // 2], "not valid JSON"),
+    "empty": ("", "not valid JSON"),
+    "a JSON list": ("[1, 2]", "holds a JSON list, not a report.json"),
+    "a JSON string": ('"report"', "holds a JSON str, not a report.json"),
+    "duplicate keys": ('{"schema_version": 1, "schema_version": 1}', "holds the key 'schema_version' twice"),
+    "NaN": (_GOOD.replace('"n_figures": 0', '"n_figures": NaN'), "holds NaN, not a number strict JSON allows"),
+    "Infinity": (_GOOD.replace('"total": 1.0', '"total": Infinity'), "holds Infinity"),
+    "latin-1": (_GOOD.replace("model-a", "mod\u00e8le").encode("latin-1"), "is not UTF-8 text"),
+    "UTF-16": (_GOOD.encode("utf-16"), "is not UTF-8 text"),
+    "nested 10,000 deep": ("[" * 10_000 + "]" * 10_000, "nested deeper than 64 levels"),
+    "nested 100 deep": ('{"a": ' * 100 + "1" + "}" * 100, "nested deeper than 64 levels"),
+    "schema version 99": (_with(schema_version=99), "schema version 99; this fk-bench reads version 1: upgrade fk-bench"),
+    "schema version 0": (_with(schema_version=0), "schema version 0; this fk-bench reads version 1: rerun fk-bench report"),
+    "schema version as text": (_with(schema_version="1"), "schema version '1'; .* rerun fk-bench report"),
+    "no schema version, no run": (json.dumps({"model": {}}), "not a valid report.json"),
+    "summary_table not a list": (_with(summary_table={"a": 1}), "summary_table: Input should be a valid list"),
+    "n_layers as text": (_with(model={**report_json()["model"], "n_layers": "18"}), "model.n_layers"),
+    "unknown top-level key": (_with(injected=1), "injected: Extra inputs are not permitted"),
+    "pair margin 0 in settings": (_with(settings={**report_json()["settings"], "pair_margin": 0.0}), "pair margin 0.0: must be more than 0"),
+}
