@@ -345,3 +345,78 @@ def read_text(path: str | Path, what: str = "file") -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise FkBenchError(f"{what} {path}: is not UTF-8 text (byte {err.start}: {raw[err.start : err.start + 1]!r}); save it as UTF-8") from None
+
+
+# ---------------------------------------------------------------- reading JSON strictly
+
+MAX_JSON_BYTES = 256 * 1024 * 1024
+"""The largest JSON file read (a full results.json is a few MB): a bigger one is refused before it is read."""
+MAX_JSON_DEPTH = 64
+"""The deepest nesting of arrays and objects read (results.json nests 5 deep): checked before parsing, so a
+pathological file is one error line, never a RecursionError."""
+_JSON_STRING: Any = None
+
+
+def _json_depth(text: str) -> int:
+    """The deepest nesting of ``[``/``{`` in the JSON ``text``, brackets inside strings not counted (vectorised:
+    a few ms for a results.json)."""
+    import re
+
+    import numpy as np
+
+    global _JSON_STRING
+    if _JSON_STRING is None:
+        _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+    brackets = re.sub(r"[^\[\]{}]+", "", _JSON_STRING.sub("", text))
+    if not brackets:
+        return 0
+    codes = np.frombuffer(brackets.encode("ascii"), dtype=np.uint8)
+    steps = np.where((codes == ord("[")) | (codes == ord("{")), 1, -1)
+    return int(np.cumsum(steps).max())
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"duplicate key {key!r} in one object")
+        seen[key] = value
+    return seen
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"holds {name}, not a number strict JSON allows")
+
+
+def loads_strict(text: str, where: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse ``text`` as strict JSON, or raise one :class:`FkBenchError` line naming ``where`` and why: duplicate
+    keys (never "the last one wins"), ``NaN``/``Infinity``, nesting deeper than ``max_depth`` (checked
+    before parsing), invalid JSON. A leading UTF-8 BOM is accepted."""
+    text = text.removeprefix("\ufeff")
+    depth = _json_depth(text)
+    if depth > max_depth:
+        raise FkBenchError(f"{where}: nested {depth} levels deep, more than the {max_depth} fk-bench reads; not a file fk-bench wrote")
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except json.JSONDecodeError as err:
+        raise FkBenchError(f"{where}: not valid JSON ({err})") from None
+    except ValueError as err:
+        raise FkBenchError(f"{where}: {err}") from None
+    except RecursionError:  # belt and braces: the depth check above comes first
+        raise FkBenchError(f"{where}: nested too deeply to read") from None
+
+
+def read_json(path: str | Path, what: str = "JSON file", max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """The one reader of every JSON file fk-bench reads (results, answer maps, specs, reports): strict
+    (:func:`loads_strict`), UTF-8 (a BOM accepted, anything else named), at most ``max_bytes`` (checked
+    before reading). Any problem is one :class:`FkBenchError` line naming ``what`` and the file."""
+    path = Path(path)
+    try:
+        if path.exists() and not path.is_dir() and not path.is_file():
+            raise FkBenchError(f"{what} {path}: is not a regular file (a FIFO or a device?); give a JSON file")
+        size = path.stat().st_size if path.is_file() else 0
+    except OSError as err:
+        raise FkBenchError(f"{what} {path}: cannot be read ({err.strerror or err})") from None
+    if size > max_bytes:
+        raise FkBenchError(f"{what} {path}: {size:,} bytes, more than the {max_bytes:,} fk-bench reads")
+    return loads_strict(read_text(path, what), f"{what} {path}", max_depth)

@@ -301,24 +301,18 @@ def parse_results(data: Any, where: str) -> RunResult:
 
 
 def read_results(path: str | Path) -> RunResult:
-    """Read ``path`` (a results.json, or the run folder holding one): the one reader of fk-bench results."""
-    from fk_bench.files import read_text
+    """Read ``path`` (a results.json, or the run folder holding one): the one reader of fk-bench results.
+
+    The JSON is read strictly (:func:`fk_bench.files.read_json`: duplicate keys, NaN, huge or deeply nested
+    files refused) and every stored figure is checked against the per-question rows (:func:`verify`)."""
+    from fk_bench.files import is_staging, read_json
 
     path = Path(path)
     if path.is_dir():
         path = path / RESULTS_FILE
-    text = read_text(path, "results file")
-    try:
-        data = json.loads(text, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as err:
-        raise FkBenchError(f"{path}: not valid JSON ({err})") from None
-    except ValueError as err:
-        raise FkBenchError(f"{path}: {err}") from None
-    return parse_results(data, str(path))
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"holds {name}, not a number strict JSON allows")
+    if is_staging(path):
+        raise FkBenchError(f"{path}: inside a staging folder of an unfinished or killed write; never read")
+    return parse_results(read_json(path, "results file"), str(path))
 
 
 def json_schema() -> str:
