@@ -64,10 +64,32 @@ def _broken_link(path: Path) -> str | None:
     return None
 
 
-def check_writable_dir(path: str | Path, what: str = "output folder") -> Path:
-    """Fail at once (not after a long run) when ``path`` cannot be a folder we write into: a file, inside
-    a file, a dangling symlink or a symlink loop (itself or a folder above it), or not writable."""
+NAME_MAX_BYTES = 255
+"""The longest file name most filesystems take (ext4, xfs, btrfs, APFS, NTFS)."""
+PATH_MAX_BYTES = 4096
+_ROOM_BYTES = 64
+"""Kept free in a name and a path for what fk-bench adds: a staging prefix and suffix, a file name."""
+
+
+def check_path_length(path: str | Path, what: str = "path") -> None:
+    """Fail at once when ``path`` (or a name fk-bench makes beside it, such as its staging name) is longer
+    than the filesystem takes: one line, before any work, never an OSError after it."""
     path = Path(path)
+    for part in path.parts:
+        if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX_BYTES - _ROOM_BYTES:
+            raise FkBenchError(
+                f"{what} {str(path)[:80]}...: the name {part[:40]}... is longer than {NAME_MAX_BYTES - _ROOM_BYTES} bytes; choose a shorter one"
+            )
+    if len(str(path.absolute()).encode("utf-8", "surrogateescape")) > PATH_MAX_BYTES - 4 * _ROOM_BYTES:
+        raise FkBenchError(f"{what} {str(path)[:80]}...: longer than {PATH_MAX_BYTES - 4 * _ROOM_BYTES} bytes; choose a shorter path")
+
+
+def check_writable_dir(path: str | Path, what: str = "output folder") -> Path:
+    """Fail at once (not after a long run) when ``path`` cannot be a folder we write into: too long, a
+    file, a FIFO or device, inside a file, a dangling symlink or a symlink loop (itself or a folder above
+    it), or not writable."""
+    path = Path(path)
+    check_path_length(path, what)
     probe = path
     while True:
         problem = _broken_link(probe)
@@ -77,7 +99,8 @@ def check_writable_dir(path: str | Path, what: str = "output folder") -> Path:
             break
         probe = probe.parent
     if probe == path and not path.is_dir():
-        raise FkBenchError(f"{what} {path}: exists and is not a folder")
+        kind = "a file" if path.is_file() else "a FIFO, socket or device"
+        raise FkBenchError(f"{what} {path}: exists and is not a folder (it is {kind}); give a folder")
     if not probe.is_dir():
         raise FkBenchError(f"{what} {path}: {probe} is a file, not a folder")
     if not os.access(probe, os.W_OK | os.X_OK):

@@ -81,6 +81,14 @@ def positive_float(text: str) -> float:
     return value
 
 
+def check_output_folder(path: Path, flag: str) -> Path:
+    """``path`` can be the output folder ``flag`` names (checked before any work): not too long, no file,
+    FIFO or device, writable; else one line naming the flag and the fix."""
+    from fk_bench.files import check_writable_dir
+
+    return check_writable_dir(path, flag)
+
+
 def add_model_and_data_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of every command that runs a model on questions (eval, report): the fields of a RunSpec."""
     parser.add_argument("--model", default="embedded", help="a zoo name (see 'fk-bench models'), a local Hugging Face directory or a Hub id")
@@ -99,9 +107,12 @@ def add_model_and_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_inputs(args: argparse.Namespace, filter_threshold: float | None = None) -> tuple[AnswerGroups, Questions, LoadedModel, RunSpec]:
+def load_inputs(
+    args: argparse.Namespace, filter_threshold: float | None = None, before_load: Callable[[RunSpec], object] | None = None
+) -> tuple[AnswerGroups, Questions, LoadedModel, RunSpec]:
     """Answer groups, questions, the run spec and the model from the shared options, cheapest first so bad
-    input fails fast; the spec is built here, once, with the device and dtype resolved."""
+    input fails fast; the spec is built here, once, with the device and dtype resolved. ``before_load(spec)``
+    runs before the model loads: checks of what would fail after the work (the output folder)."""
     from fk_bench.answers import load_answer_groups
     from fk_bench.data import load_questions
     from fk_bench.models import load_model, resolve_device, resolve_dtype
@@ -123,5 +134,7 @@ def load_inputs(args: argparse.Namespace, filter_threshold: float | None = None)
         answer_map=groups.name,
         filter_threshold=DEFAULT_FILTER_THRESHOLD if filter_threshold is None else filter_threshold,
     )
+    if before_load is not None:
+        before_load(spec)
     loaded = load_model(spec.model, device=spec.device, dtype=spec.dtype)
     return groups, questions, loaded, spec

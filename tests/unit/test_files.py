@@ -157,7 +157,7 @@ def test_cli_refuses_a_dangling_out_before_loading_the_model(tmp_path, capsys):
     os.symlink(tmp_path / "gone", tmp_path / "out")
     assert main(["eval", "--model", str(tmp_path / "no-model-here"), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert "output folder" in err and "is a symlink to" in err and "which does not exist" in err
+    assert "--out" in err and "is a symlink to" in err and "which does not exist" in err
     assert "no-model-here" not in err, "the output folder is checked first"
 
 
