@@ -25,7 +25,7 @@ from fk_bench.metrics import METRICS
 from fk_bench.pages import plain_text, plotly_js, safe_url
 from fk_bench.pages.browser import dump_dom, find_chromium
 from fk_bench.results import read_results
-from fk_bench.zoo_run import DEFAULT_PER_RELATION
+from fk_bench.models.zoo_run import DEFAULT_PER_RELATION
 
 RELATIONS = ("capital_of", "currency_of")
 V1_FILE = Path(__file__).parents[1] / "data" / "results_v1_paris.json"
@@ -256,7 +256,7 @@ def test_page_in_headless_chromium(results_dir, tmp_path):
 
 
 def test_zoo_slice_is_whole_facts_in_every_wording_the_same_per_relation():
-    from fk_bench.zoo_run import zoo_slice
+    from fk_bench.models.zoo_run import zoo_slice
 
     questions = zoo_slice(12)
     table = questions.to_pandas()
@@ -398,3 +398,35 @@ def test_hostile_page_in_headless_chromium(hostile_board):
     assert attrs["data-js-errors"] == "0" and attrs["data-rendered"] == attrs["data-expected"] != "0"
     assert_inert(dom)
     assert [e for e in elements(dom) if e[0] == "a" and not any(n == "href" for n, _ in e[1])] == [], "plotly drew no link (svg a) from a name"
+
+
+def test_zoo_resume_keeps_only_a_sound_run_of_the_same_spec_in_its_own_folder(tmp_path, tiny_model, capsys, monkeypatch):
+    from fk_bench.files import STAGING_PREFIX
+
+    out = tmp_path / "results"
+    args = ["zoo", "run", "--out", str(out), "--models", str(tiny_model.path), "--per-relation", "2", "--formats", "plain"]
+    assert main(args) == 0
+    (folder,) = [p for p in out.iterdir() if p.is_dir()]
+    assert folder.name.endswith("--paraphrase--first2-per-relation")
+    capsys.readouterr()
+    # A killed write's staging folder holds the only copy: --resume must not keep what will vanish with it.
+    staging = out / f"{STAGING_PREFIX}{folder.name}-x"
+    folder.rename(staging)
+    assert main([*args, "--resume"]) == 0
+    assert "kept" not in capsys.readouterr().out and (folder / "results.json").is_file()
+    # Another spec in the run's folder: refused before any model loads, --resume or not; --overwrite replaces it.
+    data = json.loads((folder / "results.json").read_text())
+    data["spec"]["filter_threshold"] = 0.5
+    changed = json.dumps(data)
+    (folder / "results.json").write_text(changed)
+    import fk_bench.results as results
+
+    monkeypatch.setattr(results, "verify", lambda result: None)
+    for extra in ([], ["--resume"]):
+        assert main([*args, *extra]) == 2
+        err = capsys.readouterr().err
+        assert "holds a run of another spec" in err and "filter_threshold" in err and "--overwrite" in err
+        assert (folder / "results.json").read_text() == changed
+    monkeypatch.undo()
+    assert main([*args, "--overwrite"]) == 0
+    assert json.loads((folder / "results.json").read_text())["spec"]["filter_threshold"] == 0.1
