@@ -411,16 +411,17 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"holds {name}, not a number strict JSON allows")
 
 
-def loads_strict(text: str, where: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+def loads_strict(text: str, where: str, max_depth: int = MAX_JSON_DEPTH, allow_nan: bool = False) -> Any:
     """Parse ``text`` as strict JSON, or raise one :class:`FkBenchError` line naming ``where`` and why: duplicate
-    keys (never "the last one wins"), ``NaN``/``Infinity``, nesting deeper than ``max_depth`` (checked
-    before parsing), invalid JSON. A leading UTF-8 BOM is accepted."""
+    keys (never "the last one wins"), ``NaN``/``Infinity`` (``allow_nan``: only for files of other tools
+    that write them, lm-eval's), nesting deeper than ``max_depth`` (checked before parsing), invalid JSON.
+    A leading UTF-8 BOM is accepted."""
     text = text.removeprefix("\ufeff")
     depth = _json_depth(text)
     if depth > max_depth:
         raise FkBenchError(f"{where}: nested {depth} levels deep, more than the {max_depth} fk-bench reads; not a file fk-bench wrote")
     try:
-        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        return json.loads(text, object_pairs_hook=_unique_keys, **({} if allow_nan else {"parse_constant": _no_constant}))
     except json.JSONDecodeError as err:
         raise FkBenchError(f"{where}: not valid JSON ({err})") from None
     except ValueError as err:
@@ -429,7 +430,9 @@ def loads_strict(text: str, where: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
         raise FkBenchError(f"{where}: nested too deeply to read") from None
 
 
-def read_json(path: str | Path, what: str = "JSON file", max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH) -> Any:
+def read_json(
+    path: str | Path, what: str = "JSON file", max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH, allow_nan: bool = False
+) -> Any:
     """The one reader of every JSON file fk-bench reads (results, answer maps, specs, reports): strict
     (:func:`loads_strict`), UTF-8 (a BOM accepted, anything else named), at most ``max_bytes`` (checked
     before reading). Any problem is one :class:`FkBenchError` line naming ``what`` and the file."""
@@ -442,4 +445,4 @@ def read_json(path: str | Path, what: str = "JSON file", max_bytes: int = MAX_JS
         raise FkBenchError(f"{what} {path}: cannot be read ({err.strerror or err})") from None
     if size > max_bytes:
         raise FkBenchError(f"{what} {path}: {size:,} bytes, more than the {max_bytes:,} fk-bench reads")
-    return loads_strict(read_text(path, what), f"{what} {path}", max_depth)
+    return loads_strict(read_text(path, what), f"{what} {path}", max_depth, allow_nan)

@@ -80,6 +80,9 @@ def results_dir(tmp_path_factory, tiny_model):
     for fmt in ("plain", "fewshot"):
         result = evaluate(tiny_model, questions, DEFAULT_GROUPS, progress=False, prompt_format=fmt, **({"fewshot_k": 2} if fmt == "fewshot" else {}))
         write_results(result, root / "native")
+        if fmt == "plain":  # an interp report of this run beside it, and one of another spec (2 questions) under reports/
+            write_report(root / "native" / result.run_name, result.spec)
+            write_report(root / "reports" / result.run_name, result.spec.model_copy(update={"dataset": questions.dataset.model_copy(update={"limit": 2})}))
     # A results.json as fk-bench 0.1 wrote it before it recorded its settings: refused by name, never ranked.
     write_json(root / "ancient" / "results.json", {"fk_bench_version": "0.1.0", "model": {"name": "x"}, "summary": {"accuracy": 0.5}})
     # A version-1 result (fk-bench 0.1 with settings): upgraded on reading, a group of its own (dataset 1.0.0, paris).
@@ -100,9 +103,18 @@ def results_dir(tmp_path_factory, tiny_model):
     write_json(root / "lm_eval" / "foreign" / "results_y.json", {"hello": 1})
     write_json(root / "lm_eval" / "array" / "results_z.json", [1, 2])
     (root / "lm_eval" / "odd" / "results.json").mkdir(parents=True)  # a folder named like a result
-    write_json(root / "native" / tiny_model.name / "report.html", "<html></html>")
     write_json(root / "reports" / "big-model" / "report.html", "<html></html>")
     return root
+
+
+def write_report(folder, spec) -> None:
+    """An interp report's two files as ``fk-bench report`` writes them: report.json records the run's spec."""
+    write_json(folder / "report.html", "<html></html>")
+    write_json(folder / "report.json", {"run": {"spec": spec.model_dump(mode="json")}})
+
+
+PLAIN_RUN = "--first8"
+"""The native plain run's folder is the model's name and this (its slice of 8 questions)."""
 
 
 def collect(*paths, **kwargs) -> tuple[pd.DataFrame, str]:
@@ -135,23 +147,25 @@ def test_rows_are_grouped_by_the_questions_they_were_scored_on(results_dir, tiny
     assert tuple(ranked.iloc[0][["paired_accuracy", "accuracy"]]) >= tuple(ranked.iloc[1][["paired_accuracy", "accuracy"]])
     old = table[table["group"] == 3].iloc[0]
     assert (old["config"], old["version"]) == ("paris", "1.0.0") and math.isnan(old["paired_accuracy"]) and old["accuracy"] >= 0
-    assert native.iloc[1]["report"].endswith("report.html")
-    assert pd.isna(big["report"]), "reports elsewhere are linked only when their folder is given"
-    linked, _ = collect(results_dir / "lm_eval", results_dir / "reports")
-    assert linked[linked["model"] == "big-model"].iloc[0]["report"].endswith("reports/big-model/report.html")
-    linked, _ = collect(results_dir / "lm_eval", reports=[results_dir / "reports"])
-    assert linked[linked["model"] == "big-model"].iloc[0]["report"].endswith("reports/big-model/report.html")
+    assert native.iloc[1]["report"].endswith(f"native/{tiny_model.name}{PLAIN_RUN}/report.html"), "the report of this very run"
+    assert pd.isna(native.iloc[0]["report"]), "the fewshot run has no report of its spec"
+    assert pd.isna(big["report"]), "an lm-eval run records no run spec: no report is its"
+    linked, warned = collect(results_dir / "native", results_dir / "lm_eval", reports=[results_dir / "reports"])
+    assert "reports/big-model/report.html: not linked, no report.json" in warned
+    plain = linked[(linked["harness"] == "fk-bench") & (linked["prompt_format"] == "plain")].iloc[0]
+    assert plain["report"].endswith(f"native/{tiny_model.name}{PLAIN_RUN}/report.html"), "never the report of a 2-question run"
+    assert linked[linked["harness"] == "lm-eval"]["report"].isna().all()
 
 
 def test_n_pass_filter_is_recounted_at_the_leaderboards_threshold(results_dir, tiny_model):
-    rows = {t: collect_rows([results_dir / "native" / tiny_model.name], threshold=t).iloc[0] for t in (-1.0, 1.0)}
+    rows = {t: collect_rows([results_dir / "native" / f"{tiny_model.name}{PLAIN_RUN}"], threshold=t).iloc[0] for t in (-1.0, 1.0)}
     assert rows[-1.0]["n_pass_filter"] == rows[-1.0]["accuracy"] * 8
     assert rows[1.0]["n_pass_filter"] == 0
 
 
 def test_the_same_run_twice_is_one_row(results_dir, tmp_path, tiny_model):
-    shutil.copytree(results_dir / "native" / tiny_model.name, tmp_path / "copy")
-    table, warned = collect(results_dir / "native" / tiny_model.name, tmp_path / "copy")
+    shutil.copytree(results_dir / "native" / f"{tiny_model.name}{PLAIN_RUN}", tmp_path / "copy")
+    table, warned = collect(results_dir / "native" / f"{tiny_model.name}{PLAIN_RUN}", tmp_path / "copy")
     assert len(table) == 1 and "same model and settings" in warned
 
 
@@ -167,17 +181,17 @@ def test_outputs_carry_the_same_rows_and_settings(results_dir, suffix, tiny_mode
             csv.columns
         )
         assert list(csv[csv["group"] == 1]["model"]) == ["big-model", "tied", "small-model"]
-        assert set(csv["report"].dropna()) == {f"native/{tiny_model.name}/report.html"}, "links are relative to the output"
+        assert set(csv["report"].dropna()) == {f"native/{tiny_model.name}{PLAIN_RUN}/report.html"}, "links are relative to the output"
         return
     for needle in ("big-model", "tied", "small-model", "fewshot (k=2)", "first 10 per relation", "first 8", "float32"):
         assert needle in text
     assert "fk-bench leaderboard " in text, "the command that regenerates it"
     if suffix == ".md":
         assert len(re.findall(r"^\| \d+ \|", text, flags=re.M)) == 5
-        assert f"[report](native/{tiny_model.name}/report.html)" in text
+        assert f"[report](native/{tiny_model.name}{PLAIN_RUN}/report.html)" in text
     else:
         assert text.count("<tr>") - text.count("<thead>") >= 5
-        assert f'href="native/{tiny_model.name}/report.html"' in text
+        assert f'href="native/{tiny_model.name}{PLAIN_RUN}/report.html"' in text
         for metric in METRICS.values():
             assert str(escape(metric.description)) in text
         rows = {re.search(r"<td>([\w-]+)</td>", row).group(1): row for row in re.findall(r"<tr>\n<td class=\"num\".*?</tr>", text, flags=re.S)}
@@ -359,7 +373,7 @@ def test_a_javascript_folder_is_never_a_live_link(hostile_board):
     out, _table, _ = hostile_board
     page = out.read_text().replace(plotly_js(), "")
     hrefs = [html_module.unescape(h) for h in re.findall(r'href="([^"]*)"', page)]
-    assert "javascript%3Aalert%28document.domain%29/report.html" in hrefs, "the report is still linked, as the relative path it is"
+    assert "javascript%3Aalert%28document.domain%29/report.html" not in hrefs, "an lm-eval run records no spec: no report is linked"
     assert any(h.startswith("javascript%3Aalert%28document.domain%29/results_") for h in hrefs)
     assert all(safe_url(h) == h for h in hrefs)
     assert "javascript:" not in "".join(hrefs).lower()
