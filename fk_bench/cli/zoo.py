@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from fk_bench.cli._options import batch_size, positive_int
-from fk_bench.spec import DEFAULT_BATCH_SIZE, DEFAULT_FEWSHOT_K, DTYPES, PROMPT_FORMATS
 from fk_bench.models.zoo_run import DEFAULT_PER_RELATION, ZOO_MODELS
+from fk_bench.spec import DEFAULT_BATCH_SIZE, DEFAULT_FEWSHOT_K, DTYPES, PROMPT_FORMATS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

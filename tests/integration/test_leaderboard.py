@@ -22,10 +22,10 @@ from fk_bench.evaluation import evaluate, write_results
 from fk_bench.leaderboard import collect_rows, render
 from fk_bench.leaderboard.collect import DISPLAY_METRICS
 from fk_bench.metrics import METRICS
+from fk_bench.models.zoo_run import DEFAULT_PER_RELATION
 from fk_bench.pages import plain_text, plotly_js, safe_url
 from fk_bench.pages.browser import dump_dom, find_chromium
 from fk_bench.results import read_results
-from fk_bench.models.zoo_run import DEFAULT_PER_RELATION
 
 RELATIONS = ("capital_of", "currency_of")
 V1_FILE = Path(__file__).parents[1] / "data" / "results_v1_paris.json"
@@ -82,7 +82,8 @@ def results_dir(tmp_path_factory, tiny_model):
         write_results(result, root / "native")
         if fmt == "plain":  # an interp report of this run beside it, and one of another spec (2 questions) under reports/
             write_report(root / "native" / result.run_name, result.spec)
-            write_report(root / "reports" / result.run_name, result.spec.model_copy(update={"dataset": questions.dataset.model_copy(update={"limit": 2})}))
+            two = questions.dataset.model_copy(update={"limit": 2})
+            write_report(root / "reports" / result.run_name, result.spec.model_copy(update={"dataset": two}))
     # A results.json as fk-bench 0.1 wrote it before it recorded its settings: refused by name, never ranked.
     write_json(root / "ancient" / "results.json", {"fk_bench_version": "0.1.0", "model": {"name": "x"}, "summary": {"accuracy": 0.5}})
     # A version-1 result (fk-bench 0.1 with settings): upgraded on reading, a group of its own (dataset 1.0.0, paris).
