@@ -137,7 +137,8 @@ def units(data: dict) -> list[tuple[str, list[str]]]:
             return [leaf for member in members for leaf in leaves(member, seen | {name})]
 
         members = {member for subtasks in groups.values() for member in subtasks}
-        tops = [name for name in groups if name.startswith(TASK_PREFIX) and name not in members and name in results]
+        alone = [name for name in scored if name not in members and name not in groups]  # tasks run on their own
+        tops = [name for name in [*groups, *alone] if name.startswith(TASK_PREFIX) and name not in members and name in results]
         return [(name, leaves(name)) for name in sorted(tops)]
     found = []
     if TASK_PREFIX in results:

@@ -171,10 +171,11 @@ def test_the_same_run_twice_is_one_row(results_dir, tmp_path, tiny_model):
 
 
 @pytest.mark.parametrize("suffix", [".md", ".csv", ".html"])
-def test_outputs_carry_the_same_rows_and_settings(results_dir, suffix, tiny_model):
+def test_outputs_carry_the_same_rows_and_settings(results_dir, suffix, tiny_model, capsys):
     out = results_dir / f"board{suffix}"
-    with pytest.warns(UserWarning):
-        assert main(["leaderboard", str(results_dir / "native"), str(results_dir / "lm_eval"), "--out", str(out)]) == 0
+    assert main(["leaderboard", str(results_dir / "native"), str(results_dir / "lm_eval"), "--out", str(out)]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if line.startswith("fk-bench: warning: ")]
+    assert any("broken/results_x.json: skipped, " in line for line in warned), "each skipped file: one line naming it and why"
     text = out.read_text()
     if suffix == ".csv":
         csv = pd.read_csv(out)
@@ -218,9 +219,9 @@ def test_bad_outputs_and_inputs(tmp_path, capsys):
     with pytest.raises(FkBenchError, match=r"b.txt: leaderboard output must end in .md, .csv or .html"):
         render(pd.DataFrame(), tmp_path / "b.txt")
     (tmp_path / "results_z.json").write_text("[]")
-    with pytest.warns(UserWarning):
-        assert main(["leaderboard", str(tmp_path), "--out", str(tmp_path / "b.md")]) == 2
-    assert "no readable results" in capsys.readouterr().err
+    assert main(["leaderboard", str(tmp_path), "--out", str(tmp_path / "b.md")]) == 2
+    err = capsys.readouterr().err
+    assert "no readable results" in err and "fk-bench: warning: " in err and "results_z.json: skipped" in err
     (tmp_path / "dir.md").mkdir()
     assert main(["leaderboard", str(tmp_path), "--out", str(tmp_path / "dir.md")]) == 2
     assert "is a folder" in capsys.readouterr().err
@@ -312,8 +313,7 @@ def test_zoo_run_on_a_tiny_model_then_the_leaderboard_renders_it(tmp_path, tiny_
 @pytest.mark.skipif(find_chromium() is None, reason="chromium is not installed (Debian package chromium; .ci/run installs it)")
 def test_screenshot_of_the_page(results_dir, tmp_path, capsys):
     args = ["leaderboard", str(results_dir / "lm_eval"), "--out", str(tmp_path / "board.html"), "--screenshot", str(tmp_path / "img" / "board.png")]
-    with pytest.warns(UserWarning):
-        assert main(args) == 0
+    assert main(args) == 0
     assert (tmp_path / "img" / "board.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main([*args[:2], "--out", str(tmp_path / "board.md"), "--screenshot", "x.png"]) == 2
     assert "--screenshot needs an .html --out" in capsys.readouterr().err
@@ -445,3 +445,51 @@ def test_zoo_resume_keeps_only_a_sound_run_of_the_same_spec_in_its_own_folder(tm
     monkeypatch.undo()
     assert main([*args, "--overwrite"]) == 0
     assert json.loads((folder / "results.json").read_text())["spec"]["filter_threshold"] == 0.1
+
+
+def test_one_bad_file_never_takes_the_board_down(results_dir, tmp_path, capsys, tiny_model):
+    """Each hostile file is skipped with one warning line naming it and why; the good rows are ranked;
+    --strict stops at the first one; nothing usable left is exit 2."""
+    good = results_dir / "native" / f"{tiny_model.name}{PLAIN_RUN}" / "results.json"
+    bad = tmp_path / "bad"
+    cases = {
+        "nested": "[" * 100_000 + "]" * 100_000,
+        "dupkey": '{"schema_version": 2, "schema_version": 2}',
+        "nan": good.read_text().replace('"accuracy": ', '"accuracy": NaN, "x": ', 1),
+        "latin1": good.read_bytes().replace(b'"spec"', b'"sp\xe9c"', 1),
+        "future": good.read_text().replace('"schema_version": 2', '"schema_version": 9', 1),
+        "tampered": good.read_text().replace('"n_pairs": ', '"n_pairs": 1000 + ', 1),
+        "empty": "",
+    }
+    for name, content in cases.items():
+        (bad / name).mkdir(parents=True)
+        target = bad / name / "results.json"
+        target.write_bytes(content) if isinstance(content, bytes) else target.write_text(content)
+    out = tmp_path / "board.csv"
+    assert main(["leaderboard", str(bad), str(good), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert "Traceback" not in err and len(lines) == len(cases), "one line per bad file"
+    for name in cases:
+        assert sum(f"/{name}/results.json: skipped, " in line for line in lines) == 1
+    assert "nested 100000 levels deep" in err and "duplicate key" in err and "not UTF-8" in err and "schema version 9" in err
+    assert len(pd.read_csv(out)) == 1
+    assert main(["leaderboard", str(bad), str(good), "--out", str(out), "--strict"]) == 2
+    assert "--strict" in capsys.readouterr().err
+    assert main(["leaderboard", str(bad), "--out", str(tmp_path / "none.csv")]) == 2
+    assert "no readable results" in capsys.readouterr().err and not (tmp_path / "none.csv").exists()
+
+
+def test_leaderboard_outputs_are_checked_before_any_result_is_read(results_dir, tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text("# my notes\n")
+    args = ["leaderboard", str(results_dir / "native")]
+    assert main([*args, "--out", str(readme)]) == 2
+    assert "not a leaderboard fk-bench wrote" in capsys.readouterr().err and readme.read_text() == "# my notes\n"
+    assert main([*args, "--out", str(tmp_path / "board.html"), "--screenshot", str(tmp_path / "x.txt")]) == 2
+    assert "ending in .png" in capsys.readouterr().err and not (tmp_path / "board.html").exists()
+    assert main([*args, "--out", str(tmp_path / ("n" * 300 + ".md"))]) == 2
+    assert "choose a shorter" in capsys.readouterr().err
+    assert main([*args, "--out", str(readme), "--overwrite"]) == 0
+    assert readme.read_text().startswith("# fk-bench leaderboard")
+    assert main([*args, "--out", str(readme)]) == 0, "a leaderboard it wrote is replaced"

@@ -130,3 +130,56 @@ def test_staging_folders_of_interrupted_writes_are_not_read(tmp_path):
         (tmp_path / folder / "results.json").write_text(result.to_json())
     table = collect_rows([tmp_path])
     assert len(table) == 1 and table.iloc[0]["source"] == str(tmp_path / "run" / "results.json")
+
+
+@pytest.mark.parametrize(
+    ("config", "env", "shown"),
+    [
+        ({"device": "cuda:0"}, "PyTorch version: 2.9\nIs CUDA available: False\n", "cpu"),  # lm-eval's default, on a CPU machine
+        ({"device": "cuda:0"}, "Is CUDA available: True", "cuda:0"),
+        ({"device": "cuda:0"}, None, "n/a"),
+        ({"device": None}, "Is CUDA available: False", "cpu"),
+        ({"device": None}, None, "n/a"),
+        ({"device": None, "model_args": "pretrained=x,device=cpu"}, None, "cpu"),
+        ({"device": "mps"}, None, "mps"),
+    ],
+)
+def test_lm_eval_rows_show_the_device_the_run_used(tmp_path, config, env, shown):
+    lm_eval_file(tmp_path, "fk_yesno_capital_of", pretty_env_info=env)
+    path = next(tmp_path.glob("results_*.json"))
+    data = json.loads(path.read_text())
+    data["config"] = {**data["config"], **config}
+    path.write_text(json.dumps(data))
+    assert collect_rows([tmp_path]).iloc[0]["device"] == shown
+
+
+def test_a_staging_folder_given_by_name_is_refused_and_strict_stops_at_the_first_skip(tmp_path):
+    from fk_bench.errors import FkBenchError
+    from fk_bench.files import STAGING_PREFIX
+
+    result = read_results(V1_FILE)
+    staging = tmp_path / f"{STAGING_PREFIX}run-abc123"
+    staging.mkdir()
+    (staging / "results.json").write_text(result.to_json())
+    (tmp_path / "good").mkdir()
+    (tmp_path / "good" / "results.json").write_text(result.to_json())
+    with pytest.warns(UserWarning, match="staging folder of an unfinished"):
+        table = collect_rows([staging, tmp_path / "good"])
+    assert len(table) == 1
+    with pytest.raises(FkBenchError, match="staging folder.*--strict"):
+        collect_rows([staging, tmp_path / "good"], strict=True)
+    with pytest.warns(UserWarning), pytest.raises(FkBenchError, match="no readable results"):
+        collect_rows([staging])
+
+
+@pytest.mark.parametrize("name", ["popularity:high", "x]y", "domain:geo", "a\nb"])
+def test_a_relation_name_that_would_fake_a_derived_column_is_refused(tmp_path, name):
+    data = restated(json.loads(read_results(V1_FILE).to_json()))
+    data["questions"] = [{**q, "relation": name} for q in data["questions"]]
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "results.json").write_text(json.dumps(restated(data)))
+    lm_eval_file(tmp_path / "lm", "fk_yesno_capital_of")
+    with pytest.warns(UserWarning, match="relation name .* reserve"):
+        table = collect_rows([tmp_path])
+    assert list(table["harness"]) == ["lm-eval"]
+    assert not any("popularity:high" in column for column in table.columns)
