@@ -265,7 +265,12 @@ def atomic_dir(target: str | Path, keep_existing: bool = False) -> Iterator[Path
         previous = staging.with_name(f"{staging.name}-previous")
         try:
             os.chmod(staging, _umask_mode(directory=True))
-            yield staging
+            try:
+                yield staging
+            except OSError as err:  # a full disk, most likely: the staging folder goes, the old target stays
+                raise FkBenchError(
+                    f"{target}: could not be written ({err.strerror or err}); nothing was replaced, its earlier files are as they were"
+                ) from None
             try:
                 _swap(target, staging, previous, keep_existing)
             except OSError as err:

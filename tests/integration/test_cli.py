@@ -183,3 +183,40 @@ def test_an_unreadable_results_file_in_the_folder_is_refused_not_replaced(tmp_pa
     code, err = run_cli(["eval", "--model", str(tiny_model.path), "--config", "paris", "--out", str(tmp_path / "out")], capsys)
     assert code == 2 and "cannot read" in err and "duplicate key" in err and "--overwrite" in err
     assert (folder / "results.json").read_text() == '{"schema_version": 2, "schema_version": 3}'
+
+
+def test_a_full_disk_while_writing_results_is_one_line_and_loses_nothing(tmp_path, capsys, tiny_model, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    out = tmp_path / "out"
+    args = ["eval", "--model", str(tiny_model.path), "--config", "paris", "--out", str(out), "--batch-size", "4"]
+    assert main(args) == 0
+    folder = out / f"{tiny_model.name}--paris"
+    (folder / "notes.txt").write_text("mine")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    real_write_text = Path.write_text
+
+    def full_disk(self, *a, **k):
+        if self.name == "results.json":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write_text(self, *a, **k)
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    code, err = run_cli(args, capsys)
+    err = err.splitlines()[-1]
+    assert code == 2 and err.startswith("fk-bench: error: ") and "No space left on device" in err and "earlier files are as they were" in err
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before, "every earlier file intact"
+    assert [p.name for p in out.iterdir() if p.name.startswith(".fk-bench-staging")] == []
+
+
+@pytest.mark.parametrize("out", [".", "fk_bench/dataset/sources/lre/new", "/"])
+def test_build_dataset_refuses_an_output_inside_its_own_input_before_work(capsys, monkeypatch, out):
+    import fk_bench.dataset.write as write
+
+    monkeypatch.setattr(write, "build_dataset", lambda *a, **k: pytest.fail("the build started"))
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    code, err = run_cli(["build-dataset", "--out", out], capsys)
+    assert code == 2 and "which the build reads; choose a folder outside it" in err

@@ -94,10 +94,12 @@ def test_result_pair_is_replaced_as_a_unit(result, tmp_path, monkeypatch):
     before = {name: (path.parent / name).read_bytes() for name in ("results.json", "questions.csv")}
 
     def fail(*args, **kwargs):
-        raise OSError("disk full")
+        import errno
+
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(type(result.frame), "to_csv", fail)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(FkBenchError, match=r"could not be written \(No space left on device\); nothing was replaced"):
         write_results(result, tmp_path)
     assert {name: (path.parent / name).read_bytes() for name in before} == before
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(STAGING_PREFIX)], "no staging folder left behind"
