@@ -220,3 +220,15 @@ def test_build_dataset_refuses_an_output_inside_its_own_input_before_work(capsys
     monkeypatch.chdir(Path(__file__).resolve().parents[2])
     code, err = run_cli(["build-dataset", "--out", out], capsys)
     assert code == 2 and "which the build reads; choose a folder outside it" in err
+
+
+def test_questions_csv_carries_dataset_text_inert_and_numbers_as_numbers(tmp_path, tiny_model):
+    import pandas as pd
+
+    rows = '"=HYPERLINK(""https://evil.example"",""x"")",yes\n@SUM(A1),no\n-1+2 is three?,no\n+cmd,yes\nIs Rome in Italy?,yes\n'
+    data = write(tmp_path / "evil.csv", "question,answer\n" + rows)
+    assert main(["eval", "--model", str(tiny_model.path), "--dataset", data, "--out", str(tmp_path / "out"), "--batch-size", "8"]) == 0
+    (csv,) = (tmp_path / "out").glob("*/questions.csv")
+    table = pd.read_csv(csv)
+    assert list(table["question"]) == ['\'=HYPERLINK("https://evil.example","x")', "'@SUM(A1)", "'-1+2 is three?", "'+cmd", "Is Rome in Italy?"]
+    assert pd.api.types.is_float_dtype(table["log_odds"]) and (table["log_odds"] < 0).any(), "negative numbers stay numbers"
