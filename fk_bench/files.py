@@ -426,7 +426,7 @@ def loads_strict(text: str, where: str, max_depth: int = MAX_JSON_DEPTH, allow_n
     if depth > max_depth:
         raise FkBenchError(f"{where}: nested {depth} levels deep, more than the {max_depth} fk-bench reads; not a file fk-bench wrote")
     try:
-        return json.loads(text, object_pairs_hook=_unique_keys, **({} if allow_nan else {"parse_constant": _no_constant}))
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=float if allow_nan else _no_constant)
     except json.JSONDecodeError as err:
         raise FkBenchError(f"{where}: not valid JSON ({err})") from None
     except ValueError as err:
@@ -436,12 +436,14 @@ def loads_strict(text: str, where: str, max_depth: int = MAX_JSON_DEPTH, allow_n
 
 
 def read_json(
-    path: str | Path, what: str = "JSON file", max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH, allow_nan: bool = False
+    path: str | Path, what: str = "JSON file", max_bytes: int | None = None, max_depth: int = MAX_JSON_DEPTH, allow_nan: bool = False
 ) -> Any:
     """The one reader of every JSON file fk-bench reads (results, answer maps, specs, reports): strict
     (:func:`loads_strict`), UTF-8 (a BOM accepted, anything else named), at most ``max_bytes`` (checked
-    before reading). Any problem is one :class:`FkBenchError` line naming ``what`` and the file."""
+    before reading; default :data:`MAX_JSON_BYTES`). Any problem is one :class:`FkBenchError` line naming
+    ``what`` and the file."""
     path = Path(path)
+    max_bytes = MAX_JSON_BYTES if max_bytes is None else max_bytes
     try:
         if path.exists() and not path.is_dir() and not path.is_file():
             raise FkBenchError(f"{what} {path}: is not a regular file (a FIFO or a device?); give a JSON file")
