@@ -289,6 +289,8 @@ def _recomputed(result: RunResult) -> dict[str, Any]:
     from fk_bench.pairs import groups_of
 
     rows = result.questions
+    if not rows:
+        raise ValueError("questions: none, but a result holds every question it scored")
     words = result.words
     is_true = np.asarray([word in result.answer_words["True"] for word in words])
     labels = np.asarray([row.answer for row in rows], dtype=bool)

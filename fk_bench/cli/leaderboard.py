@@ -49,10 +49,13 @@ LEADERBOARD_MARKERS = {".md": "# fk-bench leaderboard", ".html": "fk-bench leade
 def check_outputs(pages: list[Path], overwrite: bool) -> None:
     """Refuse, before any result is read, to replace a file the leaderboard did not write (a README, a result)."""
     from fk_bench.errors import FkBenchError
-    from fk_bench.files import check_path_length
+    from fk_bench.files import _broken_link, check_path_length
 
     for page in pages:
         check_path_length(page, "--out")
+        broken = _broken_link(page)
+        if broken:
+            raise FkBenchError(f"--out {page}: {broken}; choose another --out")
         if overwrite or not (page.exists() or page.is_symlink()):
             continue
         if not page.is_file():
