@@ -21,6 +21,7 @@ import errno
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -64,8 +65,7 @@ def _broken_link(path: Path) -> str | None:
     return None
 
 
-NAME_MAX_BYTES = 255
-"""The longest file name most filesystems take (ext4, xfs, btrfs, APFS, NTFS)."""
+NAME_MAX_BYTES = 255  # the longest file name most filesystems take (ext4, xfs, btrfs, APFS, NTFS)
 PATH_MAX_BYTES = 4096
 _ROOM_BYTES = 64
 """Kept free in a name and a path for what fk-bench adds: a staging prefix and suffix, a file name."""
@@ -382,19 +382,14 @@ MAX_JSON_BYTES = 256 * 1024 * 1024
 MAX_JSON_DEPTH = 64
 """The deepest nesting of arrays and objects read (results.json nests 5 deep): checked before parsing, so a
 pathological file is one error line, never a RecursionError."""
-_JSON_STRING: Any = None
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 
 
 def _json_depth(text: str) -> int:
     """The deepest nesting of ``[``/``{`` in the JSON ``text``, brackets inside strings not counted (vectorised:
     a few ms for a results.json)."""
-    import re
-
     import numpy as np
 
-    global _JSON_STRING
-    if _JSON_STRING is None:
-        _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
     brackets = re.sub(r"[^\[\]{}]+", "", _JSON_STRING.sub("", text))
     if not brackets:
         return 0

@@ -418,28 +418,6 @@ def read_results(path: str | Path) -> RunResult:
     return parse_results(read_json(path, "results file"), str(path))
 
 
-def check_run_folder(folder: str | Path, spec: RunSpec, overwrite: bool = False, flag: str = "--overwrite") -> None:
-    """Refuse to write a run of ``spec`` into ``folder`` when it holds a run of another spec (or a results
-    file that cannot be read), naming the differences and ``flag``, which replaces it. A run of the same spec
-    (``batch_size`` aside: it changes the cost, not the numbers) is replaced as before."""
-    folder = Path(folder)
-    path = folder / RESULTS_FILE
-    if overwrite or not (path.exists() or path.is_symlink()):
-        return
-    try:
-        existing = read_results(path).spec
-    except FkBenchError as err:
-        raise FkBenchError(
-            f"{folder}: holds a results.json fk-bench cannot read ({err}); add {flag} to replace it, or choose another --out"
-        ) from None
-    differences = spec.differences(existing)
-    if differences:
-        raise FkBenchError(
-            f"{folder}: holds a run of another spec (this run's vs the folder's: {'; '.join(differences)}); "
-            f"add {flag} to replace it, or choose another --out"
-        )
-
-
 def json_schema() -> str:
     """The JSON schema of results.json (what ``resources/results.schema.json`` holds)."""
     return json.dumps(RunResult.model_json_schema(), indent=1, sort_keys=True) + "\n"
@@ -451,7 +429,6 @@ __all__ = [
     "QuestionRow",
     "RunResult",
     "Summary",
-    "check_run_folder",
     "parse_results",
     "portable_path",
     "read_results",

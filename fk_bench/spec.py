@@ -178,18 +178,6 @@ class RunSpec(BaseModel):
             parts.append(f"answers-{slug(self.answer_map.rstrip('/').rsplit('/', 1)[-1].removesuffix('.json'))[:20]}-{tag(self.answer_map)}")
         return "--".join([model_name, *parts])
 
-    def differences(self, other: RunSpec, ignore: tuple[str, ...] = ("batch_size",)) -> list[str]:
-        """The settings where ``other`` differs from this spec, as ``field: this != other`` (``ignore``: what
-        changes the cost of a run, not its numbers)."""
-
-        def flat(spec: RunSpec) -> dict[str, object]:
-            data = spec.model_dump()
-            dataset = data.pop("dataset")
-            return {**{k: v for k, v in data.items() if k not in ignore}, **{f"dataset.{k}": v for k, v in dataset.items()}}
-
-        mine, theirs = flat(self), flat(other)
-        return [f"{key}: {mine[key]!r} != {theirs[key]!r}" for key in mine if mine[key] != theirs[key]]
-
     def prompt_label(self) -> str:
         """``plain``, ``fewshot (k=4)`` or ``chat``."""
         return self.prompt_format + (f" (k={self.fewshot_k})" if self.fewshot_k is not None else "")

@@ -33,7 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     from fk_bench.evaluation import write_results
     from fk_bench.models.loading import model_display_name
-    from fk_bench.results import check_run_folder
+    from fk_bench.run_folder import check_run_folder
 
     check_output_folder(args.out, "--out")
 

@@ -135,7 +135,7 @@ def run_zoo(
     from fk_bench.models import load_model, resolve_device, resolve_dtype
     from fk_bench.models.loading import dtype_name, model_display_name
     from fk_bench.models.zoo import zoo_model
-    from fk_bench.results import check_run_folder
+    from fk_bench.run_folder import check_run_folder
 
     results_dir = check_writable_dir(Path(out_dir), "zoo results folder")
     formats = list(dict.fromkeys(formats))
