@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fk_bench.errors import FkBenchError
-from fk_bench.files import read_text
 from fk_bench.spec import DEFAULT_ANSWER_MAP as DEFAULT_ANSWER_MAP_NAME
 
 DEFAULT_ANSWER_MAP: dict[str, list[str]] = {
@@ -84,12 +83,10 @@ class AnswerGroups:
     @classmethod
     def from_json(cls, path: str | Path) -> AnswerGroups:
         """Read a UTF-8 JSON file in the original study's format: ``{"True": [...], "False": [...]}``."""
+        from fk_bench.files import read_json
+
         path = Path(path)
-        try:
-            answer_map = json.loads(read_text(path, "answer map"))
-        except json.JSONDecodeError as err:
-            raise FkBenchError(f"{path}: not valid JSON ({err}); expected {_EXAMPLE}") from None
-        return cls.from_map(answer_map, source=str(path))
+        return cls.from_map(read_json(path, "answer map", max_bytes=1024 * 1024), source=str(path))
 
 
 DEFAULT_GROUPS = AnswerGroups.from_map(DEFAULT_ANSWER_MAP, source="default answer map")

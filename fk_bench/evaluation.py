@@ -17,6 +17,7 @@ from fk_bench.errors import FkBenchError
 from fk_bench.files import atomic_dir
 from fk_bench.metrics import PER_QUESTION_METRICS, by_popularity, passes_filter, question_metrics, summarize
 from fk_bench.models import LoadedModel
+from fk_bench.pages.tables import csv_safe
 from fk_bench.pair_index import groups_of
 from fk_bench.results import QUESTIONS_FILE, RESULTS_FILE, RunResult, portable_path
 from fk_bench.scoring import score_answer_words
@@ -171,6 +172,6 @@ def write_results(result: RunResult, out_dir: str | Path) -> Path:
     Other files in that folder (an interp report written there) are kept.
     """
     with atomic_dir(Path(out_dir) / result.run_name, keep_existing=True) as staging:
-        result.frame.to_csv(staging / QUESTIONS_FILE, index=False)
+        csv_safe(result.frame).to_csv(staging / QUESTIONS_FILE, index=False)  # dataset text never runs as a spreadsheet formula
         (staging / RESULTS_FILE).write_text(result.to_json(), encoding="utf-8")
     return Path(out_dir) / result.run_name / RESULTS_FILE

@@ -21,6 +21,7 @@ import errno
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -64,10 +65,31 @@ def _broken_link(path: Path) -> str | None:
     return None
 
 
-def check_writable_dir(path: str | Path, what: str = "output folder") -> Path:
-    """Fail at once (not after a long run) when ``path`` cannot be a folder we write into: a file, inside
-    a file, a dangling symlink or a symlink loop (itself or a folder above it), or not writable."""
+NAME_MAX_BYTES = 255  # the longest file name most filesystems take (ext4, xfs, btrfs, APFS, NTFS)
+PATH_MAX_BYTES = 4096
+_ROOM_BYTES = 64
+"""Kept free in a name and a path for what fk-bench adds: a staging prefix and suffix, a file name."""
+
+
+def check_path_length(path: str | Path, what: str = "path") -> None:
+    """Fail at once when ``path`` (or a name fk-bench makes beside it, such as its staging name) is longer
+    than the filesystem takes: one line, before any work, never an OSError after it."""
     path = Path(path)
+    for part in path.parts:
+        if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX_BYTES - _ROOM_BYTES:
+            raise FkBenchError(
+                f"{what} {str(path)[:80]}...: the name {part[:40]}... is longer than {NAME_MAX_BYTES - _ROOM_BYTES} bytes; choose a shorter one"
+            )
+    if len(str(path.absolute()).encode("utf-8", "surrogateescape")) > PATH_MAX_BYTES - 4 * _ROOM_BYTES:
+        raise FkBenchError(f"{what} {str(path)[:80]}...: longer than {PATH_MAX_BYTES - 4 * _ROOM_BYTES} bytes; choose a shorter path")
+
+
+def check_writable_dir(path: str | Path, what: str = "output folder") -> Path:
+    """Fail at once (not after a long run) when ``path`` cannot be a folder we write into: too long, a
+    file, a FIFO or device, inside a file, a dangling symlink or a symlink loop (itself or a folder above
+    it), or not writable."""
+    path = Path(path)
+    check_path_length(path, what)
     probe = path
     while True:
         problem = _broken_link(probe)
@@ -77,7 +99,8 @@ def check_writable_dir(path: str | Path, what: str = "output folder") -> Path:
             break
         probe = probe.parent
     if probe == path and not path.is_dir():
-        raise FkBenchError(f"{what} {path}: exists and is not a folder")
+        kind = "a file" if path.is_file() else "a FIFO, socket or device"
+        raise FkBenchError(f"{what} {path}: exists and is not a folder (it is {kind}); give a folder")
     if not probe.is_dir():
         raise FkBenchError(f"{what} {path}: {probe} is a file, not a folder")
     if not os.access(probe, os.W_OK | os.X_OK):
@@ -242,7 +265,12 @@ def atomic_dir(target: str | Path, keep_existing: bool = False) -> Iterator[Path
         previous = staging.with_name(f"{staging.name}-previous")
         try:
             os.chmod(staging, _umask_mode(directory=True))
-            yield staging
+            try:
+                yield staging
+            except OSError as err:  # a full disk, most likely: the staging folder goes, the old target stays
+                raise FkBenchError(
+                    f"{target}: could not be written ({err.strerror or err}); nothing was replaced, its earlier files are as they were"
+                ) from None
             try:
                 _swap(target, staging, previous, keep_existing)
             except OSError as err:
@@ -345,3 +373,78 @@ def read_text(path: str | Path, what: str = "file") -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise FkBenchError(f"{what} {path}: is not UTF-8 text (byte {err.start}: {raw[err.start : err.start + 1]!r}); save it as UTF-8") from None
+
+
+# ---------------------------------------------------------------- reading JSON strictly
+
+MAX_JSON_BYTES = 256 * 1024 * 1024
+"""The largest JSON file read (a full results.json is a few MB): a bigger one is refused before it is read."""
+MAX_JSON_DEPTH = 64
+"""The deepest nesting of arrays and objects read (results.json nests 5 deep): checked before parsing, so a
+pathological file is one error line, never a RecursionError."""
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+
+
+def _json_depth(text: str) -> int:
+    """The deepest nesting of ``[``/``{`` in the JSON ``text``, brackets inside strings not counted (vectorised:
+    a few ms for a results.json)."""
+    import numpy as np
+
+    brackets = re.sub(r"[^\[\]{}]+", "", _JSON_STRING.sub("", text))
+    if not brackets:
+        return 0
+    codes = np.frombuffer(brackets.encode("ascii"), dtype=np.uint8)
+    steps = np.where((codes == ord("[")) | (codes == ord("{")), 1, -1)
+    return int(np.cumsum(steps).max())
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"duplicate key {key!r} in one object")
+        seen[key] = value
+    return seen
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"holds {name}, not a number strict JSON allows")
+
+
+def loads_strict(text: str, where: str, max_depth: int = MAX_JSON_DEPTH, allow_nan: bool = False) -> Any:
+    """Parse ``text`` as strict JSON, or raise one :class:`FkBenchError` line naming ``where`` and why: duplicate
+    keys (never "the last one wins"), ``NaN``/``Infinity`` (``allow_nan``: only for files of other tools
+    that write them, lm-eval's), nesting deeper than ``max_depth`` (checked before parsing), invalid JSON.
+    A leading UTF-8 BOM is accepted."""
+    text = text.removeprefix("\ufeff")
+    depth = _json_depth(text)
+    if depth > max_depth:
+        raise FkBenchError(f"{where}: nested {depth} levels deep, more than the {max_depth} fk-bench reads; not a file fk-bench wrote")
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=float if allow_nan else _no_constant)
+    except json.JSONDecodeError as err:
+        raise FkBenchError(f"{where}: not valid JSON ({err})") from None
+    except ValueError as err:
+        raise FkBenchError(f"{where}: {err}") from None
+    except RecursionError:  # belt and braces: the depth check above comes first
+        raise FkBenchError(f"{where}: nested too deeply to read") from None
+
+
+def read_json(
+    path: str | Path, what: str = "JSON file", max_bytes: int | None = None, max_depth: int = MAX_JSON_DEPTH, allow_nan: bool = False
+) -> Any:
+    """The one reader of every JSON file fk-bench reads (results, answer maps, specs, reports): strict
+    (:func:`loads_strict`), UTF-8 (a BOM accepted, anything else named), at most ``max_bytes`` (checked
+    before reading; default :data:`MAX_JSON_BYTES`). Any problem is one :class:`FkBenchError` line naming
+    ``what`` and the file."""
+    path = Path(path)
+    max_bytes = MAX_JSON_BYTES if max_bytes is None else max_bytes
+    try:
+        if path.exists() and not path.is_dir() and not path.is_file():
+            raise FkBenchError(f"{what} {path}: is not a regular file (a FIFO or a device?); give a JSON file")
+        size = path.stat().st_size if path.is_file() else 0
+    except OSError as err:
+        raise FkBenchError(f"{what} {path}: cannot be read ({err.strerror or err})") from None
+    if size > max_bytes:
+        raise FkBenchError(f"{what} {path}: {size:,} bytes, more than the {max_bytes:,} fk-bench reads")
+    return loads_strict(read_text(path, what), f"{what} {path}", max_depth, allow_nan)

@@ -130,11 +130,39 @@ class RunSpec(BaseModel):
         return prompt_format(self.prompt_format)
 
     def run_name(self, model_name: str) -> str:
-        """The result folder's name: the model's, plus the prompt format when it is not the plain one, so
-        runs of one model under different prompts never overwrite each other."""
-        if self.prompt_format == DEFAULT_PROMPT_FORMAT:
-            return model_name
-        return f"{model_name}--{self.prompt_format}" + (f"-k{self.fewshot_k}" if self.fewshot_k is not None else "")
+        """The result folder's name: the model's, then one ``--part`` per setting that changes which
+        questions are asked or how they are scored and is not its default, so runs of different specs never
+        share a folder. The default run keeps the bare model name; e.g. ``<model>--fewshot-k4``,
+        ``<model>--chat``, ``<model>--paraphrase``, ``<model>--relation-capital_of--first20``,
+        ``<model>--bfloat16``, ``<model>--data-my_set-1a2b3c4d``, ``<model>--answers-5e6f7a8b``."""
+        import hashlib
+        import re
+
+        def slug(text: str) -> str:
+            return re.sub(r"[^A-Za-z0-9_.]+", "_", text).strip("._")[:40] or "x"
+
+        def tag(text: str) -> str:
+            return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+        data = self.dataset
+        parts = []
+        if self.prompt_format != DEFAULT_PROMPT_FORMAT:
+            parts.append(self.prompt_format + (f"-k{self.fewshot_k}" if self.fewshot_k is not None else ""))
+        if data.id != PACKAGED_DATASET:
+            parts.append(f"data-{slug(data.id.rstrip('/').rsplit('/', 1)[-1])}-{tag(data.id)}")
+        if data.config not in (DEFAULT_CONFIG, None):
+            parts.append(slug(data.config))
+        if data.split not in (DEFAULT_SPLIT, None):
+            parts.append(f"split-{slug(data.split)}")
+        if data.relation is not None:
+            parts.append(f"relation-{slug(data.relation)}")
+        if data.limit is not None:
+            parts.append(f"first{data.limit}" + ("-per-relation" if data.limit_per_relation else ""))
+        if self.dtype != "float32":
+            parts.append(self.dtype)
+        if self.answer_map != DEFAULT_ANSWER_MAP:
+            parts.append(f"answers-{slug(self.answer_map.rstrip('/').rsplit('/', 1)[-1].removesuffix('.json'))[:20]}-{tag(self.answer_map)}")
+        return "--".join([model_name, *parts])
 
     def prompt_label(self) -> str:
         """``plain``, ``fewshot (k=4)`` or ``chat``."""

@@ -81,6 +81,33 @@ def positive_float(text: str) -> float:
     return value
 
 
+def check_input_path(value: str | Path | None, flag: str) -> None:
+    """Refuse at once an input that is a FIFO, socket or device (reading one would wait forever), or a
+    path too long to exist; anything else is left to the reader that knows what it needs."""
+    import stat
+
+    from fk_bench.errors import FkBenchError
+    from fk_bench.files import check_path_length
+
+    if value is None:
+        return
+    check_path_length(value, flag)
+    try:
+        mode = Path(value).expanduser().stat().st_mode
+    except OSError:
+        return  # absent (a Hub id, a typo): the reader names it
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise FkBenchError(f"{flag} {value}: is a FIFO, socket or device, not a file or folder; give a file or folder")
+
+
+def check_output_folder(path: Path, flag: str) -> Path:
+    """``path`` can be the output folder ``flag`` names (checked before any work): not too long, no file,
+    FIFO or device, writable; else one line naming the flag and the fix."""
+    from fk_bench.files import check_writable_dir
+
+    return check_writable_dir(path, flag)
+
+
 def add_model_and_data_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of every command that runs a model on questions (eval, report): the fields of a RunSpec."""
     parser.add_argument("--model", default="embedded", help="a zoo name (see 'fk-bench models'), a local Hugging Face directory or a Hub id")
@@ -99,15 +126,20 @@ def add_model_and_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_inputs(args: argparse.Namespace, filter_threshold: float | None = None) -> tuple[AnswerGroups, Questions, LoadedModel, RunSpec]:
+def load_inputs(
+    args: argparse.Namespace, filter_threshold: float | None = None, before_load: Callable[[RunSpec], object] | None = None
+) -> tuple[AnswerGroups, Questions, LoadedModel, RunSpec]:
     """Answer groups, questions, the run spec and the model from the shared options, cheapest first so bad
-    input fails fast; the spec is built here, once, with the device and dtype resolved."""
+    input fails fast; the spec is built here, once, with the device and dtype resolved. ``before_load(spec)``
+    runs before the model loads: checks of what would fail after the work (the output folder)."""
     from fk_bench.answer_groups import load_answer_groups
     from fk_bench.data import load_questions
     from fk_bench.models import load_run_model
     from fk_bench.spec import DEFAULT_FILTER_THRESHOLD, RunSpec
     from fk_bench.torch_settings import spec_names
 
+    for flag, value in (("--model", args.model), ("--dataset", args.dataset), ("--answer-map", args.answer_map)):
+        check_input_path(value, flag)
     device, dtype = spec_names(args.device, args.dtype)
     groups = load_answer_groups(args.answer_map)
     questions = load_questions(args.dataset, split=args.split, config=args.config, relation=args.relation, limit=args.limit)
@@ -122,5 +154,7 @@ def load_inputs(args: argparse.Namespace, filter_threshold: float | None = None)
         answer_map=groups.name,
         filter_threshold=DEFAULT_FILTER_THRESHOLD if filter_threshold is None else filter_threshold,
     )
+    if before_load is not None:
+        before_load(spec)
     loaded = load_run_model(spec)
     return groups, questions, loaded, spec

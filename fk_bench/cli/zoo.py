@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from fk_bench.cli._options import batch_size, positive_int
+from fk_bench.models.zoo_run import DEFAULT_PER_RELATION, ZOO_MODELS
 from fk_bench.spec import DEFAULT_BATCH_SIZE, DEFAULT_FEWSHOT_K, DTYPES, PROMPT_FORMATS
-from fk_bench.zoo_run import DEFAULT_PER_RELATION, ZOO_MODELS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -39,7 +39,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--dtype", choices=DTYPES, default=None, help="weights' dtype (default: see 'fk-bench models')")
     run.add_argument("--device", default=None)
     run.add_argument("--batch-size", type=batch_size, default=DEFAULT_BATCH_SIZE)
-    run.add_argument("--resume", action="store_true", help="keep results already in OUT made with the same run spec")
+    run.add_argument("--resume", action="store_true", help="keep results already in OUT/<run>/ made with the same run spec")
+    run.add_argument("--overwrite", action="store_true", help="replace a run folder even when it holds a run of another spec")
     run.set_defaults(func=run_zoo)
 
 
@@ -64,8 +65,10 @@ def _command(args: argparse.Namespace) -> str:
 
 
 def run_zoo(args: argparse.Namespace) -> None:
-    from fk_bench.zoo_run import run_zoo, timing_table
+    from fk_bench.cli._options import check_output_folder
+    from fk_bench.models.zoo_run import run_zoo, timing_table
 
+    check_output_folder(args.out, "--out")
     start = time.perf_counter()
     runs = run_zoo(
         args.out,
@@ -77,6 +80,7 @@ def run_zoo(args: argparse.Namespace) -> None:
         device=args.device,
         batch_size=args.batch_size,
         resume=args.resume,
+        overwrite=args.overwrite,
     )
     print(timing_table(runs, time.perf_counter() - start))
     print(f"ran: {_command(args)}\nrender: fk-bench leaderboard {shlex.quote(str(args.out))} --out leaderboard.html")

@@ -3,8 +3,8 @@
 - :mod:`~fk_bench.leaderboard.collect` reads result files into rows, grouped by the questions they
   were scored on and ranked by paired accuracy;
 - :mod:`~fk_bench.leaderboard.render` writes them as Markdown, CSV or an HTML page;
-- :mod:`~fk_bench.leaderboard.run` runs every zoo model under each prompt format on one fixed slice of
-  the test split (``fk-bench leaderboard --run-zoo``), the repository's ``leaderboard/``.
+- :mod:`fk_bench.models.zoo_run` runs every zoo model under each prompt format on one fixed slice of
+  the test split (``fk-bench zoo run``), the repository's ``leaderboard/``.
 """
 
 from fk_bench.leaderboard.collect import collect_rows

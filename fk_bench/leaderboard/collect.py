@@ -1,15 +1,18 @@
 """Read fk-bench (``results.json``) and lm-eval (``results_*.json``) result files into leaderboard rows.
 
-One row per result: the model, every setting that changes a number (prompt format and k, dtype,
-device, dataset and its slice, answer map), the metrics of :data:`fk_bench.metrics.METRICS` and, per
-relation, paired accuracy and accuracy. Rows that were scored on different questions (another dataset,
-config, split, relation, slice or answer map) are put in different *groups*: each group is ranked on
-its own and never beside another (see :data:`GROUP_SETTINGS`).
+One row per result (per task or group of an lm-eval run): the model, every setting that changes a
+number (prompt format and k, dtype, device, dataset and its slice, answer map), the metrics of
+:data:`fk_bench.metrics.METRICS` and, per relation, paired accuracy and accuracy. Rows that were scored
+on different questions (another dataset or version, config, split, relation, slice or answer map) are
+put in different *groups*: each group is ranked on its own and never beside another (see
+:data:`GROUP_SETTINGS`).
 
-fk-bench files are read by :func:`fk_bench.results.read_results`, the one reader of results (which
-upgrades version-1 files and refuses any number outside its range); lm-eval files are checked against
-the same metric ranges here. A file that is not JSON, not a result, out of range, or not a file is
-skipped with a warning naming it, never ranked. Staging folders of interrupted writes are not searched.
+fk-bench files are read by :func:`fk_bench.results.read_results`, the one reader of results (strict
+JSON, every figure recomputed from the per-question rows); lm-eval files are read by
+:mod:`fk_bench.leaderboard.lm_eval_rows`. One bad file never takes the others down: a file that is not
+JSON, not UTF-8, huge, nested too deep, of an unknown schema version, out of range, or not a file is
+skipped with one warning line naming it and why (``strict``: an error). Staging folders of unfinished
+writes are never read. A row links an interp report only when the report's recorded run spec is the row's.
 """
 
 from __future__ import annotations
@@ -21,21 +24,18 @@ import re
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from fk_bench.errors import FkBenchError
-from fk_bench.files import is_staging
+from fk_bench.files import is_staging, read_json
+from fk_bench.leaderboard.columns import NA, RELATION_METRICS, breakdown_columns, number, slice_label, text
+from fk_bench.leaderboard.lm_eval_rows import TASK_PREFIX, rows_from_lm_eval
 from fk_bench.metrics import METRICS, POPULARITY_BINS, passes_filter
-from fk_bench.prompt_formats import PROMPT_FORMATS, from_lm_eval
 from fk_bench.prompt_formats import prompt_label as format_label
-from fk_bench.results import RunResult, read_results
-from fk_bench.spec import DEFAULT_CONFIG, DEFAULT_FILTER_THRESHOLD, PACKAGED_DATASET
-from fk_bench.task_plugin import lm_eval_name
-
-TASK_PREFIX = "fk_yesno"
+from fk_bench.results import RESULTS_FILE, RunResult, read_results
+from fk_bench.spec import DEFAULT_FILTER_THRESHOLD, RunSpec
 
 SORT_METRICS = ("paired_accuracy", "accuracy")
 """Default ranking: paired accuracy (a yes-bias cannot fake it), then accuracy."""
@@ -44,9 +44,6 @@ DISPLAY_METRICS = ("paired_accuracy", "accuracy", "yes_rate", "auroc") + tuple(
     name for name in METRICS if name not in ("paired_accuracy", "accuracy", "yes_rate", "auroc")
 )
 """Every metric of the registry, in the leaderboard's column order: yes_rate beside accuracy."""
-
-RELATION_METRICS = ("paired_accuracy", "accuracy")
-"""Per-relation columns, ``<metric>[<relation>]``."""
 
 ROW_SETTINGS = ("model", "harness", "prompt_format", "fewshot_k", "dtype", "device")
 """What tells rows of one group apart (each row is one model under one prompt format and dtype)."""
@@ -68,48 +65,15 @@ COLUMNS = (
     "questions_per_second",
     "batch_size",
 )
-NA = "n/a"
-
-
-def _number(value: Any) -> float:
-    """A metric as a float; missing, null or non-numeric -> NaN (shown as n/a)."""
-    if value is None or isinstance(value, bool):
-        return math.nan
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def _text(value: Any, default: str = NA) -> str:
-    return default if value is None or value == "" else str(value)
-
-
-def _slice_label(limit: Any, per_relation: bool) -> str:
-    """``all``, ``first 100`` or ``first 100 per relation``."""
-    if limit is None or limit == "":
-        return "all"
-    if isinstance(limit, float) and limit.is_integer():
-        limit = int(limit)
-    return f"first {limit} per relation" if per_relation else f"first {limit}"
-
-
-def _breakdown_columns(per_relation: dict[str, Any], per_domain: dict[str, Any], by_popularity: dict[str, Any]) -> dict[str, float]:
-    """``<metric>[<relation>]``, ``<metric>[domain:<domain>]`` and ``paired_accuracy[popularity:<tercile>]`` columns."""
-    columns = {f"{metric}[{name}]": _number(stats.get(metric)) for name, stats in sorted(per_relation.items()) for metric in RELATION_METRICS}
-    columns.update(
-        {f"{metric}[domain:{name}]": _number(stats.get(metric)) for name, stats in sorted(per_domain.items()) for metric in RELATION_METRICS}
-    )
-    columns.update({f"paired_accuracy[popularity:{name}]": _number(stats.get("paired_accuracy")) for name, stats in by_popularity.items()})
-    return columns
-
-
-def _find_report(folder: Path) -> str | None:
-    report = folder / "report.html"
-    return str(report) if report.is_file() else None
+__all__ = ["NA", "RELATION_METRICS", "TASK_PREFIX", "collect_rows", "data_label", "domains", "popularity_bins", "prompt_label", "relations"]
 
 
 # ---------------------------------------------------------------- fk-bench results.json
+
+
+def spec_key(spec: RunSpec) -> str:
+    """A run spec as one comparable string (a row's and a report's spec are the same run when these are equal)."""
+    return json.dumps(spec.model_dump(mode="json"), sort_keys=True)
 
 
 def _row_from_fk_bench(path: Path, result: RunResult, threshold: float) -> dict:
@@ -122,201 +86,104 @@ def _row_from_fk_bench(path: Path, result: RunResult, threshold: float) -> dict:
         "dtype": spec.dtype,
         "device": spec.device,
         "dataset": dataset.id,
-        "version": _text(dataset.version),
-        "config": _text(dataset.config),
-        "split": _text(dataset.split),
-        "relation": _text(dataset.relation, "all"),
-        "limit": _slice_label(dataset.limit, dataset.limit_per_relation),
-        "answer_map": _text(spec.answer_map),
+        "version": text(dataset.version),
+        "config": text(dataset.config),
+        "split": text(dataset.split),
+        "relation": text(dataset.relation, "all"),
+        "limit": slice_label(dataset.limit, dataset.limit_per_relation),
+        "answer_map": text(spec.answer_map),
         "n": summary["n_questions"],
-        **{name: _number(summary.get(name)) for name in DISPLAY_METRICS},
+        **{name: number(summary.get(name)) for name in DISPLAY_METRICS},
         "n_pairs": float(summary["n_pairs"]),
         "n_pass_filter": float(passes_filter(result.frame, threshold).sum()),
         "filter_threshold": threshold,
-        "questions_per_second": _number(result.scoring.questions_per_second),
+        "questions_per_second": number(result.scoring.questions_per_second),
         "batch_size": str(result.scoring.batch_size),
-        **_breakdown_columns(
+        **breakdown_columns(
             {k: v.model_dump() for k, v in result.per_relation.items()},
             {k: v.model_dump() for k, v in result.per_domain.items()},
             {k: v.model_dump() for k, v in result.by_popularity.items()},
         ),
-        "report": _find_report(path.parent),
+        "report": None,
+        "run_spec": spec_key(spec),
         "source": str(path),
     }
-
-
-# ---------------------------------------------------------------- lm-eval results_<date>.json
-
-
-def _lm_eval_number(value: Any, where: str, low: float | None = None, high: float | None = None) -> float:
-    """A number from an lm-eval file: NaN for absent or null (n/a); ValueError for text, booleans,
-    infinities and values outside ``[low, high]`` (the file is skipped, never ranked)."""
-    if value is None:
-        return math.nan
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{where} is {value!r}, not a number")
-    value = float(value)
-    if math.isinf(value) or (not math.isnan(value) and ((low is not None and value < low) or (high is not None and value > high))):
-        raise ValueError(f"{where} is {value}, outside [{low}, {high}]")
-    return value
-
-
-def _lm_eval_metric(metrics: dict, name: str, task: str) -> float:
-    bounds = METRICS[name].bounds or (None, None)
-    key = f"{lm_eval_name(name)},none"
-    return _lm_eval_number(metrics.get(key), f"results.{task}.{key}", *bounds)
-
-
-def _lm_eval_dataset_version(data: dict, tasks: list[str]) -> str:
-    """The dataset version the task YAML recorded (``metadata.dataset_version``), from the first task that has one."""
-    configs = data.get("configs") or {}
-    for task in tasks:
-        version = ((configs.get(task) or {}).get("metadata") or {}).get("dataset_version")
-        if version is not None:
-            return str(version)
-    return NA
-
-
-def _lm_eval_seconds(data: dict) -> float:
-    """lm-eval writes its total time as text: a positive finite number of seconds, else n/a."""
-    try:
-        seconds = float(data.get("total_evaluation_time_seconds") or "nan")
-    except (TypeError, ValueError):
-        return math.nan
-    return seconds if math.isfinite(seconds) and seconds > 0 else math.nan
-
-
-def _model_args(config: dict) -> dict:
-    args = config.get("model_args") or {}
-    if isinstance(args, dict):
-        return args
-    return dict(part.split("=", 1) for part in str(args).split(",") if "=" in part)
-
-
-def _samples(path: Path, task: str) -> list[dict] | None:
-    """The ``--log_samples`` records of ``task`` written by the same run as ``path`` (same timestamp)."""
-    samples = path.parent / f"samples_{task}_{path.stem.removeprefix('results_')}.jsonl"
-    if not samples.is_file():
-        return None
-    return [json.loads(line) for line in samples.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def _recount_lm_eval(path: Path, tasks: list[str], threshold: float) -> float:
-    """lm-eval writes no filter count: recount it from the samples of every task, when the same run
-    logged them all (``--log_samples``); otherwise n/a."""
-    total = 0
-    for task in tasks:
-        samples = _samples(path, task)
-        names = [lm_eval_name(name) for name in ("accuracy", "prob_diff")]
-        if samples is None or not all(isinstance(s, dict) and all(n in s for n in names) for s in samples):
-            return math.nan
-        columns = {name: [s[lm_eval_name(name)] for s in samples] for name in ("accuracy", "prob_diff")}
-        total += int(passes_filter(columns, threshold).sum())
-    return float(total)
-
-
-def _lm_eval_model_name(pretrained: str) -> str:
-    """The name ``fk-bench eval`` gives the same model, so one model has one name in both harnesses: a
-    cached zoo model's folder is named after it; another local folder gets its path-hashed name; a Hub
-    id ``org/name`` becomes ``org__name``; a path that no longer exists, its folder name."""
-    from fk_bench.models.cache import models_dir
-    from fk_bench.models.loading import model_display_name
-
-    path = Path(pretrained.rstrip("/")).expanduser()
-    if path.is_dir():
-        return path.name if path.resolve().parent == models_dir().resolve() else model_display_name(str(path))
-    if path.is_absolute() or pretrained.startswith("."):
-        return path.name
-    return model_display_name(pretrained)
-
-
-def _row_from_lm_eval(path: Path, data: dict, threshold: float) -> dict:
-    results = data["results"]
-    tasks = sorted(name for name in results if name.startswith(TASK_PREFIX))
-    if not tasks:
-        raise KeyError(f"no {TASK_PREFIX} task in results")
-    main = TASK_PREFIX if TASK_PREFIX in results else tasks[0]
-    subtasks = [t for t in tasks if t != TASK_PREFIX] if main == TASK_PREFIX else [main]
-    config = data.get("config") or {}
-    model_args = _model_args(config)
-    name = data.get("model_name") or model_args.get("pretrained") or config.get("model") or "unknown"
-    n_samples = data.get("n-samples") or {}
-    n = int(sum(_lm_eval_number((n_samples.get(task) or {}).get("effective"), f"n-samples.{task}.effective", 0) for task in subtasks))
-    if n < 1:
-        raise ValueError("n-samples: no question was scored")
-    # The group runs each relation's own task (config = relation): a limit applies per relation.
-    per_relation = main == TASK_PREFIX
-    relation = main[len(TASK_PREFIX) + 1 :] if main not in (TASK_PREFIX, f"{TASK_PREFIX}_fewshot") else "all"
-    fewshot = (data.get("n-shot") or {}).get(main) or (data.get("configs") or {}).get(main, {}).get("num_fewshot") or 0
-    chat = bool(data.get("chat_template") or data.get("chat_template_sha"))
-    prompt_format = from_lm_eval(chat, int(fewshot)).name
-    metrics = results[main]
-    row = {
-        "model": _lm_eval_model_name(str(name)),
-        "harness": "lm-eval",
-        "prompt_format": prompt_format,
-        "fewshot_k": str(fewshot) if PROMPT_FORMATS[prompt_format].uses_examples else "",
-        "dtype": _text(model_args.get("dtype") or str(config.get("model_dtype") or "").removeprefix("torch.") or None),
-        "device": _text(config.get("device")),
-        "dataset": PACKAGED_DATASET,
-        "version": _lm_eval_dataset_version(data, [main, *subtasks]),
-        "config": DEFAULT_CONFIG if relation == "all" else relation,
-        "split": "test",
-        "relation": relation,
-        "limit": _slice_label(config.get("limit"), per_relation),
-        "answer_map": "default",
-        "n": n,
-        **{metric: _lm_eval_metric(metrics, metric, main) for metric in DISPLAY_METRICS},
-        "n_pairs": math.nan,
-        "n_pass_filter": _recount_lm_eval(path, subtasks, threshold),
-        "filter_threshold": threshold,
-        "questions_per_second": n / _lm_eval_seconds(data),
-        "batch_size": _text(config.get("batch_size")),
-        "report": _find_report(path.parent),
-        "source": str(path),
-    }
-    if main == TASK_PREFIX:
-        per_task = {task[len(TASK_PREFIX) + 1 :]: {m: _lm_eval_metric(results[task], m, task) for m in RELATION_METRICS} for task in subtasks}
-        row.update(_breakdown_columns(per_task, {}, {}))
-    return row
 
 
 # ---------------------------------------------------------------- finding and grouping
 
 
-def _result_files(paths: Iterable[Path]) -> list[Path]:
+class _Skips:
+    """Files left out, each said once in one line (a warning), or, ``strict``, the first one an error."""
+
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+
+    def __call__(self, path: Path | str, why: str) -> None:
+        message = f"{path}: skipped, {why}"
+        if self.strict:
+            raise FkBenchError(f"{message} (--strict)")
+        warnings.warn(message, stacklevel=3)
+
+
+def _is_result_name(name: str) -> bool:
+    return name == RESULTS_FILE or (name.startswith("results_") and name.endswith(".json"))
+
+
+def _result_files(paths: Iterable[Path], skip: _Skips) -> list[Path]:
     files: list[Path] = []
     for path in paths:
-        if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*.json") if (p.name == "results.json" or p.name.startswith("results_")) and not is_staging(p.relative_to(path))
-            )
-            for candidate in found:
+        if is_staging(path.absolute()):
+            skip(path, "a staging folder of an unfinished or killed write (never read)")
+        elif path.is_dir():
+            for candidate in sorted(p for p in path.rglob("results*.json") if _is_result_name(p.name) and not is_staging(p.relative_to(path))):
                 if candidate.is_file():
                     files.append(candidate)
                 else:
-                    warnings.warn(f"{candidate}: skipped, a folder named like a result file", stacklevel=3)
+                    skip(candidate, "a folder or special file named like a result file")
         elif path.is_file():
             files.append(path)
         elif path.exists():
-            warnings.warn(f"{path}: skipped, neither a file nor a folder", stacklevel=3)
+            skip(path, "neither a file nor a folder (a FIFO or device?)")
         else:
-            warnings.warn(f"{path}: no such file or folder, skipped", stacklevel=3)
+            skip(path, "no such file or folder")
     return files
 
 
-def _read_row(path: Path, threshold: float) -> dict | None:
-    """The row of one result file, or None (with a warning naming it) when it is not a readable, sound result."""
+def _read_rows(path: Path, threshold: float, skip: _Skips) -> list[dict]:
+    """The rows of one result file, or none (said by ``skip``) when it is not a readable, sound result."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        if path.name == RESULTS_FILE:
+            return [_row_from_fk_bench(path, read_results(path), threshold)]
+        data = read_json(path, "lm-eval results file", allow_nan=True)
         if isinstance(data, dict) and "results" in data and "fk_bench_version" not in data:
-            return _row_from_lm_eval(path, data, threshold)
-        return _row_from_fk_bench(path, read_results(path), threshold)
-    except FkBenchError as err:  # read_results names the file first: say it once
-        warnings.warn(f"{path}: skipped, {str(err).removeprefix(f'{path}: ')}", stacklevel=3)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as err:
-        warnings.warn(f"{path}: skipped, not a readable fk-bench or lm-eval result ({type(err).__name__}: {err})", stacklevel=3)
-    return None
+            return rows_from_lm_eval(path, data, threshold)
+        return [_row_from_fk_bench(path, read_results(path), threshold)]
+    except FkBenchError as err:  # the readers name the file first: say it once
+        skip(path, re.sub(rf"^(\w[\w -]* )?{re.escape(str(path))}: ", "", str(err)))
+    except (OSError, KeyError, TypeError, AttributeError, ValueError, RecursionError) as err:
+        skip(path, f"not a readable fk-bench or lm-eval result ({type(err).__name__}: {err})")
+    return []
+
+
+def _report_specs(folders: Iterable[Path], skip: _Skips) -> dict[str, str]:
+    """Interp reports under ``folders`` by the run spec they record (report.json ``run.spec``): spec key -> report.html."""
+    found: dict[str, str] = {}
+    for folder in folders:
+        for page in sorted(folder.rglob("report.html")):
+            if is_staging(page.relative_to(folder)) or not page.is_file() or str(page) in found.values():
+                continue
+            if not page.with_name("report.json").is_file():
+                warnings.warn(f"{page}: not linked, no report.json beside it tells its run spec (an older fk-bench report? rerun it)", stacklevel=3)
+                continue
+            try:
+                spec = ((read_json(page.with_name("report.json"), "interp report") or {}).get("run") or {}).get("spec")
+                if spec is None:
+                    raise FkBenchError("its report.json records no run spec (made by an older fk-bench report; rerun it)")
+                found.setdefault(spec_key(RunSpec.model_validate(spec)), str(page))
+            except (FkBenchError, AttributeError, ValueError) as err:
+                warnings.warn(f"{page}: not linked, {str(err).splitlines()[0]}", stacklevel=3)
+    return found
 
 
 def group_key(row: dict | pd.Series) -> tuple:
@@ -331,26 +198,30 @@ def _rank(table: pd.DataFrame) -> pd.DataFrame:
     return table.iloc[order]
 
 
-def collect_rows(paths: Iterable[str | Path], threshold: float = DEFAULT_FILTER_THRESHOLD, reports: Iterable[str | Path] = ()) -> pd.DataFrame:
+def collect_rows(
+    paths: Iterable[str | Path], threshold: float = DEFAULT_FILTER_THRESHOLD, reports: Iterable[str | Path] = (), strict: bool = False
+) -> pd.DataFrame:
     """Rows for every readable result under ``paths``, grouped by the questions they were scored on
     (``group`` 1 is the largest group), ranked inside each group by paired accuracy then accuracy.
 
-    Each row links its model's interp report when one lies beside the result or, by model name, under
-    any folder of ``paths`` or ``reports`` (``fk-bench report --out DIR`` writes ``DIR/<model-name>/report.html``). The same
-    model, prompt format and settings found twice keeps the first file, with a warning naming both.
+    A file that cannot be read or is not sound is skipped with one warning line (``strict``: an
+    FkBenchError); no readable result at all is an FkBenchError. Each fk-bench row links the interp report,
+    beside the result or under any folder of ``paths`` or ``reports``, that records the row's run spec.
+    The same model, prompt format and settings found twice keeps the first file, with a warning naming both.
     """
+    skip = _Skips(strict)
     given = [Path(p) for p in paths]
-    rows = [row for path in _result_files(given) if (row := _read_row(path, threshold)) is not None]
+    rows = [row for path in _result_files(given, skip) for row in _read_rows(path, threshold, skip)]
     if not rows:
-        raise FkBenchError("leaderboard: no readable results among the given paths")
-    folders = [path for path in [*given, *map(Path, reports)] if path.is_dir()]
-    found = {report.parent.name: str(report) for folder in folders for report in sorted(folder.rglob("report.html")) if report.is_file()}
+        raise FkBenchError("leaderboard: no readable results among the given paths (see the warnings above)")
+    folders = list(dict.fromkeys(path for path in [*given, *map(Path, reports), *(Path(r["source"]).parent for r in rows)] if path.is_dir()))
+    reports_by_spec = _report_specs(folders, skip)
     kept: dict[tuple, dict] = {}
     for row in rows:
-        row["report"] = row["report"] or found.get(row["model"])
+        row["report"] = reports_by_spec.get(row["run_spec"]) if row["run_spec"] else None
         identity = tuple(row[name] for name in ROW_SETTINGS) + group_key(row)
         if identity in kept:
-            warnings.warn(f"{row['source']}: skipped, same model and settings as {kept[identity]['source']}", stacklevel=2)
+            skip(row["source"], f"same model and settings as {kept[identity]['source']}")
             continue
         kept[identity] = row
     table = pd.DataFrame(list(kept.values()))

@@ -138,6 +138,9 @@ def cache_problem(path: Path) -> str | None:
             return f"damaged: {name} is missing"
         if file.stat().st_size != entry["bytes"]:
             return f"damaged: {name} is {file.stat().st_size:,} bytes, expected {entry['bytes']:,}"
+    extra = sorted(item.name for item in path.iterdir() if item.name not in files and not item.name.startswith("."))
+    if extra:  # an added tokenizer.json, added_tokens.json or *.safetensors changes what loads, unhashed
+        return f"changed: it holds {', '.join(extra[:3])}{' ...' if len(extra) > 3 else ''}, which it was not built with"
     problems = model_dir_problems(path)
     return f"damaged: {problems[0]}" if problems else None
 

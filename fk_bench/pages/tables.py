@@ -23,6 +23,12 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]
 """What makes code, emphasis, links, images and table cells (``_`` inside a word, as in ``q4_k_m``, does not)."""
 
 
+_AUTOLINK = re.compile(r"(?<=[A-Za-z]):(?=//)|(?<=mailto):|(?<=xmpp):|@|(?<=www)\.", re.IGNORECASE)
+"""Where GFM's extended autolinks start (``https://x``, ``www.x``, ``a@b.c``, ``mailto:``): that one character is
+written as a character reference, so the text reads the same and no renderer sees a link in it."""
+_AUTOLINK_BREAK = {":": "&#58;", "@": "&#64;", ".": "&#46;"}
+
+
 def csv_text(value: Any) -> Any:
     """A text cell that a spreadsheet shows as text: ``'=1+1`` for ``=1+1``; anything else unchanged."""
     if isinstance(value, str) and value.lstrip(" ").startswith(FORMULA_STARTS):
@@ -41,6 +47,7 @@ def markdown_text(value: Any) -> str:
     text = UNSAFE_CHARACTERS.sub(" ", "" if value is None else str(value))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MARKDOWN_SPECIAL.sub(r"\\\1", text).strip()
+    text = _AUTOLINK.sub(lambda m: _AUTOLINK_BREAK[m.group(0)], text)
     return re.sub(r"^([#+\-](?=\s|$)|[=>])", r"\\\1", text)  # what starts a heading, list or quote at a line's start
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fk_bench.data import load_questions
+from fk_bench.dataset.schema import DATASET_VERSION
 from fk_bench.metrics import METRICS, Metric
+from fk_bench.spec import PACKAGED_DATASET
 from fk_bench.task_plugin import GROUP_MEAN_METRICS_EXTRA, lm_eval_name
 
 HERE = Path(__file__).parent
@@ -67,7 +69,12 @@ def metric_list(paraphrase: bool) -> str:
 
 def template_yaml() -> str:
     """The shared task template."""
-    return TEMPLATE_HEAD + metric_list(paraphrase=False) + "metadata:\n  version: 2.0\n"
+    return TEMPLATE_HEAD + metric_list(paraphrase=False) + METADATA
+
+
+METADATA = f'metadata:\n  version: 2.0\n  dataset: {PACKAGED_DATASET}\n  dataset_version: "{DATASET_VERSION}"\n'
+"""Every task's metadata: the task's version, and the dataset and its version (from fk_bench.dataset.schema, the
+one place), so the leaderboard groups an lm-eval row with the native rows of the same data."""
 
 
 def relation_yaml(relation: str) -> str:

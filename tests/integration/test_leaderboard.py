@@ -22,10 +22,10 @@ from fk_bench.evaluation import evaluate, write_results
 from fk_bench.leaderboard import collect_rows, render
 from fk_bench.leaderboard.collect import DISPLAY_METRICS
 from fk_bench.metrics import METRICS
+from fk_bench.models.zoo_run import DEFAULT_PER_RELATION
 from fk_bench.pages import plain_text, plotly_js, safe_url
 from fk_bench.pages.browser import dump_dom, find_chromium
 from fk_bench.results import read_results
-from fk_bench.zoo_run import DEFAULT_PER_RELATION
 
 RELATIONS = ("capital_of", "currency_of")
 V1_FILE = Path(__file__).parents[1] / "data" / "results_v1_paris.json"
@@ -80,6 +80,10 @@ def results_dir(tmp_path_factory, tiny_model):
     for fmt in ("plain", "fewshot"):
         result = evaluate(tiny_model, questions, DEFAULT_GROUPS, progress=False, prompt_format=fmt, **({"fewshot_k": 2} if fmt == "fewshot" else {}))
         write_results(result, root / "native")
+        if fmt == "plain":  # an interp report of this run beside it, and one of another spec (2 questions) under reports/
+            write_report(root / "native" / result.run_name, result.spec)
+            two = questions.dataset.model_copy(update={"limit": 2})
+            write_report(root / "reports" / result.run_name, result.spec.model_copy(update={"dataset": two}))
     # A results.json as fk-bench 0.1 wrote it before it recorded its settings: refused by name, never ranked.
     write_json(root / "ancient" / "results.json", {"fk_bench_version": "0.1.0", "model": {"name": "x"}, "summary": {"accuracy": 0.5}})
     # A version-1 result (fk-bench 0.1 with settings): upgraded on reading, a group of its own (dataset 1.0.0, paris).
@@ -100,9 +104,18 @@ def results_dir(tmp_path_factory, tiny_model):
     write_json(root / "lm_eval" / "foreign" / "results_y.json", {"hello": 1})
     write_json(root / "lm_eval" / "array" / "results_z.json", [1, 2])
     (root / "lm_eval" / "odd" / "results.json").mkdir(parents=True)  # a folder named like a result
-    write_json(root / "native" / tiny_model.name / "report.html", "<html></html>")
     write_json(root / "reports" / "big-model" / "report.html", "<html></html>")
     return root
+
+
+def write_report(folder, spec) -> None:
+    """An interp report's two files as ``fk-bench report`` writes them: report.json records the run's spec."""
+    write_json(folder / "report.html", "<html></html>")
+    write_json(folder / "report.json", {"run": {"spec": spec.model_dump(mode="json")}})
+
+
+PLAIN_RUN = "--first8"
+"""The native plain run's folder is the model's name and this (its slice of 8 questions)."""
 
 
 def collect(*paths, **kwargs) -> tuple[pd.DataFrame, str]:
@@ -135,31 +148,34 @@ def test_rows_are_grouped_by_the_questions_they_were_scored_on(results_dir, tiny
     assert tuple(ranked.iloc[0][["paired_accuracy", "accuracy"]]) >= tuple(ranked.iloc[1][["paired_accuracy", "accuracy"]])
     old = table[table["group"] == 3].iloc[0]
     assert (old["config"], old["version"]) == ("paris", "1.0.0") and math.isnan(old["paired_accuracy"]) and old["accuracy"] >= 0
-    assert native.iloc[1]["report"].endswith("report.html")
-    assert pd.isna(big["report"]), "reports elsewhere are linked only when their folder is given"
-    linked, _ = collect(results_dir / "lm_eval", results_dir / "reports")
-    assert linked[linked["model"] == "big-model"].iloc[0]["report"].endswith("reports/big-model/report.html")
-    linked, _ = collect(results_dir / "lm_eval", reports=[results_dir / "reports"])
-    assert linked[linked["model"] == "big-model"].iloc[0]["report"].endswith("reports/big-model/report.html")
+    assert native.iloc[1]["report"].endswith(f"native/{tiny_model.name}{PLAIN_RUN}/report.html"), "the report of this very run"
+    assert pd.isna(native.iloc[0]["report"]), "the fewshot run has no report of its spec"
+    assert pd.isna(big["report"]), "an lm-eval run records no run spec: no report is its"
+    linked, warned = collect(results_dir / "native", results_dir / "lm_eval", reports=[results_dir / "reports"])
+    assert "reports/big-model/report.html: not linked, no report.json" in warned
+    plain = linked[(linked["harness"] == "fk-bench") & (linked["prompt_format"] == "plain")].iloc[0]
+    assert plain["report"].endswith(f"native/{tiny_model.name}{PLAIN_RUN}/report.html"), "never the report of a 2-question run"
+    assert linked[linked["harness"] == "lm-eval"]["report"].isna().all()
 
 
 def test_n_pass_filter_is_recounted_at_the_leaderboards_threshold(results_dir, tiny_model):
-    rows = {t: collect_rows([results_dir / "native" / tiny_model.name], threshold=t).iloc[0] for t in (-1.0, 1.0)}
+    rows = {t: collect_rows([results_dir / "native" / f"{tiny_model.name}{PLAIN_RUN}"], threshold=t).iloc[0] for t in (-1.0, 1.0)}
     assert rows[-1.0]["n_pass_filter"] == rows[-1.0]["accuracy"] * 8
     assert rows[1.0]["n_pass_filter"] == 0
 
 
 def test_the_same_run_twice_is_one_row(results_dir, tmp_path, tiny_model):
-    shutil.copytree(results_dir / "native" / tiny_model.name, tmp_path / "copy")
-    table, warned = collect(results_dir / "native" / tiny_model.name, tmp_path / "copy")
+    shutil.copytree(results_dir / "native" / f"{tiny_model.name}{PLAIN_RUN}", tmp_path / "copy")
+    table, warned = collect(results_dir / "native" / f"{tiny_model.name}{PLAIN_RUN}", tmp_path / "copy")
     assert len(table) == 1 and "same model and settings" in warned
 
 
 @pytest.mark.parametrize("suffix", [".md", ".csv", ".html"])
-def test_outputs_carry_the_same_rows_and_settings(results_dir, suffix, tiny_model):
+def test_outputs_carry_the_same_rows_and_settings(results_dir, suffix, tiny_model, capsys):
     out = results_dir / f"board{suffix}"
-    with pytest.warns(UserWarning):
-        assert main(["leaderboard", str(results_dir / "native"), str(results_dir / "lm_eval"), "--out", str(out)]) == 0
+    assert main(["leaderboard", str(results_dir / "native"), str(results_dir / "lm_eval"), "--out", str(out)]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if line.startswith("fk-bench: warning: ")]
+    assert any("broken/results_x.json: skipped, " in line for line in warned), "each skipped file: one line naming it and why"
     text = out.read_text()
     if suffix == ".csv":
         csv = pd.read_csv(out)
@@ -167,17 +183,17 @@ def test_outputs_carry_the_same_rows_and_settings(results_dir, suffix, tiny_mode
             csv.columns
         )
         assert list(csv[csv["group"] == 1]["model"]) == ["big-model", "tied", "small-model"]
-        assert set(csv["report"].dropna()) == {f"native/{tiny_model.name}/report.html"}, "links are relative to the output"
+        assert set(csv["report"].dropna()) == {f"native/{tiny_model.name}{PLAIN_RUN}/report.html"}, "links are relative to the output"
         return
     for needle in ("big-model", "tied", "small-model", "fewshot (k=2)", "first 10 per relation", "first 8", "float32"):
         assert needle in text
     assert "fk-bench leaderboard " in text, "the command that regenerates it"
     if suffix == ".md":
         assert len(re.findall(r"^\| \d+ \|", text, flags=re.M)) == 5
-        assert f"[report](native/{tiny_model.name}/report.html)" in text
+        assert f"[report](native/{tiny_model.name}{PLAIN_RUN}/report.html)" in text
     else:
         assert text.count("<tr>") - text.count("<thead>") >= 5
-        assert f'href="native/{tiny_model.name}/report.html"' in text
+        assert f'href="native/{tiny_model.name}{PLAIN_RUN}/report.html"' in text
         for metric in METRICS.values():
             assert str(escape(metric.description)) in text
         rows = {re.search(r"<td>([\w-]+)</td>", row).group(1): row for row in re.findall(r"<tr>\n<td class=\"num\".*?</tr>", text, flags=re.S)}
@@ -203,9 +219,9 @@ def test_bad_outputs_and_inputs(tmp_path, capsys):
     with pytest.raises(FkBenchError, match=r"b.txt: leaderboard output must end in .md, .csv or .html"):
         render(pd.DataFrame(), tmp_path / "b.txt")
     (tmp_path / "results_z.json").write_text("[]")
-    with pytest.warns(UserWarning):
-        assert main(["leaderboard", str(tmp_path), "--out", str(tmp_path / "b.md")]) == 2
-    assert "no readable results" in capsys.readouterr().err
+    assert main(["leaderboard", str(tmp_path), "--out", str(tmp_path / "b.md")]) == 2
+    err = capsys.readouterr().err
+    assert "no readable results" in err and "fk-bench: warning: " in err and "results_z.json: skipped" in err
     (tmp_path / "dir.md").mkdir()
     assert main(["leaderboard", str(tmp_path), "--out", str(tmp_path / "dir.md")]) == 2
     assert "is a folder" in capsys.readouterr().err
@@ -257,7 +273,7 @@ def test_page_in_headless_chromium(results_dir, tmp_path):
 
 @pytest.mark.slow  # among the slowest outside tests/slow (tests/conftest.py: the fast lane)
 def test_zoo_slice_is_whole_facts_in_every_wording_the_same_per_relation():
-    from fk_bench.zoo_run import zoo_slice
+    from fk_bench.models.zoo_run import zoo_slice
 
     questions = zoo_slice(12)
     table = questions.to_pandas()
@@ -299,8 +315,7 @@ def test_zoo_run_on_a_tiny_model_then_the_leaderboard_renders_it(tmp_path, tiny_
 @pytest.mark.skipif(find_chromium() is None, reason="chromium is not installed (Debian package chromium; .ci/run installs it)")
 def test_screenshot_of_the_page(results_dir, tmp_path, capsys):
     args = ["leaderboard", str(results_dir / "lm_eval"), "--out", str(tmp_path / "board.html"), "--screenshot", str(tmp_path / "img" / "board.png")]
-    with pytest.warns(UserWarning):
-        assert main(args) == 0
+    assert main(args) == 0
     assert (tmp_path / "img" / "board.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main([*args[:2], "--out", str(tmp_path / "board.md"), "--screenshot", "x.png"]) == 2
     assert "--screenshot needs an .html --out" in capsys.readouterr().err
@@ -361,7 +376,7 @@ def test_a_javascript_folder_is_never_a_live_link(hostile_board):
     out, _table, _ = hostile_board
     page = out.read_text().replace(plotly_js(), "")
     hrefs = [html_module.unescape(h) for h in re.findall(r'href="([^"]*)"', page)]
-    assert "javascript%3Aalert%28document.domain%29/report.html" in hrefs, "the report is still linked, as the relative path it is"
+    assert "javascript%3Aalert%28document.domain%29/report.html" not in hrefs, "an lm-eval run records no spec: no report is linked"
     assert any(h.startswith("javascript%3Aalert%28document.domain%29/results_") for h in hrefs)
     assert all(safe_url(h) == h for h in hrefs)
     assert "javascript:" not in "".join(hrefs).lower()
@@ -400,3 +415,83 @@ def test_hostile_page_in_headless_chromium(hostile_board):
     assert attrs["data-js-errors"] == "0" and attrs["data-rendered"] == attrs["data-expected"] != "0"
     assert_inert(dom)
     assert [e for e in elements(dom) if e[0] == "a" and not any(n == "href" for n, _ in e[1])] == [], "plotly drew no link (svg a) from a name"
+
+
+def test_zoo_resume_keeps_only_a_sound_run_of_the_same_spec_in_its_own_folder(tmp_path, tiny_model, capsys, monkeypatch):
+    from fk_bench.files import STAGING_PREFIX
+
+    out = tmp_path / "results"
+    args = ["zoo", "run", "--out", str(out), "--models", str(tiny_model.path), "--per-relation", "2", "--formats", "plain"]
+    assert main(args) == 0
+    (folder,) = [p for p in out.iterdir() if p.is_dir()]
+    assert folder.name.endswith("--paraphrase--first2-per-relation")
+    capsys.readouterr()
+    # A killed write's staging folder holds the only copy: --resume must not keep what will vanish with it.
+    staging = out / f"{STAGING_PREFIX}{folder.name}-x"
+    folder.rename(staging)
+    assert main([*args, "--resume"]) == 0
+    assert "kept" not in capsys.readouterr().out and (folder / "results.json").is_file()
+    # Another spec in the run's folder: refused before any model loads, --resume or not; --overwrite replaces it.
+    data = json.loads((folder / "results.json").read_text())
+    data["spec"]["filter_threshold"] = 0.5
+    changed = json.dumps(data)
+    (folder / "results.json").write_text(changed)
+    import fk_bench.results as results
+
+    monkeypatch.setattr(results, "verify", lambda result: None)
+    for extra in ([], ["--resume"]):
+        assert main([*args, *extra]) == 2
+        err = capsys.readouterr().err
+        assert "holds a run of another spec" in err and "filter_threshold" in err and "--overwrite" in err
+        assert (folder / "results.json").read_text() == changed
+    monkeypatch.undo()
+    assert main([*args, "--overwrite"]) == 0
+    assert json.loads((folder / "results.json").read_text())["spec"]["filter_threshold"] == 0.1
+
+
+def test_one_bad_file_never_takes_the_board_down(results_dir, tmp_path, capsys, tiny_model):
+    """Each hostile file is skipped with one warning line naming it and why; the good rows are ranked;
+    --strict stops at the first one; nothing usable left is exit 2."""
+    good = results_dir / "native" / f"{tiny_model.name}{PLAIN_RUN}" / "results.json"
+    bad = tmp_path / "bad"
+    cases = {
+        "nested": "[" * 100_000 + "]" * 100_000,
+        "dupkey": '{"schema_version": 2, "schema_version": 2}',
+        "nan": good.read_text().replace('"accuracy": ', '"accuracy": NaN, "x": ', 1),
+        "latin1": good.read_bytes().replace(b'"spec"', b'"sp\xe9c"', 1),
+        "future": good.read_text().replace('"schema_version": 2', '"schema_version": 9', 1),
+        "tampered": good.read_text().replace('"n_pairs": ', '"n_pairs": 1000 + ', 1),
+        "empty": "",
+    }
+    for name, content in cases.items():
+        (bad / name).mkdir(parents=True)
+        target = bad / name / "results.json"
+        target.write_bytes(content) if isinstance(content, bytes) else target.write_text(content)
+    out = tmp_path / "board.csv"
+    assert main(["leaderboard", str(bad), str(good), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert "Traceback" not in err and len(lines) == len(cases), "one line per bad file"
+    for name in cases:
+        assert sum(f"/{name}/results.json: skipped, " in line for line in lines) == 1
+    assert "nested 100000 levels deep" in err and "duplicate key" in err and "not UTF-8" in err and "schema version 9" in err
+    assert len(pd.read_csv(out)) == 1
+    assert main(["leaderboard", str(bad), str(good), "--out", str(out), "--strict"]) == 2
+    assert "--strict" in capsys.readouterr().err
+    assert main(["leaderboard", str(bad), "--out", str(tmp_path / "none.csv")]) == 2
+    assert "no readable results" in capsys.readouterr().err and not (tmp_path / "none.csv").exists()
+
+
+def test_leaderboard_outputs_are_checked_before_any_result_is_read(results_dir, tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text("# my notes\n")
+    args = ["leaderboard", str(results_dir / "native")]
+    assert main([*args, "--out", str(readme)]) == 2
+    assert "not a leaderboard fk-bench wrote" in capsys.readouterr().err and readme.read_text() == "# my notes\n"
+    assert main([*args, "--out", str(tmp_path / "board.html"), "--screenshot", str(tmp_path / "x.txt")]) == 2
+    assert "ending in .png" in capsys.readouterr().err and not (tmp_path / "board.html").exists()
+    assert main([*args, "--out", str(tmp_path / ("n" * 300 + ".md"))]) == 2
+    assert "choose a shorter" in capsys.readouterr().err
+    assert main([*args, "--out", str(readme), "--overwrite"]) == 0
+    assert readme.read_text().startswith("# fk-bench leaderboard")
+    assert main([*args, "--out", str(readme)]) == 0, "a leaderboard it wrote is replaced"

@@ -192,3 +192,30 @@ def test_stock_cli_on_exported_embedded_model(embedded_model, tmp_path):
     assert_same_numbers(samples, native)
     results = read_results(tmp_path / "lm_eval_out")
     assert_same_aggregates(results["results"]["fk_yesno_paris"], native)
+
+
+def test_a_multi_task_run_keeps_every_task_and_relation_and_groups_with_native_rows(tiny_model, tiny_hflm, tmp_path):
+    """``--tasks fk_yesno,fk_yesno_paraphrase``: one leaderboard row per task, the group's with a column per
+    relation; the task metadata's dataset version puts the paraphrase row beside the native run of the same
+    questions (``fk-bench eval --config paraphrase --limit 2``)."""
+    import json
+
+    from fk_bench.dataset.schema import DATASET_VERSION
+    from fk_bench.evaluation import write_results
+    from fk_bench.leaderboard import collect_rows
+
+    out = run_lm_eval(tiny_hflm, ["fk_yesno", "fk_yesno_paraphrase"], limit=2)
+    saved = {key: value for key, value in out.items() if key != "samples"}  # as lm_eval --output_path writes it
+    (tmp_path / "lm").mkdir()
+    (tmp_path / "lm" / "results_2026-12-06T00-00-00.json").write_text(json.dumps(saved, default=str))
+    questions = load_questions(config="paraphrase", limit=2)
+    write_results(evaluate(tiny_model, questions, DEFAULT_GROUPS, progress=False), tmp_path / "native")
+    table = collect_rows([tmp_path])
+    lm = table[table["harness"] == "lm-eval"].set_index("config")
+    assert sorted(lm.index) == ["all", "paraphrase"] and set(lm["version"]) == {DATASET_VERSION} and set(lm["dataset"]) == {"fk_yesno"}
+    relations = sorted(set(load_questions(config="all")["relation"]))
+    assert all(lm.loc["all", f"accuracy[{r}]"] == out["results"][f"fk_yesno_{r}"]["acc,none"] for r in relations), "no relation dropped"
+    assert lm.loc["all", "n"] == 2 * len(relations) and lm.loc["paraphrase", "n"] == 2
+    native = table[table["harness"] == "fk-bench"].iloc[0]
+    assert native["group"] == lm.loc["paraphrase", "group"], "the same questions: ranked together"
+    assert lm.loc["paraphrase", "accuracy"] == pytest.approx(native["accuracy"], abs=1e-4)

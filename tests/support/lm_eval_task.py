@@ -27,13 +27,13 @@ def task_manager():
     return TaskManager(include_path=str(tasks_dir()), include_defaults=False)
 
 
-def run_lm_eval(lm, task: str, limit: int | None = None, apply_chat_template: bool = False) -> dict:
+def run_lm_eval(lm, task: str | list[str], limit: int | None = None, apply_chat_template: bool = False) -> dict:
     """``lm_eval.simple_evaluate`` in this process, with the samples logged."""
     import lm_eval
 
     return lm_eval.simple_evaluate(
         model=lm,
-        tasks=[task],
+        tasks=[task] if isinstance(task, str) else task,
         task_manager=task_manager(),
         log_samples=True,
         limit=limit,

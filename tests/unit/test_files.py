@@ -157,7 +157,7 @@ def test_cli_refuses_a_dangling_out_before_loading_the_model(tmp_path, capsys):
     os.symlink(tmp_path / "gone", tmp_path / "out")
     assert main(["eval", "--model", str(tmp_path / "no-model-here"), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert "output folder" in err and "is a symlink to" in err and "which does not exist" in err
+    assert "--out" in err and "is a symlink to" in err and "which does not exist" in err
     assert "no-model-here" not in err, "the output folder is checked first"
 
 
@@ -225,3 +225,55 @@ def test_a_writer_holding_the_lock_writes_through_any_spelling_of_the_folder(tmp
     thread.join(timeout=60)
     assert done.is_set(), "the thread waited on its own lock"
     assert (tmp_path / "real" / "run" / "a").read_text() == "a"
+
+
+# ---------------------------------------------------------------- the strict JSON reader
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b'{"a": 1, "a": 2}', "duplicate key 'a'"),
+        (b'{"x": NaN}', "holds NaN"),
+        (b'{"x": -Infinity}', "holds -Infinity"),
+        (b"[" * 5000 + b"]" * 5000, "nested 5000 levels deep"),
+        (b'{"x": 1', "not valid JSON"),
+        (b"\xff\xfe{\x00}\x00", "UTF-16"),
+        (b'{"x": "\xe9"}', "not UTF-8"),
+        (b"", "not valid JSON"),
+    ],
+)
+def test_read_json_refuses_with_one_line(tmp_path: Path, raw: bytes, message: str) -> None:
+    from fk_bench.files import read_json
+
+    path = tmp_path / "bad.json"
+    path.write_bytes(raw)
+    with pytest.raises(FkBenchError, match=message) as err:
+        read_json(path, "results file")
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_read_json_accepts_a_bom_and_brackets_inside_strings(tmp_path: Path) -> None:
+    from fk_bench.files import read_json
+
+    path = tmp_path / "ok.json"
+    path.write_bytes(b'\xef\xbb\xbf{"s": "' + b"[" * 200 + b'\\"{", "t": []}')
+    assert read_json(path) == {"s": "[" * 200 + '"{', "t": []}
+
+
+def test_read_json_refuses_a_huge_file_before_reading_it(tmp_path: Path) -> None:
+    from fk_bench.files import read_json
+
+    path = tmp_path / "huge.json"
+    path.write_bytes(b"[" + b"0," * 1000 + b"0]")
+    with pytest.raises(FkBenchError, match="more than the 100 fk-bench reads"):
+        read_json(path, max_bytes=100)
+
+
+def test_read_json_refuses_a_fifo_without_hanging(tmp_path: Path) -> None:
+    from fk_bench.files import read_json
+
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    with pytest.raises(FkBenchError, match="not a regular file"):
+        read_json(fifo)

@@ -14,6 +14,16 @@ from fk_bench.results import read_results
 V1_FILE = Path(__file__).parents[1] / "data" / "results_v1_paris.json"
 
 
+def restated(data: dict, **changes) -> dict:
+    """``data`` (a results.json's contents) with ``changes``, and every figure recomputed from its rows, as
+    fk-bench writes them (readers refuse a file whose figures disagree with its rows)."""
+    from fk_bench.results import RunResult, _recomputed
+
+    data = {**data, **changes}
+    figures = _recomputed(RunResult.model_validate(data))
+    return {**data, **{name: figures[name] for name in ("summary", "per_relation", "per_domain", "by_popularity")}}
+
+
 def lm_eval_file(folder, task: str, stamp: str = "2026-11-27T00-00-00", **top) -> None:
     """A results file as lm-eval 0.4.13 writes it for one fk_yesno task."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -68,12 +78,12 @@ def test_fk_bench_and_lm_eval_on_the_same_questions_share_a_group(tmp_path):
     (tmp_path / "lm" / "results_2026-11-27T00-00-00.json").write_text(json.dumps(data))
     native = json.loads(read_results(V1_FILE).to_json())
     native["spec"]["dataset"] = {**native["spec"]["dataset"], "config": "all", "version": "2.0.0", "limit": 2, "limit_per_relation": True}
-    native["summary"] = {**native["summary"], "n_questions": 4, "yes_rate": None}
+    native = restated(native, questions=native["questions"][:4])
     (tmp_path / "native").mkdir()
     (tmp_path / "native" / "results.json").write_text(json.dumps(native))
     table = collect_rows([tmp_path])
     assert set(table["group"]) == {1} and list(table["harness"]) == ["fk-bench", "lm-eval"]
-    assert list(table["rank"]) == [1, 2] and math.isnan(table.iloc[0]["yes_rate"])
+    assert list(table["rank"]) == [1, 2] and table.iloc[0]["n"] == 4
 
 
 @pytest.mark.parametrize(
@@ -120,3 +130,56 @@ def test_staging_folders_of_interrupted_writes_are_not_read(tmp_path):
         (tmp_path / folder / "results.json").write_text(result.to_json())
     table = collect_rows([tmp_path])
     assert len(table) == 1 and table.iloc[0]["source"] == str(tmp_path / "run" / "results.json")
+
+
+@pytest.mark.parametrize(
+    ("config", "env", "shown"),
+    [
+        ({"device": "cuda:0"}, "PyTorch version: 2.9\nIs CUDA available: False\n", "cpu"),  # lm-eval's default, on a CPU machine
+        ({"device": "cuda:0"}, "Is CUDA available: True", "cuda:0"),
+        ({"device": "cuda:0"}, None, "n/a"),
+        ({"device": None}, "Is CUDA available: False", "cpu"),
+        ({"device": None}, None, "n/a"),
+        ({"device": None, "model_args": "pretrained=x,device=cpu"}, None, "cpu"),
+        ({"device": "mps"}, None, "mps"),
+    ],
+)
+def test_lm_eval_rows_show_the_device_the_run_used(tmp_path, config, env, shown):
+    lm_eval_file(tmp_path, "fk_yesno_capital_of", pretty_env_info=env)
+    path = next(tmp_path.glob("results_*.json"))
+    data = json.loads(path.read_text())
+    data["config"] = {**data["config"], **config}
+    path.write_text(json.dumps(data))
+    assert collect_rows([tmp_path]).iloc[0]["device"] == shown
+
+
+def test_a_staging_folder_given_by_name_is_refused_and_strict_stops_at_the_first_skip(tmp_path):
+    from fk_bench.errors import FkBenchError
+    from fk_bench.files import STAGING_PREFIX
+
+    result = read_results(V1_FILE)
+    staging = tmp_path / f"{STAGING_PREFIX}run-abc123"
+    staging.mkdir()
+    (staging / "results.json").write_text(result.to_json())
+    (tmp_path / "good").mkdir()
+    (tmp_path / "good" / "results.json").write_text(result.to_json())
+    with pytest.warns(UserWarning, match="staging folder of an unfinished"):
+        table = collect_rows([staging, tmp_path / "good"])
+    assert len(table) == 1
+    with pytest.raises(FkBenchError, match="staging folder.*--strict"):
+        collect_rows([staging, tmp_path / "good"], strict=True)
+    with pytest.warns(UserWarning), pytest.raises(FkBenchError, match="no readable results"):
+        collect_rows([staging])
+
+
+@pytest.mark.parametrize("name", ["popularity:high", "x]y", "domain:geo", "a\nb"])
+def test_a_relation_name_that_would_fake_a_derived_column_is_refused(tmp_path, name):
+    data = restated(json.loads(read_results(V1_FILE).to_json()))
+    data["questions"] = [{**q, "relation": name} for q in data["questions"]]
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "results.json").write_text(json.dumps(restated(data)))
+    lm_eval_file(tmp_path / "lm", "fk_yesno_capital_of")
+    with pytest.warns(UserWarning, match="relation name .* reserve"):
+        table = collect_rows([tmp_path])
+    assert list(table["harness"]) == ["lm-eval"]
+    assert not any("popularity:high" in column for column in table.columns)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import html
+import importlib.util
 import json
 import re
 
@@ -142,3 +143,15 @@ def test_numbers_stay_as_written_in_markdown():
 def test_a_code_block_cannot_be_closed_by_its_text():
     block = markdown_code_block("fk-bench leaderboard ````\n# not a heading")
     assert block[0] == block[-1] == "`````"
+
+
+@pytest.mark.parametrize("text", ["https://evil.example/x", "see www.evil.example now", "mail me@evil.example", "mailto:me@x.y", "HTTP://X.Y"])
+def test_bare_urls_and_emails_in_markdown_are_never_autolinks(text):
+    """GFM (GitHub) links bare URLs, www. names and e-mail addresses: the cell breaks each with one character
+    reference, so it reads as the same text and no renderer finds a link."""
+    cell = markdown_text(text)
+    assert not re.search(r"(?i)[a-z]://|www\.|@|mailto:", cell)
+    assert html.unescape(cell) == text
+    markdown_it = pytest.importorskip("markdown_it")
+    renderer = markdown_it.MarkdownIt("gfm-like", {"linkify": True}) if importlib.util.find_spec("linkify_it") else markdown_it.MarkdownIt()
+    assert "<a" not in renderer.render(f"| {cell} |\n|---|\n")

@@ -94,10 +94,12 @@ def test_result_pair_is_replaced_as_a_unit(result, tmp_path, monkeypatch):
     before = {name: (path.parent / name).read_bytes() for name in ("results.json", "questions.csv")}
 
     def fail(*args, **kwargs):
-        raise OSError("disk full")
+        import errno
+
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(type(result.frame), "to_csv", fail)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(FkBenchError, match=r"could not be written \(No space left on device\); nothing was replaced"):
         write_results(result, tmp_path)
     assert {name: (path.parent / name).read_bytes() for name in before} == before
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(STAGING_PREFIX)], "no staging folder left behind"
@@ -123,3 +125,85 @@ def test_atomic_dir_refuses_a_file_in_the_way(tmp_path):
     with pytest.raises(FkBenchError, match="exists and is not a folder"), atomic_dir(tmp_path / "taken") as staging:
         (staging / "a").write_text("x")
     assert (tmp_path / "taken").read_text() == "a file"
+
+
+# ---------------------------------------------------------------- every stored figure checked against the rows
+
+
+@pytest.fixture(scope="module")
+def paired_result(tiny_model):
+    from fk_bench.data import load_questions
+
+    questions = load_questions(config="all", relation="capital_of", limit=12)
+    return evaluate(tiny_model, questions, DEFAULT_GROUPS, batch_size=4, progress=False)
+
+
+def _tampered(result, tmp_path, change) -> str:
+    data = json.loads(result.to_json())
+    change(data)
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(FkBenchError) as err:
+        read_results(path)
+    message = str(err.value)
+    assert message.startswith(str(path)) and "\n" not in message
+    return message
+
+
+def _set(path: str, value):
+    def change(data):
+        *parents, last = path.split(".")
+        node = data
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        node[last] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("summary.accuracy", 0.999, "summary.accuracy is 0.999"),
+        ("summary.paired_accuracy", 0.99, "summary.paired_accuracy"),
+        ("summary.n_pairs", 0, "summary.n_pairs is 0"),
+        ("summary.n_questions", 1000, "summary.n_questions is 1000"),
+        ("summary.n_pass_filter", 99, "summary.n_pass_filter"),
+        ("summary.auroc", 0.01, "summary.auroc"),
+        ("per_relation.capital_of.accuracy", 1.0, "per_relation.capital_of.accuracy"),
+        ("per_relation.capital_of.n_pairs", 5, "per_relation.capital_of.n_pairs"),
+        ("per_domain.geography.paired_accuracy", 0.123, "per_domain.geography.paired_accuracy"),
+        ("questions.0.passes_filter", True, "questions[0]."),
+    ],
+)
+def test_a_tampered_figure_is_refused_naming_file_and_field(paired_result, tmp_path, field, value, named):
+    assert named in _tampered(paired_result, tmp_path, _set(field, value))
+
+
+def test_a_tampered_row_is_refused(result, tmp_path):
+    def flip(data):
+        row = data["questions"][0]
+        row["accuracy"] = 1.0 - row["accuracy"]
+
+    assert "questions[0].accuracy" in _tampered(result, tmp_path, flip)
+
+    def rescore(data):
+        row = data["questions"][1]
+        word = next(iter(row["scores"]))
+        row["scores"][word] += 5.0
+
+    assert "questions[1]." in _tampered(result, tmp_path, rescore)
+
+
+def test_an_invented_relation_is_refused(result, tmp_path):
+    def invent(data):
+        data["per_relation"]["popularity:high"] = data["per_relation"]["paris"]
+        data["by_popularity"] = {}
+
+    assert "per_relation names" in _tampered(result, tmp_path, invent)
+
+
+def test_an_untouched_result_reads_back_equal(result, tmp_path):
+    path = tmp_path / "results.json"
+    path.write_text(result.to_json())
+    assert read_results(path).summary == result.summary

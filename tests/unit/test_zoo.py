@@ -196,6 +196,10 @@ def test_cache_is_built_once_and_records_its_files(cache, tiny_build):
         # the same size, other contents: only the hashes tell
         (lambda p: _zero_largest_tensor(p / "model.safetensors"), "the contents of model.safetensors changed since it was built"),
         (lambda p: _scramble_same_size(p / "tokenizer.json"), "the contents of tokenizer.json changed since it was built"),
+        # files the manifest does not cover: what loads would differ from what was hashed
+        (lambda p: (p / "added_tokens.json").write_text('{"<extra>": 400}'), "holds added_tokens.json, which it was not built with"),
+        (lambda p: shutil.copy(p / "model.safetensors", p / "model-00002-of-00002.safetensors"), "holds model-00002-of-00002.safetensors"),
+        (lambda p: (p / "sub").mkdir(), "holds sub, which"),
     ],
 )
 def test_damaged_cache_is_rebuilt_with_a_message(cache, tiny_build, capsys, damage, reported):
@@ -256,7 +260,7 @@ def test_full_disk_during_a_build_is_one_clear_error(cache):
         (staging / "model.safetensors").write_bytes(b"partial")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    with pytest.raises(FkBenchError, match=r"building the cached model tiny in .*: No space left on device"):
+    with pytest.raises(FkBenchError, match=r"models/tiny: could not be written \(No space left on device\); nothing was replaced"):
         cached_model("tiny", full_disk, "building")
     assert [p.name for p in models_dir().iterdir()] == [LOCK_NAME]
 

@@ -12,6 +12,7 @@ template). Each model is loaded once, scored under its formats, and freed before
 from __future__ import annotations
 
 import gc
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -86,18 +87,25 @@ def _formats(entry: ZooModel, formats: Iterable[str]) -> list[str]:
     return [f for f in formats if PROMPT_FORMATS[f].applies_to(entry.chat_template)]
 
 
-def _reusable(results_dir: Path, wanted: list[RunSpec]) -> dict[RunSpec, tuple[Path, float]]:
-    """Earlier results in ``results_dir`` made with exactly one of the ``wanted`` specs: spec -> (results.json, scoring seconds)."""
+def _reusable(results_dir: Path, wanted: dict[RunSpec, str]) -> dict[RunSpec, tuple[Path, float]]:
+    """Earlier results in ``results_dir`` that ``--resume`` keeps: each in the folder its spec names
+    (``wanted``: spec -> run folder name), sound (:func:`fk_bench.results.read_results` checks every figure)
+    and made with exactly that spec, every field equal. spec -> (results.json, scoring seconds). Staging
+    folders of unfinished writes are never looked at: their files vanish with them."""
     from fk_bench.results import read_results
 
     found = {}
-    for path in sorted(results_dir.glob("*/results.json")):
+    for spec, name in wanted.items():
+        path = results_dir / name / "results.json"
+        if not path.is_file():
+            continue
         try:
             result = read_results(path)
-        except FkBenchError:
+        except FkBenchError as err:
+            print(f"fk-bench: --resume: not kept, {err}", file=sys.stderr)
             continue
-        if result.spec in wanted:
-            found[result.spec] = (path, result.scoring.seconds)
+        if result.spec == spec:
+            found[spec] = (path, result.scoring.seconds)
     return found
 
 
@@ -111,19 +119,23 @@ def run_zoo(
     device: str | None = None,
     batch_size: BatchSize = DEFAULT_BATCH_SIZE,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> list[ZooRun]:
     """Score every (model, prompt format) on :func:`zoo_slice` and write ``<out_dir>/<run>/results.json``.
 
     ``models`` are zoo names or local model folders (tests use tiny ones). With ``resume``, a result
-    already in ``out_dir`` with the same run spec is kept, not recomputed (a long run that was stopped
-    goes on where it stopped).
+    already in its run's folder with the same run spec is kept, not recomputed (a long run that was
+    stopped goes on where it stopped). A run folder holding a run of another spec is refused before any
+    model loads, unless ``overwrite``.
     """
     from fk_bench.answer_groups import DEFAULT_GROUPS
     from fk_bench.evaluation import evaluate, write_results
     from fk_bench.models import load_run_model
+    from fk_bench.models.loading import model_display_name
     from fk_bench.models.zoo import zoo_model
+    from fk_bench.run_folder import check_run_folder
     from fk_bench.torch_settings import spec_names
 
     results_dir = check_writable_dir(Path(out_dir), "zoo results folder")
@@ -146,7 +158,11 @@ def run_zoo(
         )
 
     planned = {name: _formats(entry, formats) if entry is not None else formats for name, entry in entries.items()}
-    reusable = _reusable(results_dir, [spec_of(name, fmt) for name in names for fmt in planned[name]]) if resume else {}
+    folders = {spec_of(name, fmt): spec_of(name, fmt).run_name(model_display_name(name)) for name in names for fmt in planned[name]}
+    reusable = _reusable(results_dir, folders) if resume else {}
+    for spec, folder in folders.items():  # before any model loads: a refused folder costs nothing
+        if spec not in reusable:
+            check_run_folder(results_dir / folder, spec, overwrite=overwrite)
     runs: list[ZooRun] = []
     for name in names:
         for fmt in formats:
