@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fk_bench.answers import DEFAULT_GROUPS
 
+from fk_bench.answer_groups import DEFAULT_GROUPS
 from fk_bench.cli import main
 from fk_bench.data import load_questions
 from fk_bench.evaluation import evaluate, write_results
