@@ -190,3 +190,22 @@ def test_stock_cli_on_exported_embedded_model(embedded_model, tmp_path):
     assert_same_numbers(samples, native)
     results = read_results(tmp_path / "lm_eval_out")
     assert_same_aggregates(results["results"]["fk_yesno_paris"], native)
+
+
+def test_batch_calibrated_accuracy_is_a_corpus_aggregation():
+    """A yes-sayer that still orders the questions right: batch calibration (the mean log-odds over every
+    document removed) recovers its accuracy; the calibration battery's aggregations are fk_bench's own."""
+    from fk_bench.stats import calibration
+
+    utils = _load_task_module("utils")
+    items = [(3.0 + (1.0 if i % 2 == 0 else -1.0), i % 2 == 0, f"p{i // 2}", None) for i in range(20)]
+    t_vs_f = np.array([t for t, *_ in items])
+    labels = np.array([label for _, label, *_ in items])
+    assert utils.yes_rate(items) == 1.0
+    assert utils.batch_calibrated_accuracy(items) == 1.0
+    assert utils.aurc(items) == pytest.approx(calibration.aurc(t_vs_f, labels.astype(float)))
+    assert utils.ece_adaptive(items) == pytest.approx(calibration.adaptive_ece(1 / (1 + np.exp(-t_vs_f)), labels))
+    parts = calibration.brier_decomposition(1 / (1 + np.exp(-t_vs_f)), labels)
+    assert (utils.brier_reliability(items), utils.brier_resolution(items), utils.brier_uncertainty(items)) == pytest.approx(
+        (parts["reliability"], parts["resolution"], parts["uncertainty"])
+    )
