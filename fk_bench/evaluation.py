@@ -10,6 +10,7 @@ import numpy as np
 
 import fk_bench
 from fk_bench.answers import AnswerGroups
+from fk_bench.content_free import content_free_log_odds
 from fk_bench.data import Questions, fewshot_pool
 from fk_bench.dataset.schema import COLUMNS
 from fk_bench.errors import FkBenchError
@@ -95,8 +96,9 @@ def evaluate(
     columns = questions.table.column_names
     fact_ids = questions["fact_id"] if "fact_id" in columns else None
     threshold = spec.filter_threshold
+    bias = content_free_log_odds(loaded, spec, answer_groups)  # contextual calibration's three extra prompts
     try:
-        summary = summarize(per_question, labels, threshold, questions.pairs, fact_ids)
+        summary = summarize(per_question, labels, threshold, questions.pairs, fact_ids, content_free_log_odds=bias)
         per_group = {}
         for column in ("relation", "domain"):
             values = questions[column] if column in columns else [None] * len(questions)
@@ -107,6 +109,7 @@ def evaluate(
                     threshold,
                     questions.pairs.select(rows),
                     [fact_ids[i] for i in rows] if fact_ids is not None else None,
+                    content_free_log_odds=bias,
                 )
                 for key, rows in sorted(groups_of(values, min_size=1).items())
             }
