@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 
 from fk_bench.errors import FkBenchError
+from fk_bench.metrics import auroc
 from fk_bench.pairs import PairIndex
 from fk_bench.results import RunResult
-from fk_bench.stats.intervals import BOOTSTRAP_SEED, N_RESAMPLES, FactResampler, bootstrap_statistic, fact_keys
+from fk_bench.stats.intervals import BOOTSTRAP_SEED, N_RESAMPLES, FactResampler, fact_keys, percentile_interval, weighted_auroc
 from fk_bench.stats.significance import compare_paired, mcnemar_exact
 
 SCORES = ("accuracy", "paired_accuracy", "auroc", "log_odds", "yes_rate")
@@ -57,15 +58,6 @@ def _score(a: float | None, b: float | None, low: float, high: float, n: int) ->
     return {"a": a, "b": b, "delta": delta, "ci_low": low, "ci_high": high, "n": n}
 
 
-def _auroc_given(weights: np.ndarray, t_vs_f: np.ndarray, labels: np.ndarray) -> float | None:
-    from sklearn.metrics import roc_auc_score
-
-    kept = weights > 0
-    if labels[kept].all() or not labels[kept].any():
-        return None
-    return float(roc_auc_score(labels[kept], t_vs_f[kept], sample_weight=weights[kept]))
-
-
 def compare_runs(a: RunResult, b: RunResult, n_resamples: int = N_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> dict[str, Any]:
     """Every score of :data:`SCORES` for A and B on their shared questions (``delta`` = a - b), as one JSON-ready object."""
     left, right = shared_questions(a, b)
@@ -91,13 +83,8 @@ def compare_runs(a: RunResult, b: RunResult, n_resamples: int = N_RESAMPLES, see
         row = compare_paired(a_values, b_values, weights).to_dict()
         out[name] = {k: row[k] for k in ("a", "b", "delta", "ci_low", "ci_high", "n")}
     t_a, t_b = left["true_log_odds"].to_numpy(), right["true_log_odds"].to_numpy()
-    auroc_a, auroc_b = _auroc_given(np.ones(len(left)), t_a, labels), _auroc_given(np.ones(len(left)), t_b, labels)
-
-    def auroc_delta(w: np.ndarray) -> float | None:
-        x, y = _auroc_given(w, t_a, labels), _auroc_given(w, t_b, labels)
-        return None if x is None or y is None else x - y
-
-    low, high = bootstrap_statistic(auroc_delta, weights) if auroc_a is not None and auroc_b is not None else (float("nan"), float("nan"))
+    auroc_a, auroc_b = auroc(t_a, labels), auroc(t_b, labels)
+    low, high = percentile_interval(weighted_auroc(t_a, labels, weights) - weighted_auroc(t_b, labels, weights))
     out["auroc"] = _score(auroc_a, auroc_b, low, high, len(left))
     return _json_ready(out)
 

@@ -110,3 +110,19 @@ def bootstrap_statistic(statistic: Callable[[np.ndarray], float | None], weights
     """Interval of any weighted statistic (AUROC: ``statistic(w)`` takes one resample's weights per row)."""
     replicates = np.array([np.nan if (v := statistic(w)) is None else v for w in weights], dtype=np.float64)
     return percentile_interval(replicates, confidence)
+
+
+def weighted_auroc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per resample (a row of ``weights``), the ROC AUC of ``scores`` against ``labels`` with those sample
+    weights: the weighted Mann-Whitney statistic, ties counting half (scikit-learn's weighted AUC), for every
+    resample at once. NaN where a resample holds only one class."""
+    scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels, dtype=bool)
+    order = np.argsort(scores, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(scores[order]) != 0])  # first position of each tied group
+    w = np.atleast_2d(weights)[:, order]
+    positive = np.add.reduceat(w * labels[order], starts, axis=1)
+    negative = np.add.reduceat(w * ~labels[order], starts, axis=1)
+    below = np.cumsum(negative, axis=1) - negative
+    totals = positive.sum(axis=1) * negative.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(totals > 0, (positive * (below + 0.5 * negative)).sum(axis=1) / np.where(totals > 0, totals, 1.0), np.nan)

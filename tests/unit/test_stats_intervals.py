@@ -69,3 +69,17 @@ def test_statistic_intervals_skip_undefined_resamples() -> None:
     low, high = bootstrap_statistic(lambda w: None if w[0] == 0 else float(w.sum()), weights)
     assert 1.0 <= low <= high <= 2.0
     assert np.isnan(percentile_interval(np.array([np.nan]))[0])
+
+
+def test_weighted_auroc_matches_scikit_learn() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from fk_bench.stats.intervals import weighted_auroc
+
+    rng = np.random.default_rng(2)
+    scores = np.round(rng.normal(size=60), 1)  # rounding makes ties
+    labels = rng.random(60) < 0.5
+    weights = rng.integers(0, 3, size=(5, 60)).astype(float)
+    expected = [roc_auc_score(labels, scores, sample_weight=w) for w in weights]
+    assert weighted_auroc(scores, labels, weights) == pytest.approx(expected)
+    assert np.isnan(weighted_auroc(scores, labels, np.where(labels, 1.0, 0.0)[None, :])[0])
