@@ -28,6 +28,7 @@ import pandas as pd
 
 from fk_bench.errors import FkBenchError
 from fk_bench.files import is_staging
+from fk_bench.leaderboard.uncertainty import CALIBRATION_COLUMNS, complete_rows, interval_columns, row_statistics
 from fk_bench.metrics import METRICS, POPULARITY_BINS, passes_filter
 from fk_bench.results import RunResult, read_results
 from fk_bench.spec import DEFAULT_CONFIG, DEFAULT_FILTER_THRESHOLD, PACKAGED_DATASET
@@ -56,10 +57,13 @@ dataset at the same version) with the same answer words. The number of questions
 COLUMNS = (
     "group",
     "rank",
+    "rank_low",
+    "rank_high",
     *ROW_SETTINGS,
     *GROUP_SETTINGS,
     "n",
-    *DISPLAY_METRICS,
+    *interval_columns(DISPLAY_METRICS),
+    *CALIBRATION_COLUMNS,
     "n_pairs",
     "n_pass_filter",
     "filter_threshold",
@@ -140,6 +144,7 @@ def _row_from_fk_bench(path: Path, result: RunResult, threshold: float) -> dict:
         ),
         "report": _find_report(path.parent),
         "source": str(path),
+        **row_statistics(result),
     }
 
 
@@ -358,8 +363,9 @@ def collect_rows(paths: Iterable[str | Path], threshold: float = DEFAULT_FILTER_
     table["group"] = keys.map({key: index + 1 for index, key in enumerate(order)})
     ranked = pd.concat([_rank(part) for _, part in table.groupby("group", sort=True)])
     ranked["rank"] = ranked.groupby("group").cumcount() + 1
+    ranked = complete_rows(ranked)
     relation_columns = sorted(c for c in ranked.columns if "[" in c)
-    return ranked[[*COLUMNS, *relation_columns, "report", "source"]].reset_index(drop=True)
+    return ranked[[*COLUMNS, *relation_columns, "report", "source", "evidence"]].reset_index(drop=True)
 
 
 def prompt_label(row: dict | pd.Series) -> str:

@@ -180,8 +180,11 @@ def test_outputs_carry_the_same_rows_and_settings(results_dir, suffix, tiny_mode
         assert f'href="native/{tiny_model.name}/report.html"' in text
         for metric in METRICS.values():
             assert str(escape(metric.description)) in text
-        rows = {re.search(r"<td>([\w-]+)</td>", row).group(1): row for row in re.findall(r"<tr>\n<td class=\"num\".*?</tr>", text, flags=re.S)}
-        assert re.search(r'class="num best bar"[^>]*data-value="0.8"', rows["big-model"]), "best accuracy highlighted"
+        boards = "".join(re.findall(r'<table class="board" id="board-\d+">.*?</table>', text, flags=re.S))  # the ranked tables, not the side ones
+        rows = {re.search(r"<td>([\w-]+)</td>", row).group(1): row for row in re.findall(r"<tr>\n<td class=\"num\".*?</tr>", boards, flags=re.S)}
+        best = re.search(r'class="num best bar whisker"[^>]*data-value="0.8" title="95% interval \[([\d.]+), ([\d.]+)\]"', rows["big-model"])
+        assert best, "best accuracy highlighted, with its Wilson interval as hover and whisker"
+        assert float(best.group(1)) < 0.8 < float(best.group(2))
         assert "best" not in rows["small-model"]
 
 
@@ -244,8 +247,9 @@ def test_page_in_headless_chromium(results_dir, tmp_path):
     attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', re.search(r"<body([^>]*)>", dom).group(1)))
     assert [line for line in log.splitlines() if "CONSOLE" in line and re.search(r"Uncaught|Error", line)] == []
     assert attrs["data-js-errors"] == "0"
-    # lm-eval's group: a heatmap (its rows record no paired accuracy overall: no scatter); fk-bench's: both.
-    assert attrs["data-expected"] == "3" and attrs["data-rendered"] == "3"
+    # lm-eval's group: a heatmap (its rows record no paired accuracy overall, no per-question data: nothing else);
+    # fk-bench's: the intervals, the significance matrix, the bias picture, the reliability diagrams and the heatmap.
+    assert attrs["data-expected"] == "6" and attrs["data-rendered"] == "6"
     assert attrs["data-order"].split("|") == [
         "big-model,tied,small-model",
         "big-model,tied,small-model",
@@ -385,7 +389,7 @@ def test_hostile_names_stay_text_in_every_output(hostile_board):
     rendered = markdown_it.MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
     assert "<script" not in rendered and "onmouseover=" not in rendered.replace("&lt;b onmouseover=", "")
     assert rendered.count("<h2>") == table["group"].nunique() and rendered.count("<h1>") == 1, "a heading per group; the name adds none"
-    assert len(re.findall(r"<tr>\s*<td", rendered)) == 2 * len(table), "the ranking and the per-relation table, a row each"
+    assert len(re.findall(r"<tr>\s*<td", rendered)) == 3 * len(table), "the ranking, bias-and-calibration and per-relation tables, a row each"
     assert all(safe_url(html_module.unescape(h)) for h in re.findall(r'href="([^"]*)"', rendered))
     assert "pwned" in rendered and "<h2>pwned" not in rendered
 
