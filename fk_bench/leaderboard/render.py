@@ -154,7 +154,8 @@ def _csv(table: pd.DataFrame, out: Path) -> Path:
         report=[relative_link(r, out.parent) or "" for r in table["report"]],
         source=[relative_link(s, out.parent) for s in table["source"]],
     )
-    columns = ["group", "rank", "model", "harness", "prompt", *[c for c in shown.columns if c not in ("group", "rank", "model", "harness", "prompt")]]
+    first = ("group", "rank", "rank_low", "rank_high", "model", "harness", "prompt")
+    columns = [*first, *[c for c in shown.columns if c not in first]]
     return write_atomic(out, lambda tmp: csv_safe(shown[columns]).to_csv(tmp, index=False, float_format="%.6g"))
 
 
