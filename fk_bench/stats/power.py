@@ -21,12 +21,10 @@ from fk_bench.errors import FkBenchError
 DEFAULT_DISCORDANCE = 0.5
 
 
-def _connor_pairs_needed(delta: float, alpha: float, power: float, discordance: float) -> float:
+def _connor_pairs_needed(delta: float, z_alpha: float, z_power: float, discordance: float) -> float:
     """Connor's (1987) McNemar sample size (not rounded up) for a difference ``delta``."""
-    z_alpha = norm.ppf(1.0 - alpha / 2.0)
-    z_power = norm.ppf(power)
     root = z_alpha * math.sqrt(discordance) + z_power * math.sqrt(discordance - delta * delta)
-    return float(root * root / (delta * delta))
+    return root * root / (delta * delta)
 
 
 def minimum_detectable_difference(
@@ -49,8 +47,10 @@ def minimum_detectable_difference(
         if not 0.0 < value < 1.0 or math.isnan(value):
             raise FkBenchError(f"minimum detectable difference: {name} must lie in (0, 1), got {value!r}")
 
+    z_alpha, z_power = float(norm.ppf(1.0 - alpha / 2.0)), float(norm.ppf(power))
+
     def excess(delta: float) -> float:
-        return _connor_pairs_needed(delta, alpha, power, discordance) - n_pairs
+        return _connor_pairs_needed(delta, z_alpha, z_power, discordance) - n_pairs
 
     if excess(discordance) > 0:
         return math.inf
