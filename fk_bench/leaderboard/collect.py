@@ -270,6 +270,9 @@ def _row_from_lm_eval(path: Path, data: dict, threshold: float) -> dict:
         "answer_map": "default",
         "n": n,
         **{metric: _lm_eval_metric(metrics, metric, main) for metric in DISPLAY_METRICS},
+        "batch_calibrated_accuracy": _lm_eval_number(
+            metrics.get("batch_calibrated_accuracy,none"), f"results.{main}.batch_calibrated_accuracy", 0, 1
+        ),
         "n_pairs": math.nan,
         "n_pass_filter": _recount_lm_eval(path, subtasks, threshold),
         "filter_threshold": threshold,

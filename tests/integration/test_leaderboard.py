@@ -402,3 +402,27 @@ def test_hostile_page_in_headless_chromium(hostile_board):
     assert attrs["data-js-errors"] == "0" and attrs["data-rendered"] == attrs["data-expected"] != "0"
     assert_inert(dom)
     assert [e for e in elements(dom) if e[0] == "a" and not any(n == "href" for n, _ in e[1])] == [], "plotly drew no link (svg a) from a name"
+
+
+def test_a_group_without_paired_accuracy_is_led_by_accuracy(results_dir, tmp_path):
+    """lm-eval's group reports no overall paired accuracy: its leader is named by accuracy (with its Wilson
+    interval from the counts), never 'paired accuracy n/a'."""
+    with pytest.warns(UserWarning):
+        table = collect_rows([results_dir / "lm_eval"])
+    page = render(table, tmp_path / "board.html").read_text()
+    leader = re.search(r'<div class="leader">(.*?)</div>', page, flags=re.S).group(1)
+    assert "<strong>big-model</strong>" in leader and re.search(r"accuracy <strong>0\.800 \[0\.\d\d, 0\.\d\d\]</strong>", leader), leader
+    assert "n/a" not in leader
+
+
+def test_lm_eval_batch_calibrated_accuracy_is_read_and_checked(tmp_path):
+    """The task's batch-calibrated accuracy lands in the row; one outside [0, 1] skips the file with a warning."""
+    good = lm_eval_result("calibrated", {"capital_of": (0.9, 0.8)})
+    good["results"]["fk_yesno"]["batch_calibrated_accuracy,none"] = 0.7
+    bad = lm_eval_result("broken", {"capital_of": (0.9, 0.8)})
+    bad["results"]["fk_yesno"]["batch_calibrated_accuracy,none"] = 1.7
+    write_json(tmp_path / "good" / "results_2026-11-27T00-00-00.json", good)
+    write_json(tmp_path / "bad" / "results_2026-11-27T00-00-00.json", bad)
+    table, warned = collect(tmp_path)
+    assert list(table["model"]) == ["calibrated"] and table["batch_calibrated_accuracy"].iloc[0] == 0.7
+    assert "batch_calibrated_accuracy is 1.7, outside [0, 1]" in warned
