@@ -328,8 +328,9 @@ def test_committed_leaderboard_is_what_its_results_give(tmp_path):
     if find_chromium() is not None:
         dom, _log = dump_dom(COMMITTED / "leaderboard.html")
         attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', re.search(r"<body([^>]*)>", dom).group(1)))
-        assert attrs["data-js-errors"] == "0" and attrs["data-expected"] == "3" and attrs["data-rendered"] == "3"
-        assert dom.count('<table class="board"') == 1
+        # intervals, significance, bias picture, reliability diagrams, per relation, popularity
+        assert attrs["data-js-errors"] == "0" and attrs["data-expected"] == "6" and attrs["data-rendered"] == "6"
+        assert dom.count('<table class="board"') == 1, "one ranked table (the side tables are class 'board side')"
 
 
 # ---------------------------------------------------------------- shared pages: hostile names and folders
