@@ -27,6 +27,8 @@ BOOTSTRAP_SEED = 20240531
 """The bootstrap's seed: the same results give the same intervals on every machine."""
 N_RESAMPLES = 1000
 """Bootstrap resamples: enough for the 2.5% and 97.5% percentiles to settle at the third decimal."""
+MAX_RESAMPLES = 10_000
+"""More would hold gigabytes of weights (resamples x questions) for no visible gain."""
 
 
 def wilson_interval(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -59,8 +61,8 @@ class FactResampler:
     @classmethod
     def draw(cls, keys: Sequence[str], n_resamples: int = N_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> FactResampler:
         """Draw ``n_resamples`` resamples of the distinct ``keys`` (each the size of the set of facts)."""
-        if n_resamples < 1:
-            raise FkBenchError(f"bootstrap: n_resamples must be at least 1, got {n_resamples}")
+        if not 1 <= n_resamples <= MAX_RESAMPLES:
+            raise FkBenchError(f"bootstrap: n_resamples must be between 1 and {MAX_RESAMPLES:,}, got {n_resamples:,}")
         facts = {key: index for index, key in enumerate(dict.fromkeys(keys))}
         if not facts:
             raise FkBenchError("bootstrap: no facts to resample")

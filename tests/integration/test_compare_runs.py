@@ -110,3 +110,5 @@ def test_refusals_are_one_line(tmp_path, capsys, base):
     broken.write_bytes(b"\xff\xfe not json")
     assert main(["compare-runs", str(broken), str(a)]) == 2
     assert main(["compare-runs", str(tmp_path / "missing"), str(a)]) == 2
+    assert main(["compare-runs", str(a), str(a), "--resamples", "1000000000"]) == 2
+    assert "between 1 and 10,000" in capsys.readouterr().err

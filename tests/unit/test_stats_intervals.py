@@ -47,6 +47,8 @@ def test_the_same_seed_gives_the_same_draws_and_a_foreign_fact_is_refused() -> N
         FactResampler.draw([])
     with pytest.raises(FkBenchError, match="n_resamples"):
         FactResampler.draw(["x"], 0)
+    with pytest.raises(FkBenchError, match="between 1 and 10,000"):
+        FactResampler.draw(["x"], 10**9)  # refused before any memory is taken
 
 
 def test_bootstrap_covers_the_true_mean_about_95_percent_of_the_time() -> None:
