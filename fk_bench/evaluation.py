@@ -11,6 +11,7 @@ import torch
 
 import fk_bench
 from fk_bench.answer_groups import AnswerGroups
+from fk_bench.content_free import content_free_log_odds
 from fk_bench.data import Questions
 from fk_bench.dataset.schema import COLUMNS
 from fk_bench.errors import FkBenchError
@@ -94,7 +95,8 @@ def evaluate(
     _check_finite(scores, questions, loaded, spec)
 
     per_question = question_metrics(scores, np.asarray(answer_groups.is_true_word), labels)
-    summary, per_group = _summaries(per_question, labels, questions, spec)
+    bias = content_free_log_odds(loaded, spec, answer_groups)  # contextual calibration's three extra prompts
+    summary, per_group = _summaries(per_question, labels, questions, spec, bias)
     columns = questions.table.column_names
     popularity = questions["popularity"] if "popularity" in columns else [None] * len(questions)
     rows = _question_rows(questions, per_question, scores, answer_groups, spec.filter_threshold)
@@ -122,14 +124,15 @@ def evaluate(
 
 
 def _summaries(
-    per_question: dict[str, np.ndarray], labels: np.ndarray, questions: Questions, spec: RunSpec
+    per_question: dict[str, np.ndarray], labels: np.ndarray, questions: Questions, spec: RunSpec, bias: float | None
 ) -> tuple[dict[str, Any], dict[str, dict[Any, Any]]]:
-    """The run's summary, and per relation and per domain the same summary of their questions."""
+    """The run's summary, and per relation and per domain the same summary of their questions (``bias``: the
+    content-free log-odds that contextual calibration removes)."""
     columns = questions.table.column_names
     fact_ids = questions["fact_id"] if "fact_id" in columns else None
     threshold = spec.filter_threshold
     try:
-        summary = summarize(per_question, labels, threshold, questions.pairs, fact_ids)
+        summary = summarize(per_question, labels, threshold, questions.pairs, fact_ids, content_free_log_odds=bias)
         per_group = {}
         for column in ("relation", "domain"):
             values = questions[column] if column in columns else [None] * len(questions)
@@ -140,6 +143,7 @@ def _summaries(
                     threshold,
                     questions.pairs.select(rows),
                     [fact_ids[i] for i in rows] if fact_ids is not None else None,
+                    content_free_log_odds=bias,
                 )
                 for key, rows in sorted(groups_of(values, min_size=1).items())
             }

@@ -67,6 +67,18 @@ METRICS: dict[str, Metric] = {
         Metric("prob_diff", True, True, "probability mass of the correct group minus that of the incorrect group", bounds=(-1.0, 1.0)),
         Metric("brier", False, True, "(p_true - label)^2, averaged"),
         Metric("ece", False, False, "expected calibration error of p_true over 10 equal-width bins"),
+        Metric("ece_adaptive", False, False, "expected calibration error of p_true over 10 equal-mass bins (as many questions in each)"),
+        Metric(
+            "aurc",
+            False,
+            False,
+            "area under the risk-coverage curve: error rate among the questions the model is surest of (by |log-odds|), averaged over coverage",
+        ),
+        Metric("brier_reliability", False, False, "Brier decomposition: how far p_true is from the observed frequency in its bin (0 = calibrated)"),
+        Metric("brier_resolution", True, False, "Brier decomposition: how far the bins' observed frequencies spread from the base rate"),
+        Metric(
+            "brier_uncertainty", None, False, "Brier decomposition: base rate x (1 - base rate), a property of the questions (0.25 when balanced)"
+        ),
         Metric(
             "consistency",
             True,
@@ -250,6 +262,17 @@ def expected_calibration_error(p_true: np.ndarray, labels: np.ndarray, n_bins: i
     return float(ece)
 
 
+LM_EVAL_EXTRA_METRICS = (
+    Metric(
+        "batch_calibrated_accuracy",
+        True,
+        False,
+        "accuracy once the mean log(p_True/p_False) over the questions (the yes/no bias) is subtracted from each: batch calibration",
+    ),
+)
+"""Reported by the lm-eval task beside :data:`METRICS`; fk-bench's own results hold it as ``batch_calibration.accuracy``."""
+
+
 def passes_filter(per_question: dict[str, Any], threshold: float) -> np.ndarray:
     """The study's per-question filter: keep questions answered correctly with prob_diff >= threshold.
     ``per_question`` is anything indexable by metric name (a dict of arrays, a DataFrame, a lm-eval sample)."""
@@ -262,13 +285,18 @@ def summarize(
     threshold: float = DEFAULT_FILTER_THRESHOLD,
     pairs: PairIndex | None = None,
     fact_ids: Sequence[Any] | None = None,
-) -> dict[str, float | int | None]:
+    content_free_log_odds: float | None = None,
+) -> dict[str, Any]:
     """Every metric of :data:`METRICS` over a set of questions, and the counts of pairs and of questions passing the filter.
 
     Means of the per-question metrics; the corpus metrics over the whole set (they are not means of
     per-question numbers). ``paired_accuracy`` and ``auroc`` are None where the set has no complete pair
     or only one class, the consistencies where no fact is asked in several wordings: absent, not 0.
+    Beside them, ``batch_calibration`` (the set's mean log-odds removed) and, given the log-odds of the
+    prompt format on content-free inputs, ``contextual_calibration`` (:mod:`fk_bench.stats.calibration`).
     """
+    from fk_bench.stats import calibration
+
     labels = np.asarray(labels, dtype=bool)
     n = int(labels.shape[0])
     if n == 0:
@@ -282,10 +310,17 @@ def summarize(
         "ece": expected_calibration_error(per_question["p_true"], labels),
         "consistency": consistency(per_question["accuracy"], labels, fact_ids) if fact_ids is not None else None,
         "paired_consistency": paired_consistency(t_vs_f, pairs, fact_ids) if fact_ids is not None else None,
+        "ece_adaptive": calibration.adaptive_ece(per_question["p_true"], labels),
+        "aurc": calibration.aurc(t_vs_f, per_question["accuracy"]),
+        **{f"brier_{k}": v for k, v in calibration.brier_decomposition(per_question["p_true"], labels).items()},
     }
-    summary: dict[str, float | int | None] = {"n_questions": n}
+    summary: dict[str, Any] = {"n_questions": n}
     for name, metric in METRICS.items():
         summary[name] = float(np.mean(per_question[name])) if metric.per_question else corpus[name]
     summary["n_pairs"] = len(pairs)
     summary["n_pass_filter"] = int(passes_filter(per_question, threshold).sum())
+    summary["batch_calibration"] = calibration.batch_calibration(t_vs_f, labels)
+    summary["contextual_calibration"] = (
+        None if content_free_log_odds is None else calibration.contextual_calibration(t_vs_f, labels, content_free_log_odds)
+    )
     return summary

@@ -52,6 +52,24 @@ class _Base(BaseModel):
     model_config = _STRICT
 
 
+Share = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+class BatchCalibration(_Base):
+    """The verdicts once the set's mean log(p_True/p_False), its yes/no bias, is removed (Zhou et al. 2024)."""
+
+    accuracy: Share
+    yes_rate: Share
+
+
+class ContextualCalibration(_Base):
+    """The verdicts once the bias on content-free inputs ("N/A", "", "[MASK]") is removed (Zhao et al. 2021)."""
+
+    p_true_content_free: Share
+    accuracy: Share
+    yes_rate: Share
+
+
 if TYPE_CHECKING:  # the two models below are made from the registries at import time; to a type checker their fields are Any
 
     class _Dynamic(_Base):
@@ -68,6 +86,8 @@ else:
         n_pairs=(Count, 0),
         n_pass_filter=(Count, 0),
         **{name: _metric_field(name) for name in METRICS},
+        batch_calibration=(BatchCalibration | None, None),
+        contextual_calibration=(ContextualCalibration | None, None),
     )
 
     _COLUMN_TYPES: dict[str, Any] = {"string": str | None, "bool": bool | None, "float64": Finite | None}

@@ -32,6 +32,7 @@ from fk_bench.errors import FkBenchError
 from fk_bench.files import is_staging, read_json
 from fk_bench.leaderboard.columns import NA, RELATION_METRICS, breakdown_columns, number, slice_label, text
 from fk_bench.leaderboard.lm_eval_rows import TASK_PREFIX, rows_from_lm_eval
+from fk_bench.leaderboard.uncertainty import CALIBRATION_COLUMNS, complete_rows, interval_columns, row_statistics
 from fk_bench.metrics import METRICS, POPULARITY_BINS, passes_filter
 from fk_bench.prompt_formats import prompt_label as format_label
 from fk_bench.results import RESULTS_FILE, RunResult, read_results
@@ -55,10 +56,13 @@ dataset at the same version) with the same answer words. The number of questions
 COLUMNS = (
     "group",
     "rank",
+    "rank_low",
+    "rank_high",
     *ROW_SETTINGS,
     *GROUP_SETTINGS,
     "n",
-    *DISPLAY_METRICS,
+    *interval_columns(DISPLAY_METRICS),
+    *CALIBRATION_COLUMNS,
     "n_pairs",
     "n_pass_filter",
     "filter_threshold",
@@ -107,6 +111,7 @@ def _row_from_fk_bench(path: Path, result: RunResult, threshold: float) -> dict:
         "report": None,
         "run_spec": spec_key(spec),
         "source": str(path),
+        **row_statistics(result),
     }
 
 
@@ -231,8 +236,9 @@ def collect_rows(
     table["group"] = keys.map({key: index + 1 for index, key in enumerate(order)})
     ranked = pd.concat([_rank(part) for _, part in table.groupby("group", sort=True)])
     ranked["rank"] = ranked.groupby("group").cumcount() + 1
+    ranked = complete_rows(ranked)
     relation_columns = sorted(c for c in ranked.columns if "[" in c)
-    return ranked[[*COLUMNS, *relation_columns, "report", "source"]].reset_index(drop=True)
+    return ranked[[*COLUMNS, *relation_columns, "report", "source", "evidence"]].reset_index(drop=True)
 
 
 def prompt_label(row: dict | pd.Series) -> str:

@@ -206,6 +206,9 @@ def rows_from_lm_eval(path: Path, data: dict, threshold: float) -> list[dict]:
             "answer_map": "default",
             "n": n,
             **{metric: _metric(_dict(results.get(unit)), metric, unit) for metric in METRICS},
+            "batch_calibrated_accuracy": lm_eval_number(
+                _dict(results.get(unit)).get("batch_calibrated_accuracy,none"), f"results.{unit}.batch_calibrated_accuracy", 0, 1
+            ),
             "n_pairs": math.nan,
             "n_pass_filter": _recount(path, leaves, threshold),
             "filter_threshold": threshold,

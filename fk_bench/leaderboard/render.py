@@ -18,21 +18,58 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from fk_bench.errors import FkBenchError
 from fk_bench.files import write_atomic, write_text_atomic
-from fk_bench.leaderboard.collect import DISPLAY_METRICS, NA, data_label, domains, popularity_bins, prompt_label, relations, relative_link
+from fk_bench.leaderboard.collect import DISPLAY_METRICS, data_label, domains, popularity_bins, prompt_label, relations, relative_link
+from fk_bench.leaderboard.figures import (
+    rank_text,
+    row_label,
+)
+from fk_bench.leaderboard.uncertainty import SIGNIFICANCE_LEVEL, Matrix, significance
 from fk_bench.metrics import METRICS
-from fk_bench.pages import figure_html, format_number, path_url, plain_text, render_page
+from fk_bench.pages import format_number, path_url
 from fk_bench.pages.tables import csv_safe, markdown_code_block, markdown_text
-from fk_bench.prompt_formats import PROMPT_FORMATS
+from fk_bench.stats.intervals import BOOTSTRAP_SEED, N_RESAMPLES
 
 SUFFIXES = (".md", ".csv", ".html")
 TEMPLATES = Path(__file__).parent / "templates"
-HEATMAP_METRICS = ("paired_accuracy", "accuracy")
-SYMBOLS = {f.name: f.marker for f in PROMPT_FORMATS.values()}
-"""Scatter markers: colour = model, shape = prompt format."""
+BOARD_METRICS = ("paired_accuracy", "accuracy", "yes_rate", "auroc", "log_odds", "consistency", "paired_consistency")
+"""The ranking table's scores (with their intervals); the consistencies only where a row has them."""
+CALIBRATION_METRICS = (
+    "yes_rate",
+    "accuracy",
+    "batch_calibrated_accuracy",
+    "batch_calibrated_yes_rate",
+    "contextual_calibrated_accuracy",
+    "contextual_calibrated_yes_rate",
+    "p_true_content_free",
+    "brier",
+    "brier_reliability",
+    "brier_resolution",
+    "ece",
+    "ece_adaptive",
+    "aurc",
+)
+"""The bias-and-calibration table: raw verdicts beside the bias-corrected ones, then calibration."""
+INTERVALS_NOTE = (
+    f"95% intervals: Wilson for accuracy and yes rate, a bootstrap over facts (both questions of a pair drawn together; "
+    f"{N_RESAMPLES} resamples, seed {BOOTSTRAP_SEED}) for the rest; rank intervals from the same bootstrap."
+)
+CALIBRATED_DEFINITIONS = {
+    "batch_calibrated_accuracy": "accuracy once the run's mean log(p_True/p_False), its yes/no bias, is removed from every question "
+    "(batch calibration, Zhou et al. 2024); batch_calibrated_yes_rate: the yes rate then",
+    "contextual_calibrated_accuracy": "accuracy once the log-odds the prompt format gives content-free inputs (N/A, [MASK], and the empty "
+    "question where the format leaves a context) is removed (contextual calibration, Zhao et al. 2021); p_true_content_free: p(true) on those inputs",
+    "rank interval": "the 2.5th to 97.5th percentile of a row's rank by paired accuracy over bootstrap resamples of the facts; "
+    "≈ marks a row whose rank interval overlaps another's (tied)",
+    "significance": "exact McNemar test on the pairs both rows scored (pairs only one row gets right), Holm-corrected across every pair "
+    "of rows on the board; ▲ the row is significantly better (p < 0.05), ▼ worse, · no significant difference",
+    "MDE": "minimum detectable difference of a relation: the smallest paired-accuracy difference between two models its pairs can detect "
+    "(two-sided 5%, 80% power, exact McNemar setting, 50% discordance)",
+}
 SHORT_NAMES = {
     "paired_accuracy": "paired acc",
     "accuracy": "accuracy",
@@ -45,6 +82,15 @@ SHORT_NAMES = {
     "ece": "ECE",
     "consistency": "consistency",
     "paired_consistency": "paired consist.",
+    "batch_calibrated_accuracy": "acc · batch cal.",
+    "batch_calibrated_yes_rate": "yes · batch cal.",
+    "contextual_calibrated_accuracy": "acc · context cal.",
+    "contextual_calibrated_yes_rate": "yes · context cal.",
+    "p_true_content_free": "p(true) content-free",
+    "brier_reliability": "reliability",
+    "brier_resolution": "resolution",
+    "ece_adaptive": "adaptive ECE",
+    "aurc": "AURC",
 }
 EXTRA_DEFINITIONS = {
     "n_pass_filter": "questions the model answers correctly with prob_diff at or above the filter threshold (the "
@@ -70,8 +116,8 @@ def best_values(rows: pd.DataFrame) -> dict[str, float]:
     """Per metric with a direction in :data:`METRICS`, the best value among ``rows`` (n/a ignored; none
     when all rows are equal: nothing stands out)."""
     best = {}
-    for name in DISPLAY_METRICS:
-        direction = METRICS[name].higher_is_better
+    for name in (*DISPLAY_METRICS, "batch_calibrated_accuracy", "contextual_calibrated_accuracy"):
+        direction = METRICS[name].higher_is_better if name in METRICS else True
         values = rows[name].dropna()
         if direction is not None and len(values) > 1 and values.max() > values.min():
             best[name] = float(values.max() if direction else values.min())
@@ -80,14 +126,6 @@ def best_values(rows: pd.DataFrame) -> dict[str, float]:
 
 def _is_best(value: Any, best: float | None) -> bool:
     return best is not None and isinstance(value, float) and not math.isnan(value) and math.isclose(value, best, rel_tol=0, abs_tol=5e-7)
-
-
-def row_label(row: pd.Series) -> str:
-    """A row's name in figures: model, prompt format and dtype (and harness when not fk-bench)."""
-    parts = [row["model"], prompt_label(row), row["dtype"]]
-    if row["harness"] != "fk-bench":
-        parts.append(row["harness"])
-    return " · ".join(str(p) for p in parts if p not in ("", NA))
 
 
 def _settings_columns(rows: pd.DataFrame) -> tuple[list[str], dict[str, str]]:
@@ -111,67 +149,138 @@ def _group_title(group: int, rows: pd.DataFrame, n_groups: int) -> str:
 
 
 def _csv(table: pd.DataFrame, out: Path) -> Path:
-    shown = table.assign(
+    shown = table.drop(columns=["evidence"], errors="ignore").assign(
         prompt=[prompt_label(r) for _, r in table.iterrows()],
         report=[relative_link(r, out.parent) or "" for r in table["report"]],
         source=[relative_link(s, out.parent) for s in table["source"]],
     )
-    columns = ["group", "rank", "model", "harness", "prompt", *[c for c in shown.columns if c not in ("group", "rank", "model", "harness", "prompt")]]
+    first = ("group", "rank", "rank_low", "rank_high", "model", "harness", "prompt")
+    columns = [*first, *[c for c in shown.columns if c not in first]]
     return write_atomic(out, lambda tmp: csv_safe(shown[columns]).to_csv(tmp, index=False, float_format="%.6g"))
 
 
-def _markdown_cell(value: Any, best: float | None = None) -> str:
-    text = markdown_text(format_number(value))
-    return f"**{text}**" if _is_best(value, best) else text
+def with_interval(row: pd.Series, key: str) -> str:
+    """``0.761 [0.74, 0.78]`` (the value to three decimals, its 95% interval to two), or the value alone."""
+    value, low, high = row.get(key), row.get(f"{key}_low"), row.get(f"{key}_high")
+    text = format_number(value)
+    if value is None or pd.isna(value) or low is None or high is None or pd.isna(low) or pd.isna(high):
+        return text
+    return f"{text} [{low:.2f}, {high:.2f}]"
+
+
+def tied(rows: pd.DataFrame) -> dict[Any, bool]:
+    """Per row (index): whether its rank interval overlaps another row's (n/a intervals overlap nothing)."""
+    known = rows.dropna(subset=["rank_low", "rank_high"])
+    return {
+        i: any(
+            j != i and known.at[j, "rank_low"] <= known.at[i, "rank_high"] and known.at[i, "rank_low"] <= known.at[j, "rank_high"]
+            for j in known.index
+        )
+        for i in rows.index
+        if i in known.index
+    }
+
+
+def _markdown_cell(row: pd.Series, key: str, best: float | None = None) -> str:
+    """The value (escaped like every cell) and its interval, ``0.761 [0.74, 0.78]``: numbers only, so the
+    brackets stay plain (they link nothing without a following ``(...)``)."""
+    value = markdown_text(format_number(row.get(key)))
+    text = with_interval(row, key).replace(format_number(row.get(key)), value, 1)
+    return f"**{text}**" if _is_best(row.get(key), best) else text
+
+
+def _shown(rows: pd.DataFrame, names: tuple[str, ...]) -> list[str]:
+    return [m for m in names if m in rows and rows[m].notna().any()]
+
+
+def _markdown_table(title: str, rows: pd.DataFrame, keys: list[tuple[str, str]], best: dict[str, float] | None = None) -> list[str]:
+    """One table of rows (labelled by rank and row label) and the columns ``keys`` (heading, column), with intervals."""
+    if not keys:
+        return []
+    lines = [
+        "",
+        title,
+        "",
+        "| rank. model · prompt · dtype | " + " | ".join(markdown_text(h) for h, _ in keys) + " |",
+        "|---|" + "---:|" * len(keys),
+    ]
+    for _, row in rows.iterrows():
+        cells = [_markdown_cell(row, key, (best or {}).get(key)) for _, key in keys]
+        label = markdown_text(f"{row['rank']}. {row_label(row)}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _markdown_significance(rows: pd.DataFrame, matrix: Matrix | None) -> list[str]:
+    if matrix is None or len(matrix.rows) < 2 or np.isnan(matrix.p).all():
+        return []
+    ranks = [str(rows.loc[i, "rank"]) for i in matrix.rows]
+    lines = [
+        "",
+        f"Significance (exact McNemar on the pairs both rows scored, Holm-corrected across the board, p < {SIGNIFICANCE_LEVEL}): "
+        "▲ the row beats the column's row, ▼ it loses, · no significant difference.",
+        "",
+        "| rank | " + " | ".join(ranks) + " |",
+        "|---|" + ":---:|" * len(ranks),
+    ]
+    for x, index in enumerate(matrix.rows):
+        marks = ["" if np.isnan(p) else ("▲" if d > 0 else "▼") if p < SIGNIFICANCE_LEVEL else "·" for p, d in zip(matrix.p[x], matrix.delta[x])]
+        lines.append(f"| {rows.loc[index, 'rank']}. | " + " | ".join(marks) + " |")
+    return lines
 
 
 def markdown(table: pd.DataFrame, out_dir: Path, command: str | None) -> str:
-    """The leaderboard as Markdown: one ranked table per group, then paired accuracy per relation."""
+    """The leaderboard as Markdown: one ranked table per group (every score with its 95% interval, each row's
+    rank interval), its significance matrix, bias and calibration, then the breakdowns."""
     lines = ["# fk-bench leaderboard", ""]
     if command:
         lines += ["Regenerate with:", "", *markdown_code_block(command), ""]
     lines += [
         "Ranked by paired accuracy, then accuracy; **bold** = best in its column. "
-        "Rows scored on different questions are in separate groups and never ranked together.",
+        "Rows scored on different questions are in separate groups and never ranked together. "
+        f"{INTERVALS_NOTE} ≈ marks a rank interval that overlaps another row's: those rows are tied.",
         "",
     ]
-    groups = _groups(table)
+    groups, matrices = _groups(table), significance(table)
     for group, rows in groups:
         best = best_values(rows)
         varying, constant = _settings_columns(rows)
+        metrics = _shown(rows, BOARD_METRICS)
+        ties = tied(rows)
         lines += [f"## {markdown_text(_group_title(group, rows, len(groups)))}", ""]
         if constant:
             lines += ["Every row: " + ", ".join(f"{name} {markdown_text(value)}" for name, value in constant.items()) + ".", ""]
         linked = rows["report"].notna().any()
-        header = ["#", "model", "prompt", "dtype", *varying, "n", *DISPLAY_METRICS, "n_pass_filter", *(["report"] if linked else [])]
-        numeric = ("#", "n", *DISPLAY_METRICS, "n_pass_filter")
+        header = ["#", "rank 95%", "model", "prompt", "dtype", *varying, "n", *metrics, "n_pass_filter", *(["report"] if linked else [])]
+        numeric = ("#", "rank 95%", "n", *metrics, "n_pass_filter")
         lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if h in numeric else "---" for h in header) + "|"]
-        for _, row in rows.iterrows():
+        for index, row in rows.iterrows():
             link = path_url(relative_link(row["report"], out_dir))
             cells = [
                 markdown_text(row["rank"]),
+                rank_text(row) + (" ≈" if ties.get(index) else ""),
                 markdown_text(row["model"]),
                 markdown_text(prompt_label(row)),
                 markdown_text(row["dtype"]),
                 *[markdown_text(row[name]) for name in varying],
                 f"{int(row['n']):,}",
-                *[_markdown_cell(row[m], best.get(m)) for m in DISPLAY_METRICS],
+                *[_markdown_cell(row, m, best.get(m)) for m in metrics],
                 markdown_text(format_number(row["n_pass_filter"], 0)),
                 *([f"[report]({link})" if link else ""] if linked else []),
             ]
             lines.append("| " + " | ".join(cells) + " |")
+        lines += _markdown_significance(rows, matrices.get(group))
+        lines += _markdown_table("Bias and calibration:", rows, [(SHORT_NAMES.get(m, m), m) for m in _shown(rows, CALIBRATION_METRICS)], best)
         names = [r for r in relations(table) if rows[f"paired_accuracy[{r}]"].notna().any()] if relations(table) else []
-        if names:
+        lines += _markdown_table("Paired accuracy per relation:", rows, [(r, f"paired_accuracy[{r}]") for r in names])
+        mde = [rows[f"paired_accuracy_mde[{r}]"].dropna() for r in names if f"paired_accuracy_mde[{r}]" in rows]
+        if names and len(mde) == len(names) and all(len(m) for m in mde):
             lines += [
                 "",
-                "Paired accuracy per relation:",
-                "",
-                "| model · prompt · dtype | " + " | ".join(markdown_text(n) for n in names) + " |",
-                "|---|" + "---:|" * len(names),
+                "Smallest paired-accuracy difference each relation can detect (two-sided 5%, 80% power): "
+                + ", ".join(f"{markdown_text(r)} {m.iloc[0]:.2f}" for r, m in zip(names, mde))
+                + ".",
             ]
-            for _, row in rows.iterrows():
-                values = [row[f"paired_accuracy[{r}]"] for r in names]
-                lines.append(f"| {markdown_text(row_label(row))} | " + " | ".join(markdown_text(format_number(v)) for v in values) + " |")
         for title, keys in (
             ("Paired accuracy per domain:", [(d, f"paired_accuracy[domain:{d}]") for d in domains(table)]),
             (
@@ -179,251 +288,10 @@ def markdown(table: pd.DataFrame, out_dir: Path, command: str | None) -> str:
                 [(b, f"paired_accuracy[popularity:{b}]") for b in popularity_bins(table)],
             ),
         ):
-            keys = [(name, key) for name, key in keys if rows[key].notna().any()]
-            if keys:
-                lines += [
-                    "",
-                    title,
-                    "",
-                    "| model · prompt · dtype | " + " | ".join(markdown_text(n) for n, _ in keys) + " |",
-                    "|---|" + "---:|" * len(keys),
-                ]
-                for _, row in rows.iterrows():
-                    lines.append(f"| {markdown_text(row_label(row))} | " + " | ".join(markdown_text(format_number(row[k])) for _, k in keys) + " |")
+            lines += _markdown_table(title, rows, [(name, key) for name, key in keys if rows[key].notna().any()])
         threshold = rows["filter_threshold"].iloc[0]
         lines += ["", f"n_pass_filter: correct with prob_diff >= {format_number(threshold, 2)}.", ""]
     return "\n".join(lines)
-
-
-# ---------------------------------------------------------------- HTML
-
-
-def _chance_band(rows: pd.DataFrame) -> float:
-    """Half-width of the 95% band of paired accuracy for a model that flips a coin on each pair."""
-    pairs = rows["n_pairs"].dropna()
-    n_pairs = float(pairs.median()) if len(pairs) else float(rows["n"].median()) / 2
-    return 1.96 * math.sqrt(0.25 / max(n_pairs, 1.0))
-
-
-def scatter_figure(rows: pd.DataFrame) -> Any:
-    """yes_rate (x) against paired accuracy (y), one point per row (colour = model, shape = prompt format),
-    with the chance band shaded."""
-    import plotly.colors
-    import plotly.graph_objects as go
-
-    shown = rows.dropna(subset=["yes_rate", "paired_accuracy"])
-    band = _chance_band(rows)
-    fig = go.Figure()
-    fig.add_hrect(y0=0.5 - band, y1=0.5 + band, fillcolor="#d0d7de", opacity=0.45, line_width=0, layer="below")
-    fig.add_hline(y=0.5, line_dash="dot", line_color="#8c959f")
-    fig.add_vline(x=0.5, line_dash="dot", line_color="#8c959f")
-    fig.add_annotation(
-        x=0.01,
-        y=0.5 + band,
-        xanchor="left",
-        yanchor="bottom",
-        showarrow=False,
-        font={"size": 11, "color": "#57606a"},
-        text=f"chance: a coin flip per pair lands here 95% of the time (±{band:.3f})",
-    )
-    fig.add_annotation(x=0.99, y=0.02, xanchor="right", showarrow=False, text="says yes to everything →", font={"size": 11, "color": "#57606a"})
-    fig.add_annotation(x=0.01, y=0.02, xanchor="left", showarrow=False, text="← says no to everything", font={"size": 11, "color": "#57606a"})
-    palette = plotly.colors.qualitative.D3
-    colors = {model: palette[i % len(palette)] for i, model in enumerate(dict.fromkeys(rows["model"]))}
-    # Names are data: plain_text keeps plotly from reading them as markup (links, styles, line breaks).
-    for _, row in shown.iterrows():
-        fig.add_trace(
-            go.Scatter(
-                x=[row["yes_rate"]],
-                y=[row["paired_accuracy"]],
-                mode="markers",
-                name=plain_text(f"{row['rank']}. {row_label(row)}"),
-                marker={
-                    "size": 13,
-                    "color": colors[row["model"]],
-                    "symbol": SYMBOLS.get(row["prompt_format"], "circle"),
-                    "line": {"width": 1, "color": "white"},
-                },
-                customdata=[[plain_text(row_label(row)), row["accuracy"]]],
-                hovertemplate="%{customdata[0]}<br>yes_rate %{x:.3f}<br>paired accuracy %{y:.3f}<br>accuracy %{customdata[1]:.3f}<extra></extra>",
-            )
-        )
-    fig.update_layout(
-        height=480,
-        margin={"l": 60, "r": 20, "t": 30, "b": 50},
-        legend_title_text="rank. model · prompt · dtype",
-        xaxis={"title": "yes_rate (share of questions called true)", "range": [-0.02, 1.02]},
-        yaxis={"title": "paired accuracy", "range": [min(0.0, float(shown["paired_accuracy"].min()) - 0.05) if len(shown) else 0.0, 1.02]},
-    )
-    return fig
-
-
-def heatmap_figure(rows: pd.DataFrame, names: list[str]) -> Any:
-    """Rows x relations, paired accuracy (buttons switch to accuracy); cells centred on chance (0.5)."""
-    import plotly.graph_objects as go
-
-    labels = [plain_text(f"{r['rank']}. {row_label(r)}") for _, r in rows.iterrows()]
-    layers = {m: [[None if pd.isna(r[f"{m}[{n}]"]) else float(r[f"{m}[{n}]"]) for n in names] for _, r in rows.iterrows()] for m in HEATMAP_METRICS}
-    texts = {m: [[format_number(v) if v is not None else "n/a" for v in line] for line in z] for m, z in layers.items()}
-    fig = go.Figure(
-        go.Heatmap(
-            z=layers["paired_accuracy"],
-            x=[plain_text(n) for n in names],
-            y=labels,
-            text=texts["paired_accuracy"],
-            texttemplate="%{text}",
-            zmin=0,
-            zmax=1,
-            zmid=0.5,
-            colorscale="RdBu",
-            colorbar={"title": "score"},
-            hoverongaps=False,
-            hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>",
-        )
-    )
-    buttons = [
-        {"label": METRICS[m].name.replace("_", " "), "method": "restyle", "args": [{"z": [layers[m]], "text": [texts[m]]}]} for m in HEATMAP_METRICS
-    ]
-    fig.update_layout(
-        height=160 + 32 * len(labels),
-        margin={"l": 20, "r": 20, "t": 60, "b": 20},
-        yaxis={"autorange": "reversed", "automargin": True},
-        xaxis={"automargin": True, "tickangle": -30},
-        updatemenus=[{"type": "buttons", "direction": "right", "buttons": buttons, "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"}],
-    )
-    return fig
-
-
-def popularity_figure(rows: pd.DataFrame, bins: list[str]) -> Any:
-    """Paired accuracy by popularity tercile (low, mid, high), one line per row, with chance at 0.5."""
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    fig.add_hline(y=0.5, line_dash="dot", line_color="#8c959f")
-    for _, row in rows.iterrows():
-        values = [None if pd.isna(row[f"paired_accuracy[popularity:{b}]"]) else float(row[f"paired_accuracy[popularity:{b}]"]) for b in bins]
-        label = plain_text(f"{row['rank']}. {row_label(row)}")
-        fig.add_trace(
-            go.Scatter(
-                x=bins,
-                y=values,
-                mode="lines+markers",
-                name=label,
-                marker={"symbol": SYMBOLS.get(row["prompt_format"], "circle"), "size": 9},
-                hovertemplate=f"{label}<br>%{{x}} popularity: %{{y:.3f}}<extra></extra>",
-            )
-        )
-    fig.update_layout(
-        height=420,
-        margin={"l": 60, "r": 20, "t": 30, "b": 50},
-        legend_title_text="rank. model · prompt · dtype",
-        xaxis={"title": "popularity tercile of the subject, within its relation"},
-        yaxis={"title": "paired accuracy", "range": [0, 1.02]},
-    )
-    return fig
-
-
-def _cell(name: str, value: Any, best: float | None, band: float) -> dict:
-    """One metric cell: its text, sort key, and what the page draws on it (best, a bar, chance, bias)."""
-    number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
-    known = not math.isnan(number)
-    return {
-        "text": format_number(value, 0) if name == "n_pass_filter" else format_number(value),
-        "sort": repr(number) if known else "",
-        "best": _is_best(number, best),
-        "bar": max(0.0, min(1.0, number))
-        if known and (name in ("paired_accuracy", "accuracy", "auroc") or name.startswith("paired_accuracy["))
-        else None,
-        "chance": known and name == "paired_accuracy" and abs(number - 0.5) <= band,
-        "bias": min(1.0, 2 * abs(number - 0.5)) if known and name == "yes_rate" else None,
-    }
-
-
-def _html_group(group: int, rows: pd.DataFrame, n_groups: int, out_dir: Path, names: list[str], domain_names: list[str]) -> dict:
-    best = best_values(rows)
-    band = _chance_band(rows)
-    domain_keys = [f"paired_accuracy[domain:{d}]" for d in domain_names if rows[f"paired_accuracy[domain:{d}]"].notna().any()]
-    for key in domain_keys:
-        values = rows[key].dropna()
-        if len(values) > 1 and values.max() > values.min():
-            best[key] = float(values.max())
-    body = []
-    for _, row in rows.iterrows():
-        body.append(
-            {
-                "rank": int(row["rank"]),
-                "model": row["model"],
-                "report": path_url(relative_link(row["report"], out_dir)),
-                "harness": row["harness"],
-                "prompt": prompt_label(row),
-                "dtype": row["dtype"],
-                "device": row["device"],
-                "n": int(row["n"]),
-                "source": path_url(relative_link(row["source"], out_dir)),
-                "cells": [_cell(m, row[m], best.get(m), band) for m in (*DISPLAY_METRICS, "n_pass_filter", *domain_keys)],
-            }
-        )
-    varying, constant = _settings_columns(rows)
-    columns = [
-        {
-            "key": m,
-            "label": SHORT_NAMES.get(m, m),
-            "title": f"{m}: {METRICS[m].description}",
-            "dir": "asc" if METRICS[m].higher_is_better is False else "desc",
-        }
-        for m in DISPLAY_METRICS
-    ] + [{"key": "n_pass_filter", "label": "pass filter", "title": EXTRA_DEFINITIONS["n_pass_filter"], "dir": "desc"}]
-    columns += [
-        {
-            "key": key,
-            "label": f"PA · {key.split(':', 1)[1].rstrip(']')}",
-            "title": f"paired accuracy on the {key.split(':', 1)[1].rstrip(']')} relations",
-            "dir": "desc",
-        }
-        for key in domain_keys
-    ]
-    figures = []
-    if rows[["yes_rate", "paired_accuracy"]].notna().all(axis=1).any():
-        figures.append({"kind": "scatter", "html": figure_html(scatter_figure(rows), f"scatter-{group}")})
-    relation_names = [n for n in names if rows[[f"{m}[{n}]" for m in HEATMAP_METRICS]].notna().any().any()]
-    if relation_names:
-        figures.append({"kind": "heatmap", "html": figure_html(heatmap_figure(rows, relation_names), f"heatmap-{group}")})
-    bins = [b for b in popularity_bins(rows) if rows[f"paired_accuracy[popularity:{b}]"].notna().any()]
-    if bins:
-        figures.append({"kind": "popularity", "html": figure_html(popularity_figure(rows, bins), f"popularity-{group}")})
-    first = rows.iloc[0]
-    return {
-        "id": group,
-        "title": _group_title(group, rows, n_groups),
-        "data": data_label(first),
-        "n": int(first["n"]),
-        "threshold": float(first["filter_threshold"]),
-        "columns": columns,
-        "varying": varying,
-        "constant": constant,
-        "rows": body,
-        "figures": figures,
-        "leader": body[0],
-        "leader_value": body[0]["cells"][0]["text"],
-    }
-
-
-def html(table: pd.DataFrame, out_dir: Path, command: str | None) -> str:
-    """The leaderboard page: one section per group (table, bias picture, heatmap), then the definitions."""
-    names = relations(table)
-    groups = _groups(table)
-    sections = [_html_group(g, rows, len(groups), out_dir, names, domains(table)) for g, rows in groups]
-    definitions = [{"name": m.name, "text": m.description} for m in METRICS.values()]
-    definitions += [{"name": k, "text": v} for k, v in EXTRA_DEFINITIONS.items()]
-    return render_page(
-        "leaderboard.html.j2",
-        search_path=[TEMPLATES],
-        groups=sections,
-        definitions=definitions,
-        command=command,
-        n_rows=len(table),
-        expected_figures=sum(len(s["figures"]) for s in sections),
-    )
 
 
 def render(table: pd.DataFrame, out: str | Path, command: str | None = None) -> Path:
@@ -433,6 +301,8 @@ def render(table: pd.DataFrame, out: str | Path, command: str | None = None) -> 
         raise FkBenchError(f"{out}: no rows to write")
     if out.suffix == ".csv":
         return _csv(table, out)
+    from fk_bench.leaderboard.page import html
+
     text = markdown(table, out.parent, command) if out.suffix == ".md" else html(table, out.parent, command)
     return write_text_atomic(out, text)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fk_bench.data import load_questions
 from fk_bench.dataset.schema import DATASET_VERSION
-from fk_bench.metrics import METRICS, Metric
+from fk_bench.metrics import LM_EVAL_EXTRA_METRICS, METRICS, Metric
 from fk_bench.spec import PACKAGED_DATASET
 from fk_bench.task_plugin import GROUP_MEAN_METRICS_EXTRA, lm_eval_name
 
@@ -55,7 +55,8 @@ def _paraphrase_only(metric: Metric) -> bool:
 def metric_list(paraphrase: bool) -> str:
     """One metric_list entry per metric of the registry; the paraphrase-only ones only for the paraphrase task."""
     entries = []
-    for name, metric in METRICS.items():
+    for metric in (*METRICS.values(), *LM_EVAL_EXTRA_METRICS):
+        name = metric.name
         if _paraphrase_only(metric) and not paraphrase:
             continue
         aggregation = "mean" if metric.per_question else f"!function utils.{name}"

@@ -27,6 +27,7 @@ from fk_bench.data import fewshot_pool, load_questions
 from fk_bench.pair_index import PairIndex
 from fk_bench.prompts import example_answer
 from fk_bench.spec import DEFAULT_CONFIG
+from fk_bench.stats import calibration
 from fk_bench.task_plugin import lm_eval_name
 
 WORDS = list(DEFAULT_GROUPS.words)
@@ -85,8 +86,8 @@ def process_results(doc: dict, results: list[tuple[float, bool]], paraphrase: bo
     per_question = metrics.question_metrics(scores, np.asarray(DEFAULT_GROUPS.is_true_word), np.array([label]))
     sample = (float(per_question["true_log_odds"][0]), label, doc.get("pair_id"), doc.get("fact_id"))
     return {
-        lm_eval_name(name): float(per_question[name][0]) if metric.per_question else sample
-        for name, metric in metrics.METRICS.items()
+        lm_eval_name(metric.name): float(per_question[metric.name][0]) if metric.per_question else sample
+        for metric in (*metrics.METRICS.values(), *metrics.LM_EVAL_EXTRA_METRICS)
         if paraphrase or not metric.paraphrase_only
     }
 
@@ -137,3 +138,36 @@ def consistency(items: list[tuple]) -> float:
 def paired_consistency(items: list[tuple]) -> float:
     true_log_odds, labels, pair_ids, fact_ids = _unpack(items)
     return _number(metrics.paired_consistency(true_log_odds, PairIndex.from_ids(pair_ids, labels), fact_ids))
+
+
+def ece_adaptive(items: list[tuple]) -> float:
+    true_log_odds, labels, _, _ = _unpack(items)
+    return calibration.adaptive_ece(expit(true_log_odds), labels)
+
+
+def aurc(items: list[tuple]) -> float:
+    true_log_odds, labels, _, _ = _unpack(items)
+    return calibration.aurc(true_log_odds, (np.where(labels, true_log_odds, -true_log_odds) > 0).astype(np.float64))
+
+
+def _brier_part(items: list[tuple], part: str) -> float:
+    true_log_odds, labels, _, _ = _unpack(items)
+    return calibration.brier_decomposition(expit(true_log_odds), labels)[part]
+
+
+def brier_reliability(items: list[tuple]) -> float:
+    return _brier_part(items, "reliability")
+
+
+def brier_resolution(items: list[tuple]) -> float:
+    return _brier_part(items, "resolution")
+
+
+def brier_uncertainty(items: list[tuple]) -> float:
+    return _brier_part(items, "uncertainty")
+
+
+def batch_calibrated_accuracy(items: list[tuple]) -> float:
+    """Batch calibration (an aggregation: the bias is the mean log-odds over every document of the task)."""
+    true_log_odds, labels, _, _ = _unpack(items)
+    return calibration.batch_calibration(true_log_odds, labels)["accuracy"]

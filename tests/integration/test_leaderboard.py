@@ -196,8 +196,11 @@ def test_outputs_carry_the_same_rows_and_settings(results_dir, suffix, tiny_mode
         assert f'href="native/{tiny_model.name}{PLAIN_RUN}/report.html"' in text
         for metric in METRICS.values():
             assert str(escape(metric.description)) in text
-        rows = {re.search(r"<td>([\w-]+)</td>", row).group(1): row for row in re.findall(r"<tr>\n<td class=\"num\".*?</tr>", text, flags=re.S)}
-        assert re.search(r'class="num best bar"[^>]*data-value="0.8"', rows["big-model"]), "best accuracy highlighted"
+        boards = "".join(re.findall(r'<table class="board" id="board-\d+">.*?</table>', text, flags=re.S))  # the ranked tables, not the side ones
+        rows = {re.search(r"<td>([\w-]+)</td>", row).group(1): row for row in re.findall(r"<tr>\n<td class=\"num\".*?</tr>", boards, flags=re.S)}
+        best = re.search(r'class="num best bar whisker"[^>]*data-value="0.8" title="95% interval \[([\d.]+), ([\d.]+)\]"', rows["big-model"])
+        assert best, "best accuracy highlighted, with its Wilson interval as hover and whisker"
+        assert float(best.group(1)) < 0.8 < float(best.group(2))
         assert "best" not in rows["small-model"]
 
 
@@ -260,8 +263,9 @@ def test_page_in_headless_chromium(results_dir, tmp_path):
     attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', re.search(r"<body([^>]*)>", dom).group(1)))
     assert [line for line in log.splitlines() if "CONSOLE" in line and re.search(r"Uncaught|Error", line)] == []
     assert attrs["data-js-errors"] == "0"
-    # lm-eval's group: a heatmap (its rows record no paired accuracy overall: no scatter); fk-bench's: both.
-    assert attrs["data-expected"] == "3" and attrs["data-rendered"] == "3"
+    # lm-eval's group: a heatmap (its rows record no paired accuracy overall, no per-question data: nothing else);
+    # fk-bench's: the intervals, the significance matrix, the bias picture, the reliability diagrams and the heatmap.
+    assert attrs["data-expected"] == "6" and attrs["data-rendered"] == "6"
     assert attrs["data-order"].split("|") == [
         "big-model,tied,small-model",
         "big-model,tied,small-model",
@@ -341,8 +345,9 @@ def test_committed_leaderboard_is_what_its_results_give(tmp_path):
     if find_chromium() is not None:
         dom, _log = dump_dom(COMMITTED / "leaderboard.html")
         attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', re.search(r"<body([^>]*)>", dom).group(1)))
-        assert attrs["data-js-errors"] == "0" and attrs["data-expected"] == "3" and attrs["data-rendered"] == "3"
-        assert dom.count('<table class="board"') == 1
+        # intervals, significance, bias picture, reliability diagrams, per relation, popularity
+        assert attrs["data-js-errors"] == "0" and attrs["data-expected"] == "6" and attrs["data-rendered"] == "6"
+        assert dom.count('<table class="board"') == 1, "one ranked table (the side tables are class 'board side')"
 
 
 # ---------------------------------------------------------------- shared pages: hostile names and folders
@@ -402,7 +407,7 @@ def test_hostile_names_stay_text_in_every_output(hostile_board):
     rendered = markdown_it.MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
     assert "<script" not in rendered and "onmouseover=" not in rendered.replace("&lt;b onmouseover=", "")
     assert rendered.count("<h2>") == table["group"].nunique() and rendered.count("<h1>") == 1, "a heading per group; the name adds none"
-    assert len(re.findall(r"<tr>\s*<td", rendered)) == 2 * len(table), "the ranking and the per-relation table, a row each"
+    assert len(re.findall(r"<tr>\s*<td", rendered)) == 3 * len(table), "the ranking, bias-and-calibration and per-relation tables, a row each"
     assert all(safe_url(html_module.unescape(h)) for h in re.findall(r'href="([^"]*)"', rendered))
     assert "pwned" in rendered and "<h2>pwned" not in rendered
 
@@ -495,3 +500,27 @@ def test_leaderboard_outputs_are_checked_before_any_result_is_read(results_dir, 
     assert main([*args, "--out", str(readme), "--overwrite"]) == 0
     assert readme.read_text().startswith("# fk-bench leaderboard")
     assert main([*args, "--out", str(readme)]) == 0, "a leaderboard it wrote is replaced"
+
+
+def test_a_group_without_paired_accuracy_is_led_by_accuracy(results_dir, tmp_path):
+    """lm-eval's group reports no overall paired accuracy: its leader is named by accuracy (with its Wilson
+    interval from the counts), never 'paired accuracy n/a'."""
+    with pytest.warns(UserWarning):
+        table = collect_rows([results_dir / "lm_eval"])
+    page = render(table, tmp_path / "board.html").read_text()
+    leader = re.search(r'<div class="leader">(.*?)</div>', page, flags=re.S).group(1)
+    assert "<strong>big-model</strong>" in leader and re.search(r"accuracy <strong>0\.800 \[0\.\d\d, 0\.\d\d\]</strong>", leader), leader
+    assert "n/a" not in leader
+
+
+def test_lm_eval_batch_calibrated_accuracy_is_read_and_checked(tmp_path):
+    """The task's batch-calibrated accuracy lands in the row; one outside [0, 1] skips the file with a warning."""
+    good = lm_eval_result("calibrated", {"capital_of": (0.9, 0.8)})
+    good["results"]["fk_yesno"]["batch_calibrated_accuracy,none"] = 0.7
+    bad = lm_eval_result("broken", {"capital_of": (0.9, 0.8)})
+    bad["results"]["fk_yesno"]["batch_calibrated_accuracy,none"] = 1.7
+    write_json(tmp_path / "good" / "results_2026-11-27T00-00-00.json", good)
+    write_json(tmp_path / "bad" / "results_2026-11-27T00-00-00.json", bad)
+    table, warned = collect(tmp_path)
+    assert list(table["model"]) == ["calibrated"] and table["batch_calibrated_accuracy"].iloc[0] == 0.7
+    assert "batch_calibrated_accuracy is 1.7, outside [0, 1]" in warned

@@ -219,3 +219,22 @@ def test_a_multi_task_run_keeps_every_task_and_relation_and_groups_with_native_r
     native = table[table["harness"] == "fk-bench"].iloc[0]
     assert native["group"] == lm.loc["paraphrase", "group"], "the same questions: ranked together"
     assert lm.loc["paraphrase", "accuracy"] == pytest.approx(native["accuracy"], abs=1e-4)
+
+
+def test_batch_calibrated_accuracy_is_a_corpus_aggregation():
+    """A yes-sayer that still orders the questions right: batch calibration (the mean log-odds over every
+    document removed) recovers its accuracy; the calibration battery's aggregations are fk_bench's own."""
+    from fk_bench.stats import calibration
+
+    utils = _load_task_module("utils")
+    items = [(3.0 + (1.0 if i % 2 == 0 else -1.0), i % 2 == 0, f"p{i // 2}", None) for i in range(20)]
+    t_vs_f = np.array([t for t, *_ in items])
+    labels = np.array([label for _, label, *_ in items])
+    assert utils.yes_rate(items) == 1.0
+    assert utils.batch_calibrated_accuracy(items) == 1.0
+    assert utils.aurc(items) == pytest.approx(calibration.aurc(t_vs_f, labels.astype(float)))
+    assert utils.ece_adaptive(items) == pytest.approx(calibration.adaptive_ece(1 / (1 + np.exp(-t_vs_f)), labels))
+    parts = calibration.brier_decomposition(1 / (1 + np.exp(-t_vs_f)), labels)
+    assert (utils.brier_reliability(items), utils.brier_resolution(items), utils.brier_uncertainty(items)) == pytest.approx(
+        (parts["reliability"], parts["resolution"], parts["uncertainty"])
+    )

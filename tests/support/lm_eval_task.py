@@ -13,6 +13,7 @@ import pytest
 
 from fk_bench import metrics
 from fk_bench.results import RunResult
+from fk_bench.stats import calibration
 from fk_bench.task_plugin import lm_eval_name, tasks_dir
 
 PER_QUESTION = [name for name, metric in metrics.METRICS.items() if metric.per_question]
@@ -81,6 +82,9 @@ def assert_same_aggregates(result: dict, native: RunResult) -> None:
         "paired_accuracy": metrics.paired_accuracy(t_vs_f, native.pairs),
         "auroc": metrics.auroc(t_vs_f, labels),
         "ece": metrics.expected_calibration_error(table["p_true"].to_numpy(), labels),
+        "ece_adaptive": calibration.adaptive_ece(table["p_true"].to_numpy(), labels),
+        "aurc": calibration.aurc(t_vs_f, table["accuracy"].to_numpy()),
+        **{f"brier_{k}": v for k, v in calibration.brier_decomposition(table["p_true"].to_numpy(), labels).items()},
     }
     assert set(expected) == {name for name in CORPUS if not metrics.METRICS[name].paraphrase_only}, (
         "a new corpus-level metric needs its lm-eval aggregation checked here"
@@ -93,3 +97,5 @@ def assert_same_aggregates(result: dict, native: RunResult) -> None:
             assert reported == pytest.approx(value, abs=1e-4), name
     for name in PER_QUESTION:
         assert result[f"{lm_eval_name(name)},none"] == pytest.approx(float(np.mean(table[name])), abs=1e-4), name
+    calibrated = native.summary.batch_calibration
+    assert calibrated is not None and result["batch_calibrated_accuracy,none"] == pytest.approx(calibrated.accuracy, abs=1e-4)

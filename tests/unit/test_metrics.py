@@ -206,3 +206,39 @@ def test_summary_reports_every_registered_metric():
     assert s["paired_consistency"] == paired_consistency(m["true_log_odds"], index, ["f"] * 4)
     assert summarize(m, labels, 0.1)["paired_accuracy"] is None
     assert summarize(m, labels, 0.1)["consistency"] is None
+
+
+def test_summary_carries_the_calibration_battery():
+    """ece_adaptive, aurc, the Brier decomposition and both bias corrections, from fk_bench.stats.calibration."""
+    from fk_bench.stats import calibration
+
+    scores = np.log(np.array([[0.5, 0.1, 0.2, 0.1], [0.1, 0.1, 0.5, 0.2], [0.3, 0.3, 0.2, 0.1], [0.2, 0.2, 0.3, 0.2]]))
+    labels = np.array([True, False, True, False])
+    m = question_metrics(scores, IS_TRUE, labels)
+    s = summarize(m, labels, 0.1)
+    parts = calibration.brier_decomposition(m["p_true"], labels)
+    assert s["brier_reliability"] == parts["reliability"] and s["brier_uncertainty"] == pytest.approx(0.25)
+    assert s["ece_adaptive"] == calibration.adaptive_ece(m["p_true"], labels)
+    assert s["aurc"] == calibration.aurc(m["true_log_odds"], m["accuracy"])
+    assert s["batch_calibration"] == calibration.batch_calibration(m["true_log_odds"], labels)
+    assert s["contextual_calibration"] is None
+    with_cf = summarize(m, labels, 0.1, content_free_log_odds=5.0)["contextual_calibration"]
+    assert with_cf["yes_rate"] == 0.0 and with_cf["p_true_content_free"] == pytest.approx(0.9933, abs=1e-4)
+
+
+def test_a_result_refuses_calibration_numbers_out_of_range():
+    """The summary objects are checked like every metric: a share outside [0, 1] is refused by name."""
+    from pydantic import ValidationError
+
+    from fk_bench.results import Summary
+
+    good = {"n_questions": 4, "batch_calibration": {"accuracy": 0.5, "yes_rate": 0.25}}
+    assert Summary.model_validate(good).batch_calibration.accuracy == 0.5
+    for bad in (
+        {"n_questions": 4, "batch_calibration": {"accuracy": 1.5, "yes_rate": 0.25}},
+        {"n_questions": 4, "contextual_calibration": {"accuracy": 0.5, "yes_rate": 0.5}},
+        {"n_questions": 4, "aurc": -0.1},
+        {"n_questions": 4, "batch_calibration": {"accuracy": 0.5, "yes_rate": 0.5, "extra": 1}},
+    ):
+        with pytest.raises(ValidationError):
+            Summary.model_validate(bad)
