@@ -16,6 +16,7 @@ import pandas as pd
 from fk_bench.leaderboard.collect import NA, prompt_label
 from fk_bench.leaderboard.uncertainty import SIGNIFICANCE_LEVEL, Matrix
 from fk_bench.pages import format_number, plain_text
+from fk_bench.prompt_formats import PROMPT_FORMATS
 
 HEATMAP_METRICS = ("paired_accuracy", "accuracy")
 SYMBOLS = {f.name: f.marker for f in PROMPT_FORMATS.values()}
