@@ -1,0 +1,1 @@
+"""Statistics a reader can act on: intervals, paired tests, rank intervals, calibration, power."""
