@@ -160,6 +160,9 @@ AMBIGUOUS_CURRENCIES = {
     "VE": "bolivar and US dollar in everyday use",
 }
 
+# currency_of: currencies in use in part of a country's territory (never its false twin).
+CURRENCIES_IN_PART = {"CY": ("TRY", "the Turkish lira in Northern Cyprus")}
+
 # city_in_country leaves out cities in regions whose sovereignty is disputed or occupied
 # (GeoNames country code, first-level admin code).
 DISPUTED_CITY_REGIONS = {
@@ -199,6 +202,32 @@ CHANGED_LANGUAGES = {
     ("BF", "fr"): "French demoted to a working language (2024)",
     ("NE", "fr"): "French demoted to a working language (2025 charter)",
 }
+
+# official_language: where a country's constitution (the named source) lists its official languages and
+# CLDR gives fewer, the constitution's count: true facts, never false twins.
+CONSTITUTIONAL_LANGUAGES = {
+    "ZW": (
+        "Constitution of Zimbabwe (2013), section 6: 16 official languages",
+        ("ny", "en", "kck", "nmq", "ndc", "nd", "ts", "sn", "st", "toi", "tn", "ve", "xh"),
+    ),
+    "ZA": (
+        "Constitution of South Africa (1996), section 6: 11 official languages",
+        ("af", "en", "nr", "xh", "zu", "nso", "st", "tn", "ss", "ve", "ts"),
+    ),
+    "BO": ("Constitution of Bolivia (2009), article 5: Spanish and 36 indigenous languages", ("es", "qu", "ay", "gn")),
+}
+# official_language: CLDR official status that the constitution does not give (never asked, true or false).
+NOT_CONSTITUTIONAL_LANGUAGES = {
+    ("NG", "yo"): "the 1999 constitution names English only; Yoruba, Hausa and Igbo are National Assembly languages",
+    ("NG", "ha"): "the 1999 constitution names English only; Yoruba, Hausa and Igbo are National Assembly languages",
+    ("NG", "ig"): "the 1999 constitution names English only; Yoruba, Hausa and Igbo are National Assembly languages",
+    ("MW", "ny"): "the constitution names no official language; Chichewa is the national language",
+    ("NR", "na"): "the constitution names no official language",
+}
+# India's scheduled languages are official in states, not of the Union: never asked about India.
+SCHEDULED_LANGUAGES_OF_INDIA = frozenset(
+    ["as", "bn", "brx", "doi", "gu", "kn", "ks", "kok", "mai", "ml", "mni", "mr", "ne", "or", "pa", "sa", "sat", "sd", "ta", "te", "ur"]
+)  # fmt: skip
 
 # Calling codes of satellite and other non-geographic networks, never a country's code.
 NON_GEOGRAPHIC_CODES = frozenset({"800", "808", "870", "871", "872", "873", "874", "878", "881", "882", "883", "888", "979", "991"})
