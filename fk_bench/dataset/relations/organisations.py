@@ -1,5 +1,5 @@
 """Organisations: headquarters (LRE, the city found once in GeoNames), products and their makers (LRE),
-EU and OECD membership (country_converter)."""
+membership of the EU, the OECD, APEC and the eurozone (country_converter)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""People: native language, occupation, sport, US presidents' birth years (LRE; no second offline
-source exists, so these are the relations the hand audit reads most closely). LRE's parents
+"""People: native language, occupation, sport (LRE; no second offline source exists, so these are the
+relations the hand audit reads most closely, and rules stand in for the second source). LRE's parents
 (person_father, person_mother) are not used: the hand audit found a wrong parent in each sample of 20
 ("James Rodríguez" for John Stuart Mill, "Chela Lora" for Lindsay Lohan) and no source can catch them,
 while the parents that do share the child's surname would give the answer away.

@@ -1,5 +1,6 @@
 """Science: chemical elements (periodictable, checked against molmass), stars in constellations (LRE,
-checked against ephem's catalogue and constellation boundaries) and the moons of planets (ephem)."""
+checked against ephem's catalogue and constellation boundaries). ephem's 19 planetary moons are not used
+since 2.1: too few to rank a model."""
 
 from __future__ import annotations
 
