@@ -249,6 +249,13 @@ def dataset_card(build: Build, split_bytes: dict[tuple[str, str], int]) -> str:
             "capitals": _reasons(knowledge.AMBIGUOUS_CAPITALS),
             "city_regions": _reasons(knowledge.DISPUTED_CITY_REGIONS),
             "transcontinental": _reasons(knowledge.TRANSCONTINENTAL),
+            "partly": _reasons(
+                {
+                    f"{code} in {', '.join(knowledge.CONTINENT_NAMES[c] for c in continents)}": why
+                    for code, (continents, why) in knowledge.PARTLY_ON_ANOTHER_CONTINENT.items()
+                }
+            ),
+            "overlapping_codes": _reasons(knowledge.OVERLAPPING_CALLING_CODES),
             "currencies": _reasons(knowledge.AMBIGUOUS_CURRENCIES),
             "currencies_in_part": _reasons({code: why for code, (_, why) in knowledge.CURRENCIES_IN_PART.items()}),
             "borders": _reasons(knowledge.BORDER_EXCLUSIONS),

@@ -99,6 +99,19 @@ def _rule_reasons() -> dict[str, Callable[[dict, dict], str | None]]:
             return "a city named like a US state"
         return None
 
+    partly = {
+        (knowledge.CONTINENT_NAMES[continent], kb.country(code).name): why
+        for code, (continents, why) in knowledge.PARTLY_ON_ANOTHER_CONTINENT.items()
+        for continent in continents
+    }
+
+    def continent(row: dict, twin: dict) -> str | None:
+        why = partly.get((row["subject"], row["object"]))
+        return f"an integral part of the country lies there ({why})" if why else None
+
+    def calling(row: dict, twin: dict) -> str | None:
+        return "overlapping calling codes (Vatican City)" if "Vatican" in row["question"] or "Vatican" in twin["question"] else None
+
     def landmark(row: dict, twin: dict) -> str | None:
         return f"not a place: {culture.NOT_PLACES[row['subject']]}" if row["subject"] in culture.NOT_PLACES else None
 
@@ -112,6 +125,8 @@ def _rule_reasons() -> dict[str, Callable[[dict, dict], str | None]]:
         "star_constellation": star,
         "headquarters": headquarters,
         "landmark_in_country": landmark,
+        "country_in_continent": continent,
+        "calling_code": calling,
     }
 
 

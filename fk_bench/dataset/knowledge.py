@@ -140,6 +140,22 @@ TRANSCONTINENTAL = {
     "SJ": "Arctic islands, counted in Europe",
     "BM": "North Atlantic island, counted in North America",
 }
+# country_in_continent never asks whether a country is on a continent where an integral part of it lies
+# (a knowledgeable person could answer either way): "Is Spain in Africa?" (the Canaries, Ceuta, Melilla).
+PARTLY_ON_ANOTHER_CONTINENT = {
+    "ES": (("AF",), "the Canary Islands, Ceuta and Melilla"),
+    "PT": (("AF",), "Madeira"),
+    "FR": (("AF", "NA", "SA"), "its overseas departments (Reunion, Mayotte, Guadeloupe, Martinique, French Guiana)"),
+    "NL": (("NA",), "Bonaire, Sint Eustatius and Saba"),
+    "DK": (("NA",), "Greenland"),
+    "YE": (("AF",), "Socotra"),
+    "IT": (("AF",), "Lampedusa and Pantelleria"),
+    "GR": (("AS",), "the Dodecanese and the North Aegean islands off Anatolia"),
+    "US": (("OC",), "Hawaii"),
+    "CL": (("OC",), "Easter Island"),
+    "CO": (("NA",), "San Andres and Providencia"),
+    "VE": (("NA",), "its Caribbean Federal Dependencies"),
+}
 CONTINENT_NAMES = {"AF": "Africa", "AS": "Asia", "EU": "Europe", "NA": "North America", "OC": "Oceania", "SA": "South America"}
 # The most plausible wrong continents: the ones next to the true one.
 ADJACENT_CONTINENTS = {"AF": ("EU", "AS"), "AS": ("EU", "OC", "AF"), "EU": ("AS", "AF"), "NA": ("SA", "EU"), "OC": ("AS",), "SA": ("NA", "AF")}
@@ -228,6 +244,9 @@ NOT_CONSTITUTIONAL_LANGUAGES = {
 SCHEDULED_LANGUAGES_OF_INDIA = frozenset(
     ["as", "bn", "brx", "doi", "gu", "kn", "ks", "kok", "mai", "ml", "mni", "mr", "ne", "or", "pa", "sa", "sat", "sd", "ta", "te", "ur"]
 )  # fmt: skip
+
+# calling_code leaves out countries whose code overlaps another's (never asked, true or false).
+OVERLAPPING_CALLING_CODES = {"VA": "+379 is assigned but unused: Vatican numbers are in Italy's +39 (+39 06 698)"}
 
 # Calling codes of satellite and other non-geographic networks, never a country's code.
 NON_GEOGRAPHIC_CODES = frozenset({"800", "808", "870", "871", "872", "873", "874", "878", "881", "882", "883", "888", "979", "991"})

@@ -209,6 +209,14 @@ def test_official_languages_follow_the_constitutions(facts):
     assert not [key for key in asked if key[0] == "India" and key[1] in scheduled]
 
 
+def test_countries_are_never_asked_about_a_continent_where_part_of_them_lies(facts):
+    asked = {(row["subject"], row["object"]) for row in by_relation(facts, "country_in_continent")}
+    for pair in (("Africa", "Spain"), ("Africa", "France"), ("North America", "Denmark"), ("Oceania", "United States"), ("Asia", "Greece")):
+        assert pair not in asked, pair
+    assert ("Europe", "Spain") in asked or ("Europe", "France") in asked
+    assert not [row for row in by_relation(facts, "calling_code") if "Vatican" in row["question"] or row["object"] == "+379"]
+
+
 def test_no_false_twin_is_a_name_the_true_object_contains(facts):
     """'Is the Won the currency of North Korea?' (the North Korean Won is a won) is never a false question."""
     by_pair = defaultdict(dict)

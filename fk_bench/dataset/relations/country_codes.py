@@ -12,6 +12,7 @@ from fk_bench.dataset.knowledge import (
     CONSTITUTIONAL_LANGUAGES,
     NON_GEOGRAPHIC_CODES,
     NOT_CONSTITUTIONAL_LANGUAGES,
+    OVERLAPPING_CALLING_CODES,
     SCHEDULED_LANGUAGES_OF_INDIA,
     KnowledgeBase,
 )
@@ -64,9 +65,12 @@ def domain_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
 
 def calling_code_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
     """'Is +33 the international calling code of France?': GeoNames and countryinfo give the same one code,
-    used by no other country or territory, not a satellite or other non-geographic network's (+870)."""
+    used by no other country or territory, not a satellite or other non-geographic network's (+870), and
+    not overlapping another country's (:data:`OVERLAPPING_CALLING_CODES`)."""
     values = {}
     for code, record in kb.countries.items():
+        if code in OVERLAPPING_CALLING_CODES:
+            continue
         phone = record["phone"].strip().lstrip("+")
         codes = kb.countryinfo.get(code, {}).get("callingCodes") or []
         values[code] = {

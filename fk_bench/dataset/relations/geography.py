@@ -27,6 +27,7 @@ from fk_bench.dataset.knowledge import (
     CURRENCIES_IN_PART,
     DEPENDENCIES,
     DISPUTED_CITY_REGIONS,
+    PARTLY_ON_ANOTHER_CONTINENT,
     SAME_CAPITAL,
     TRANSCONTINENTAL,
     KnowledgeBase,
@@ -156,6 +157,9 @@ def continent_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
         continent = continents["geonames"]
         facts.append((continent, code))
     excluded = set(TRANSCONTINENTAL)
+    for code, (continents_too, _) in PARTLY_ON_ANOTHER_CONTINENT.items():
+        for continent in continents_too:
+            members[continent].add(code)  # never a false twin there
     table = [
         Fact(
             plain(CONTINENT_NAMES[continent], key=continent), kb.country(code), frozenset(members[continent] | excluded), kb.country(code).popularity
