@@ -89,11 +89,12 @@ LEFT_OUT_LANGUAGES = {
     "Latin": "nobody's native language",
     "Russian": "LRE gives the Russian Empire's and the Soviet Union's Poles, Balts and others Russian (Felix Dzerzhinsky: Polish)",
     "Chinese": "a family of languages (Mandarin, Cantonese...), not one native language",
+    "Hindi": "LRE gives Hindi to Indians whose mother tongue is another (Rajesh Khanna: Punjabi)",
 }
 
 
 # LRE "people" that are peoples, not persons ("Is Russian the native language of Russians?").
-PEOPLES = frozenset({"Russians", "Swedes", "Skolts", "Chveneburi"})
+PEOPLES = frozenset({"Russians", "Swedes", "Skolts", "Chveneburi", "Ingrian Finns"})
 
 
 def person_key(name: str) -> str:
