@@ -70,7 +70,7 @@ def _rule_reasons() -> dict[str, Callable[[dict, dict], str | None]]:
         return f"badged {marque}, not its parent company" if marque else None
 
     def language(row: dict, twin: dict) -> str | None:
-        names = {"Nigeria": ("Yoruba", "Hausa", "Igbo"), "Malawi": ("Nyanja",), "Nauru": ("Nauru",)}
+        names = {"Nigeria": ("Yoruba", "Hausa", "Igbo"), "Malawi": ("Nyanja",), "Nauru": ("Nauru",), "Botswana": ("Tswana",)}
         if row["object"] in names.get(row["subject"], ()):
             return "official status CLDR gives and the constitution does not"
         if row["subject"] == "India" and row["object"] not in ("Hindi", "English"):

@@ -238,6 +238,7 @@ NOT_CONSTITUTIONAL_LANGUAGES = {
     ("NG", "ha"): "the 1999 constitution names English only; Yoruba, Hausa and Igbo are National Assembly languages",
     ("NG", "ig"): "the 1999 constitution names English only; Yoruba, Hausa and Igbo are National Assembly languages",
     ("MW", "ny"): "the constitution names no official language; Chichewa is the national language",
+    ("BW", "tn"): "English is the official language; Setswana is the national language",
     ("NR", "na"): "the constitution names no official language",
 }
 # India's scheduled languages are official in states, not of the Union: never asked about India.
