@@ -83,7 +83,7 @@ def _rule_reasons() -> dict[str, Callable[[dict, dict], str | None]]:
 
     def membership(row: dict, twin: dict) -> str | None:
         why = changed.get((row["subject"], row["object"])) or changed.get((twin["subject"], twin["object"]))
-        return f"membership changed since 2013 ({why})" if why else None
+        return f"membership changed since 2013 or not quite one ({why})" if why else None
 
     def star(row: dict, twin: dict) -> str | None:
         return "not a star (galaxy, quasar, planet)" if science.NOT_STARS.search(row["subject"]) else None

@@ -88,7 +88,8 @@ MISATTRIBUTED_PRODUCTS = {
     "OpenSearch": "two products of that name (A9's specification, Amazon's search engine)",
 }
 # Organisations a country belongs to (country_converter columns), and memberships that changed since
-# 2013 (a model trained on older text answers otherwise): never asked, true or false.
+# 2013 or that are not quite one (a model trained on older text, or a careful reader, answers otherwise):
+# never asked, true or false. A false twin is a UN member state, never a territory.
 ORGANISATIONS = {
     "EU27": ("European Union", "the European Union"),
     "OECD": ("OECD", "the OECD"),
@@ -106,6 +107,11 @@ CHANGED_MEMBERSHIPS = {
     ("EURO", "LT"): "joined in 2015",
     ("EURO", "HR"): "joined in 2023",
     ("EURO", "BG"): "joined on 1 January 2026",
+    ("EURO", "AD"): "uses the euro by agreement, not a member",
+    ("EURO", "MC"): "uses the euro by agreement, not a member",
+    ("EURO", "SM"): "uses the euro by agreement, not a member",
+    ("EURO", "VA"): "uses the euro by agreement, not a member",
+    ("EURO", "ME"): "uses the euro unilaterally, not a member",
 }
 
 
@@ -209,9 +215,11 @@ def member_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
         kb.country(code) for code in sorted(kb.countries) if code not in everyone and kb.country(code).popularity and not kb.country(code).plural
     )
 
+    sovereign = {code for code, row in kb.coco.items() if row.get("UNmember")}
+
     def cost(fact: Fact, candidate: Entity) -> float | None:
-        if candidate.plural:
-            return None
+        if candidate.plural or candidate.key not in sovereign:
+            return None  # a territory is covered by its state's membership ("Is Jersey a member of the OECD?")
         return near_cost(fact.obj.where, candidate.where)
 
     return FactTable(shuffled(facts, rng), cost, extra_objects=extra)
