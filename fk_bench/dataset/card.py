@@ -21,6 +21,7 @@ from fk_bench.dataset.pairs import (
     Build,
     Rows,
 )
+from fk_bench.dataset.relations import country_codes
 from fk_bench.dataset.relations.geography import CITY_MIN_POPULATION, DISTRICT_RADIUS_KM
 from fk_bench.dataset.relations.organisations import CHANGED_MEMBERSHIPS, METRO_KM, MISATTRIBUTED_PRODUCTS, ORGANISATIONS, OTHER_MARQUES
 from fk_bench.dataset.relations.people import ATHLETES_KNOWN_FOR_OTHER_THINGS, LEFT_OUT_LANGUAGES, LEFT_OUT_OCCUPATIONS
@@ -261,15 +262,15 @@ def dataset_card(build: Build, split_bytes: dict[tuple[str, str], int]) -> str:
                     for code, (continents, why) in knowledge.PARTLY_ON_ANOTHER_CONTINENT.items()
                 }
             ),
-            "overlapping_codes": _reasons(knowledge.OVERLAPPING_CALLING_CODES),
+            "overlapping_codes": _reasons(country_codes.OVERLAPPING_CALLING_CODES),
             "currencies": _reasons(knowledge.AMBIGUOUS_CURRENCIES),
             "currencies_in_part": _reasons({code: why for code, (_, why) in knowledge.CURRENCIES_IN_PART.items()}),
             "borders": _reasons(knowledge.BORDER_EXCLUSIONS),
             "dependencies": _reasons(knowledge.DEPENDENCIES),
             "codes": ", ".join(f"+{code}" for code in sorted(knowledge.NON_GEOGRAPHIC_CODES)),
             "languages": _reasons(knowledge.CHANGED_LANGUAGES),
-            "constitutions": _reasons({code: source for code, (source, _) in knowledge.CONSTITUTIONAL_LANGUAGES.items()}),
-            "not_constitutional": _reasons(knowledge.NOT_CONSTITUTIONAL_LANGUAGES),
+            "constitutions": _reasons({code: source for code, (source, _) in country_codes.CONSTITUTIONAL_LANGUAGES.items()}),
+            "not_constitutional": _reasons(country_codes.NOT_CONSTITUTIONAL_LANGUAGES),
             "athletes": _reasons(ATHLETES_KNOWN_FOR_OTHER_THINGS),
             "languages_native": _reasons(LEFT_OUT_LANGUAGES),
             "occupations": _reasons(LEFT_OUT_OCCUPATIONS),

@@ -15,9 +15,13 @@ import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fk_bench.dataset.checks import word_overlap
 from fk_bench.dataset.entities import name_key, name_tokens
+
+if TYPE_CHECKING:
+    from fk_bench.dataset.knowledge import KnowledgeBase
 
 CHANGES_FILE = Path(__file__).with_name("changes.json")
 REDRAWN = "false twin re-drawn or fact re-ordered (the relation's facts changed)"
@@ -35,12 +39,22 @@ def _questions(folder: Path) -> list[dict]:
     return rows + [row for row in paraphrase if row["template"] != "t0"]
 
 
-def _rule_reasons() -> dict[str, Callable[[dict, dict], str | None]]:
-    """Per relation, the 2.1 rule (if any) that no longer asks a 2.0 question; ``twin`` is the question's pair."""
-    from fk_bench.dataset import knowledge
-    from fk_bench.dataset.relations import culture, organisations, people, science
+Rule = Callable[[dict, dict], "str | None"]
+"""The reason a rule of this version no longer asks a question (given the question and its twin), or None."""
 
-    kb = knowledge.KnowledgeBase()
+
+def _rule_reasons() -> dict[str, Rule]:
+    """Per relation, the 2.1 rule (if any) that no longer asks a 2.0 question; ``twin`` is the question's pair."""
+    from fk_bench.dataset.knowledge import KnowledgeBase
+
+    kb = KnowledgeBase()
+    return {**_people_rules(kb), **_place_rules(kb)}
+
+
+def _people_rules(kb: KnowledgeBase) -> dict[str, Rule]:
+    """The rules of the people and product relations."""
+    from fk_bench.dataset.relations import organisations, people
+
     sport_of_name = {name: key for key, name in people.SPORT_NAMES.items()}
     groups: dict[str, set] = defaultdict(set)
     for name, sport in kb.lre("person_plays_pro_sport"):
@@ -69,6 +83,16 @@ def _rule_reasons() -> dict[str, Callable[[dict, dict], str | None]]:
         marque = next((m for m in organisations.OTHER_MARQUES if name_key(row["subject"]).startswith(name_key(m) + " ")), None)
         return f"badged {marque}, not its parent company" if marque else None
 
+    return {"athlete_sport": athlete, "occupation": occupation, "native_language": native, "product_maker": product}
+
+
+def _place_rules(kb: KnowledgeBase) -> dict[str, Rule]:
+    """The rules of the relations about places, languages and memberships."""
+    import us
+
+    from fk_bench.dataset import knowledge
+    from fk_bench.dataset.relations import culture, organisations, science
+
     def language(row: dict, twin: dict) -> str | None:
         names = {"Nigeria": ("Yoruba", "Hausa", "Igbo"), "Malawi": ("Nyanja",), "Nauru": ("Nauru",), "Botswana": ("Tswana",)}
         if row["object"] in names.get(row["subject"], ()):
@@ -87,8 +111,6 @@ def _rule_reasons() -> dict[str, Callable[[dict, dict], str | None]]:
 
     def star(row: dict, twin: dict) -> str | None:
         return "not a star (galaxy, quasar, planet)" if science.NOT_STARS.search(row["subject"]) else None
-
-    import us
 
     states = {name_key(state.name) for state in us.states.STATES_AND_TERRITORIES}
 
@@ -116,10 +138,6 @@ def _rule_reasons() -> dict[str, Callable[[dict, dict], str | None]]:
         return f"not a place: {culture.NOT_PLACES[row['subject']]}" if row["subject"] in culture.NOT_PLACES else None
 
     return {
-        "athlete_sport": athlete,
-        "occupation": occupation,
-        "native_language": native,
-        "product_maker": product,
         "official_language": language,
         "member_of": membership,
         "star_constellation": star,

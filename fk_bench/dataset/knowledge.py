@@ -219,36 +219,6 @@ CHANGED_LANGUAGES = {
     ("NE", "fr"): "French demoted to a working language (2025 charter)",
 }
 
-# official_language: where a country's constitution (the named source) lists its official languages and
-# CLDR gives fewer, the constitution's count: true facts, never false twins.
-CONSTITUTIONAL_LANGUAGES = {
-    "ZW": (
-        "Constitution of Zimbabwe (2013), section 6: 16 official languages",
-        ("ny", "en", "kck", "nmq", "ndc", "nd", "ts", "sn", "st", "toi", "tn", "ve", "xh"),
-    ),
-    "ZA": (
-        "Constitution of South Africa (1996), section 6: 11 official languages",
-        ("af", "en", "nr", "xh", "zu", "nso", "st", "tn", "ss", "ve", "ts"),
-    ),
-    "BO": ("Constitution of Bolivia (2009), article 5: Spanish and 36 indigenous languages", ("es", "qu", "ay", "gn")),
-}
-# official_language: CLDR official status that the constitution does not give (never asked, true or false).
-NOT_CONSTITUTIONAL_LANGUAGES = {
-    ("NG", "yo"): "the 1999 constitution names English only; Yoruba, Hausa and Igbo are National Assembly languages",
-    ("NG", "ha"): "the 1999 constitution names English only; Yoruba, Hausa and Igbo are National Assembly languages",
-    ("NG", "ig"): "the 1999 constitution names English only; Yoruba, Hausa and Igbo are National Assembly languages",
-    ("MW", "ny"): "the constitution names no official language; Chichewa is the national language",
-    ("BW", "tn"): "English is the official language; Setswana is the national language",
-    ("NR", "na"): "the constitution names no official language",
-}
-# India's scheduled languages are official in states, not of the Union: never asked about India.
-SCHEDULED_LANGUAGES_OF_INDIA = frozenset(
-    ["as", "bn", "brx", "doi", "gu", "kn", "ks", "kok", "mai", "ml", "mni", "mr", "ne", "or", "pa", "sa", "sat", "sd", "ta", "te", "ur"]
-)  # fmt: skip
-
-# calling_code leaves out countries whose code overlaps another's (never asked, true or false).
-OVERLAPPING_CALLING_CODES = {"VA": "+379 is assigned but unused: Vatican numbers are in Italy's +39 (+39 06 698)"}
-
 # Calling codes of satellite and other non-geographic networks, never a country's code.
 NON_GEOGRAPHIC_CODES = frozenset({"800", "808", "870", "871", "872", "873", "874", "878", "881", "882", "883", "888", "979", "991"})
 
