@@ -1,4 +1,4 @@
-"""The hand audit's sample: 20 questions per relation of the default config, drawn with a fixed seed.
+"""The hand audit's sample: 25 questions per relation of the default config, drawn with a fixed seed.
 
 ``python -m fk_bench.dataset.audit [DATASET]`` prints the sample as the Markdown table rows of
 docs/dataset-audit.md (verdict column empty) for a reader to check against what they know; the tests
@@ -13,8 +13,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-AUDIT_SEED = 16
-PER_RELATION = 20
+AUDIT_SEED = 21
+PER_RELATION = 25
 
 
 def audit_sample(rows: Iterable[dict], seed: int = AUDIT_SEED, per_relation: int = PER_RELATION) -> dict[str, list[dict]]:

@@ -112,8 +112,10 @@ def with_article(noun: str) -> str:
 
 
 def possessive(text: str, plural: bool) -> str:
-    """'France's', 'the Cayman Islands''."""
-    return text + ("'" if plural else "'s")
+    """'France's', 'Texas's', 'the Cayman Islands'', and for a singular name in a plural form (a name with
+    "the" ending in s, or ending in a plural word): 'the Bahamas'', 'Saint Vincent and the Grenadines''."""
+    plural_form = text.endswith("s") and (text.startswith("the ") or " the " in text)
+    return text + ("'" if plural or plural_form else "'s")
 
 
 def render(template: str, subject: Entity, obj: Entity) -> str:

@@ -140,6 +140,22 @@ TRANSCONTINENTAL = {
     "SJ": "Arctic islands, counted in Europe",
     "BM": "North Atlantic island, counted in North America",
 }
+# country_in_continent never asks whether a country is on a continent where an integral part of it lies
+# (a knowledgeable person could answer either way): "Is Spain in Africa?" (the Canaries, Ceuta, Melilla).
+PARTLY_ON_ANOTHER_CONTINENT = {
+    "ES": (("AF",), "the Canary Islands, Ceuta and Melilla"),
+    "PT": (("AF",), "Madeira"),
+    "FR": (("AF", "NA", "SA"), "its overseas departments (Reunion, Mayotte, Guadeloupe, Martinique, French Guiana)"),
+    "NL": (("NA",), "Bonaire, Sint Eustatius and Saba"),
+    "DK": (("NA",), "Greenland"),
+    "YE": (("AF",), "Socotra"),
+    "IT": (("AF",), "Lampedusa and Pantelleria"),
+    "GR": (("AS",), "the Dodecanese and the North Aegean islands off Anatolia"),
+    "US": (("OC",), "Hawaii"),
+    "CL": (("OC",), "Easter Island"),
+    "CO": (("NA",), "San Andres and Providencia"),
+    "VE": (("NA",), "its Caribbean Federal Dependencies"),
+}
 CONTINENT_NAMES = {"AF": "Africa", "AS": "Asia", "EU": "Europe", "NA": "North America", "OC": "Oceania", "SA": "South America"}
 # The most plausible wrong continents: the ones next to the true one.
 ADJACENT_CONTINENTS = {"AF": ("EU", "AS"), "AS": ("EU", "OC", "AF"), "EU": ("AS", "AF"), "NA": ("SA", "EU"), "OC": ("AS",), "SA": ("NA", "AF")}
@@ -159,6 +175,9 @@ AMBIGUOUS_CURRENCIES = {
     "BG": "the euro replaced the lev on 1 January 2026 (the sources still give the lev)",
     "VE": "bolivar and US dollar in everyday use",
 }
+
+# currency_of: currencies in use in part of a country's territory (never its false twin).
+CURRENCIES_IN_PART = {"CY": ("TRY", "the Turkish lira in Northern Cyprus")}
 
 # city_in_country leaves out cities in regions whose sovereignty is disputed or occupied
 # (GeoNames country code, first-level admin code).

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fk_bench.dataset.entities import Entity
+from fk_bench.dataset.checks import word_overlap
+from fk_bench.dataset.entities import Entity, name_tokens
 from fk_bench.dataset.knowledge import KnowledgeBase
 from fk_bench.dataset.matching import MAX_FALSE, Counts, assign_twins
 from fk_bench.dataset.relations import RELATIONS, Fact, Relation
@@ -132,6 +133,17 @@ def relation_build(relation: Relation, kb: KnowledgeBase, seed: int, token_count
     def length(entity: Entity) -> int:
         return token_count(f"Is it {entity.text}?")
 
+    def cost(fact: Fact, twin: Entity) -> float | None:
+        """The relation's cost, but never a twin whose words all name the true object too ("the Won" for
+        "the North Korean Won": a name both share), nor one that shares a word with the subject where the
+        true object does not, or the other way round (overlap must not tell the true question)."""
+        words = name_tokens(twin.text) - {"the"}
+        if words and words <= name_tokens(fact.obj.text):
+            return None
+        if word_overlap(fact.subject.text, twin.text) != word_overlap(fact.subject.text, fact.obj.text):
+            return None
+        return table.cost(fact, twin)
+
     def false_key(fact: Fact, twin: Entity) -> tuple:
         return (frozenset((fact.subject.key, twin.key)),) if relation.symmetric else (fact.subject.key, twin.key)
 
@@ -145,7 +157,7 @@ def relation_build(relation: Relation, kb: KnowledgeBase, seed: int, token_count
     def assign(part: list[Fact], before: Counts | None = None) -> list[Pair]:
         pairs = assign_twins(
             part,
-            table.cost,
+            cost,
             noise,
             extra_objects=table.extra_objects,
             length=length,

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import datasets
     import pyarrow
 
-DATASET_VERSION = "2.0.0"
+DATASET_VERSION = "2.1.0"
 """The version of the packaged dataset; its card's YAML carries it as ``fk_bench_dataset_version``."""
 
 DOMAINS = ("geography", "people", "organisations", "culture", "science")

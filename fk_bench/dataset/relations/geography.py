@@ -1,5 +1,5 @@
-"""Geography: countries, capitals, cities, continents, currencies, borders, domains, calling codes,
-languages, US states. Every country fact is checked against a second source (GeoNames against
+"""Geography: countries, capitals, cities, continents, currencies, borders (country codes and languages
+are in :mod:`.country_codes`, US states in :mod:`.us_states`). Every country fact is checked against a second source (GeoNames against
 countryinfo, CLDR or country_converter) and dropped where they disagree."""
 
 from __future__ import annotations
@@ -7,18 +7,27 @@ from __future__ import annotations
 import random
 from collections import Counter, defaultdict
 
-from fk_bench.dataset.entities import Entity, contains_name, distance_km, loose_key, name_key, names_pattern, near_cost, plain
+from fk_bench.dataset.entities import (
+    Entity,
+    contains_name,
+    distance_km,
+    loose_key,
+    name_key,
+    names_pattern,
+    near_cost,
+    plain,
+)
 from fk_bench.dataset.knowledge import (
     ADJACENT_CONTINENTS,
     AMBIGUOUS_CAPITALS,
     AMBIGUOUS_CURRENCIES,
     AS_OF,
     BORDER_EXCLUSIONS,
-    CHANGED_LANGUAGES,
     CONTINENT_NAMES,
+    CURRENCIES_IN_PART,
     DEPENDENCIES,
     DISPUTED_CITY_REGIONS,
-    NON_GEOGRAPHIC_CODES,
+    PARTLY_ON_ANOTHER_CONTINENT,
     SAME_CAPITAL,
     TRANSCONTINENTAL,
     KnowledgeBase,
@@ -38,7 +47,7 @@ def _same_capital(a: str, b: str) -> bool:
     return loose_key(a) == loose_key(b) or (a, b) in SAME_CAPITAL or (b, a) in SAME_CAPITAL
 
 
-def _place_where(kb: KnowledgeBase, name: str, country: str, admin1: str | None = None) -> tuple[tuple[float, float] | None, float | None]:
+def place_where(kb: KnowledgeBase, name: str, country: str, admin1: str | None = None) -> tuple[tuple[float, float] | None, float | None]:
     """Where a named place of ``country`` is and its population (the most populous GeoNames city so named)."""
     city = kb.place(name, country, admin1)
     return (None, None) if city is None else ((city["latitude"], city["longitude"]), float(city["population"]))
@@ -60,7 +69,7 @@ def capital_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
             continue
         if contains_name(record["name"], capital) or contains_name(capital, record["name"]):
             continue
-        where, population = _place_where(kb, capital, code)
+        where, population = place_where(kb, capital, code)
         facts.append(Fact(Entity(capital, capital, popularity=population, where=where), kb.country(code), frozenset({code}), population))
     return FactTable(shuffled(facts, rng), lambda fact, candidate: near_cost(fact.obj.where, candidate.where), dropped=dropped, confirmed=True)
 
@@ -148,6 +157,9 @@ def continent_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
         continent = continents["geonames"]
         facts.append((continent, code))
     excluded = set(TRANSCONTINENTAL)
+    for code, (continents_too, _) in PARTLY_ON_ANOTHER_CONTINENT.items():
+        for continent in continents_too:
+            members[continent].add(code)  # never a false twin there
     table = [
         Fact(
             plain(CONTINENT_NAMES[continent], key=continent), kb.country(code), frozenset(members[continent] | excluded), kb.country(code).popularity
@@ -187,6 +199,7 @@ def currency_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
             *cldr,
             *get_territory_currencies(code, start_date=AS_OF, tender=False),
             *(kb.countryinfo.get(code, {}).get("currencies") or []),
+            *CURRENCIES_IN_PART.get(code, ())[:1],
         }
         for currency in known:
             users[currency].append(code)
@@ -245,143 +258,6 @@ def border_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
     return FactTable(facts, cost, dropped=dropped, confirmed=True)
 
 
-def _code_facts(kb: KnowledgeBase, rng: random.Random, values: dict[str, dict[str, str | None]], text: str) -> FactTable:
-    """Facts 'country -> value' where every source that has a value gives the same one, and no other
-    country has it in any source; false twins are other countries' values, nearest first."""
-    holders: dict[str, set[str]] = defaultdict(set)
-    for code, by_source in values.items():
-        for value in by_source.values():
-            if value:
-                holders[value].add(code)
-    facts, dropped = [], 0
-    owner = {}
-    for code, by_source in values.items():
-        given = {value for value in by_source.values() if value}
-        if not by_source.get("geonames"):
-            continue
-        if len(given) > 1:
-            dropped += 1
-            continue
-        value = by_source.get("geonames") or ""
-        if holders[value] != {code} or sum(1 for other in by_source.values() if other) < 2:
-            continue  # another country's too, or no second source to confirm it
-        owner[value] = code
-        facts.append(Fact(kb.country(code), Entity(text.format(value), text.format(value), key=value), frozenset(given), kb.country(code).popularity))
-
-    def cost(fact: Fact, candidate: Entity) -> float | None:
-        return near_cost(fact.subject.where, kb.country(owner[candidate.key]).where)
-
-    return FactTable(shuffled(facts, rng), cost, dropped=dropped, confirmed=True)
-
-
-def domain_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
-    """'Is .fr the country code top-level domain of France?': GeoNames, countryinfo and country_converter
-    agree, and the domain is one country's only."""
-    values = {}
-    for code, record in kb.countries.items():
-        info_tlds = [tld for tld in kb.countryinfo.get(code, {}).get("tld") or [] if tld.isascii()]
-        coco = kb.coco.get(code, {}).get("ccTLD")
-        values[code] = {
-            "geonames": record["tld"].strip() or None,
-            "countryinfo": info_tlds[0] if len(info_tlds) == 1 else None,
-            "coco": f".{coco}" if coco else None,
-        }
-    return _code_facts(kb, rng, values, "{}")
-
-
-def calling_code_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
-    """'Is +33 the international calling code of France?': GeoNames and countryinfo give the same one code,
-    used by no other country or territory, not a satellite or other non-geographic network's (+870)."""
-    values = {}
-    for code, record in kb.countries.items():
-        phone = record["phone"].strip().lstrip("+")
-        codes = kb.countryinfo.get(code, {}).get("callingCodes") or []
-        values[code] = {
-            "geonames": phone if phone.isdigit() and phone not in NON_GEOGRAPHIC_CODES else None,
-            "countryinfo": codes[0] if len(codes) == 1 and codes[0].isdigit() else None,
-        }
-        if values[code]["geonames"] is None:
-            values[code] = {"geonames": None}
-    return _code_facts(kb, rng, values, "+{}")
-
-
-def language_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
-    """'Is French an official language of Belgium?': official in CLDR (nationally, de jure) and listed by
-    countryinfo. No false twin has any official or de-facto status there in CLDR, is spoken by 2%+ of the
-    population, or is listed by countryinfo or GeoNames; languages whose status changed recently
-    (:data:`CHANGED_LANGUAGES`) are not asked about there."""
-    from babel import Locale
-    from babel.languages import get_official_languages, get_territory_language_info
-
-    english = Locale("en")
-    official_in: dict[str, set[str]] = defaultdict(set)
-    facts, dropped = [], 0
-    for code, record in kb.countries.items():
-        cldr = set(get_official_languages(code))
-        listed = {language.split("-")[0] for language in kb.countryinfo.get(code, {}).get("languages") or []}
-        spoken = {
-            language.split("_")[0]
-            for language, info in get_territory_language_info(code).items()
-            if info.get("official_status") or float(info.get("population_percent") or 0) >= 2
-        }
-        geonames = {language.split("-")[0] for language in record["languages"].split(",") if language}
-        changed = {language for country, language in CHANGED_LANGUAGES if country == code}
-        known = cldr | listed | spoken | geonames | changed
-        cldr -= changed
-        for language in cldr:
-            official_in[language].add(code)
-        dropped += len(cldr ^ listed) if listed else 0
-        for language in sorted(cldr & listed):
-            name = english.languages.get(language)
-            if name:
-                facts.append(Fact(kb.country(code), Entity(name, name, key=language), frozenset(known), kb.country(code).popularity))
-
-    def cost(fact: Fact, candidate: Entity) -> float | None:
-        return min(
-            (near_cost(fact.subject.where, kb.country(other).where) for other in official_in[candidate.key] if other in kb.countries), default=2.0
-        )
-
-    return FactTable(shuffled(facts, rng), cost, dropped=dropped, confirmed=True)
-
-
-def _us_states() -> list:
-    import us
-
-    return sorted(us.states.STATES, key=lambda state: state.abbr)
-
-
-def state_capital_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
-    """'Is Austin the state capital of Texas?': the `us` package's capitals, kept where GeoNames has a city
-    so named in that state (its population is the popularity)."""
-    facts, dropped = [], 0
-    for state in _us_states():
-        where, population = _place_where(kb, state.capital, "US", state.abbr)
-        if where is None:
-            dropped += 1
-            continue
-        capital = Entity(state.capital, state.capital, popularity=population, where=where)
-        facts.append(Fact(capital, Entity(state.name, state.name, where=where, key=state.abbr), frozenset({state.abbr}), population))
-    return FactTable(shuffled(facts, rng), lambda fact, candidate: near_cost(fact.obj.where, candidate.where), dropped=dropped, confirmed=True)
-
-
-def state_abbreviation_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
-    """'Is TX the postal abbreviation of Texas?': the `us` package and ISO 3166-2 (pycountry) agree."""
-    import pycountry
-
-    iso = {name_key(subdivision.name): subdivision.code.split("-")[1] for subdivision in pycountry.subdivisions.get(country_code="US")}
-    facts, dropped = [], 0
-    for state in _us_states():
-        if iso.get(name_key(state.name)) != state.abbr:
-            dropped += 1
-            continue
-        facts.append(Fact(Entity(state.name, state.name, key=state.abbr), plain(state.abbr), frozenset({name_key(state.abbr)})))
-
-    def cost(fact: Fact, candidate: Entity) -> float:
-        return 0.0 if candidate.name[0] == fact.subject.name[0] else 1.0
-
-    return FactTable(shuffled(facts, rng), cost, dropped=dropped, confirmed=True)
-
-
 GEOGRAPHY = (
     Relation(
         "capital_of",
@@ -423,53 +299,5 @@ GEOGRAPHY = (
         ("geonames", "countryinfo"),
         border_facts,
         symmetric=True,
-    ),
-    Relation(
-        "country_domain",
-        "geography",
-        "country (subject) and its internet domain (object)",
-        (
-            "Is {o} the country code top-level domain of {s}?",
-            "Is {s_poss} country code top-level domain {o}?",
-            "{s_does} {s} use {o} as {s_its} internet country code domain?",
-        ),
-        ("geonames", "countryinfo", "coco"),
-        domain_facts,
-    ),
-    Relation(
-        "calling_code",
-        "geography",
-        "country (subject) and its telephone code (object)",
-        (
-            "Is {o} the international calling code of {s}?",
-            "Is {s_poss} international calling code {o}?",
-            "Do phone numbers in {s} use the country code {o}?",
-        ),
-        ("geonames", "countryinfo"),
-        calling_code_facts,
-    ),
-    Relation(
-        "official_language",
-        "geography",
-        "country (subject) and one of its official languages (object)",
-        ("Is {o} an official language of {s}?", "Is {o} one of the official languages of {s}?", "{s_does} {s} have {o} as an official language?"),
-        ("cldr", "countryinfo"),
-        language_facts,
-    ),
-    Relation(
-        "us_state_capital",
-        "geography",
-        "capital city (subject) of a US state (object)",
-        ("Is {s} the state capital of {o}?", "Is the capital of the state of {o} {s}?", "Is {s} the capital city of the U.S. state of {o}?"),
-        ("us", "geonames"),
-        state_capital_facts,
-    ),
-    Relation(
-        "us_state_abbreviation",
-        "geography",
-        "US state (subject) and its postal abbreviation (object)",
-        ("Is {o} the postal abbreviation of {s}?", "Is {s_poss} two-letter postal code {o}?", "Does the postal abbreviation {o} stand for {s}?"),
-        ("us", "pycountry"),
-        state_abbreviation_facts,
     ),
 )

@@ -1,5 +1,5 @@
-"""People: native language, occupation, sport, US presidents' birth years (LRE; no second offline
-source exists, so these are the relations the hand audit reads most closely). LRE's parents
+"""People: native language, occupation, sport (LRE; no second offline source exists, so these are the
+relations the hand audit reads most closely, and rules stand in for the second source). LRE's parents
 (person_father, person_mother) are not used: the hand audit found a wrong parent in each sample of 20
 ("James Rodríguez" for John Stuart Mill, "Chela Lora" for Lindsay Lohan) and no source can catch them,
 while the parents that do share the child's surname would give the answer away.
@@ -21,6 +21,7 @@ TITLES = frozenset({"queen", "king", "prince", "princess", "sir", "lady", "lord"
 ATHLETES_KNOWN_FOR_OTHER_THINGS = {
     "Brock Lesnar": "a wrestler and fighter; never played a regular-season NFL game",
     "Otto Graham": "an NFL quarterback who also played professional basketball",
+    "Leon Allen White": "the wrestler Big Van Vader; a few NFL games",
 }
 
 # Occupations grouped by how often one person holds two of them: a false twin's occupation is in
@@ -71,8 +72,29 @@ COMBINED_GROUPS = frozenset(
         ("public", "science"),
     )
 )
+# Occupations whose LRE label names a field the person worked in rather than their profession (the hand
+# audit's "Julius Shulman known as an architect": he photographed architecture): never asked.
+LEFT_OUT_OCCUPATIONS = {
+    "architect": "LRE labels people who worked on architecture (Julius Shulman, its photographer) as architects",
+    "photographer": "the other side of the same confusion (architects and artists who photographed)",
+    "model": "a passing job of many actors and singers",
+}
 SPORT_NAMES = {"soccer": "soccer", "football": "American football", "baseball": "baseball", "basketball": "basketball", "hockey": "ice hockey"}
-LEFT_OUT_LANGUAGES = frozenset({"Latin"})
+# Sports one person plays professionally together: the four North American major leagues share their
+# two-sport athletes (Deion Sanders in the NFL and MLB, Chuck Connors in the NBA and MLB), so a false twin
+# is always an athlete of the other group (a soccer player for an American sport, and back).
+SPORT_GROUPS = {"soccer": "soccer", **dict.fromkeys(("football", "baseball", "basketball", "hockey"), "north american")}
+# LRE's native languages are the language of the person's state: wrong where the state was multilingual.
+LEFT_OUT_LANGUAGES = {
+    "Latin": "nobody's native language",
+    "Russian": "LRE gives the Russian Empire's and the Soviet Union's Poles, Balts and others Russian (Felix Dzerzhinsky: Polish)",
+    "Chinese": "a family of languages (Mandarin, Cantonese...), not one native language",
+    "Hindi": "LRE gives Hindi to Indians whose mother tongue is another (Rajesh Khanna: Punjabi)",
+}
+
+
+# LRE "people" that are peoples, not persons ("Is Russian the native language of Russians?").
+PEOPLES = frozenset({"Russians", "Swedes", "Skolts", "Chveneburi", "Ingrian Finns"})
 
 
 def person_key(name: str) -> str:
@@ -96,7 +118,7 @@ def native_language_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
     facts = [
         Fact(plain(language), person(name), known[language], None)
         for name, language in kb.lre("person_native_language")
-        if language not in LEFT_OUT_LANGUAGES
+        if language not in LEFT_OUT_LANGUAGES and name not in PEOPLES
     ]
     return FactTable(round_robin(shuffled(facts, rng), lambda fact: fact.subject.name), uniform_cost)
 
@@ -108,7 +130,7 @@ def occupation_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
     facts = [
         Fact(Entity(occupation, with_article(occupation)), person(name), frozenset({person_key(name)}), None)
         for name, occupation in kb.lre("person_occupation")
-        if occupation in OCCUPATION_GROUPS
+        if occupation in OCCUPATION_GROUPS and occupation not in LEFT_OUT_OCCUPATIONS
     ]
 
     def cost(fact: Fact, candidate: Entity) -> float | None:
@@ -121,29 +143,29 @@ def occupation_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
 
 
 def sport_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
-    """'Is Babe Ruth a professional baseball player?': the athlete is the entity swapped, sports taking turns."""
+    """'Is Babe Ruth a professional baseball player?': the athlete is the entity swapped, sports taking turns;
+    a false twin plays a sport of the other group (:data:`SPORT_GROUPS`), never one of the two-sport
+    athletes' combinations."""
     facts = [
         Fact(plain(SPORT_NAMES[sport], key=sport), person(name), frozenset({person_key(name)}), None)
         for name, sport in kb.lre("person_plays_pro_sport")
         if sport in SPORT_NAMES and name not in ATHLETES_KNOWN_FOR_OTHER_THINGS
     ]
-    sport_of = {person_key(name): sport for name, sport in kb.lre("person_plays_pro_sport")}
+    sports_of: dict[str, set[str]] = {}
+    for name, sport in kb.lre("person_plays_pro_sport"):
+        sports_of.setdefault(person_key(name), set()).add(sport)
     left_out = {person_key(name) for name in ATHLETES_KNOWN_FOR_OTHER_THINGS}
 
     def cost(fact: Fact, candidate: Entity) -> float | None:
-        return None if sport_of.get(candidate.key) == fact.subject.key or candidate.key in left_out else 1.0
+        groups = {SPORT_GROUPS.get(sport) for sport in sports_of.get(candidate.key, set())}
+        return None if SPORT_GROUPS[fact.subject.key] in groups or candidate.key in left_out else 1.0
 
-    return FactTable(round_robin(shuffled(facts, rng), lambda fact: fact.subject.name), cost)
-
-
-def birth_year_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
-    """'Was Barack Obama born in 1961?': US presidents; false twins are the nearest other years."""
-    facts = [Fact(person(name), plain(year), frozenset({year}), None) for name, year in kb.lre("presidents_birth_year")]
-
-    def cost(fact: Fact, candidate: Entity) -> float:
-        return abs(int(candidate.name) - int(fact.obj.name)) / 20
-
-    return FactTable(shuffled(facts, rng), cost)
+    ordered = round_robin(shuffled(facts, rng), lambda fact: fact.subject.name)
+    soccer = [fact for fact in ordered if SPORT_GROUPS[fact.subject.key] == "soccer"]
+    american = [fact for fact in ordered if SPORT_GROUPS[fact.subject.key] != "soccer"][: len(soccer)]
+    # as many facts of each group: every athlete is then a false twin about once, as often as a true object
+    kept = {id(fact) for fact in soccer + american}
+    return FactTable([fact for fact in ordered if id(fact) in kept], cost)
 
 
 PEOPLE = (
@@ -170,13 +192,5 @@ PEOPLE = (
         ("Is {o} a professional {s} player?", "Did {o} play {s} professionally?", "Is {o} known for playing {s}?"),
         ("lre",),
         sport_facts,
-    ),
-    Relation(
-        "president_birth_year",
-        "people",
-        "US president (subject) and their year of birth (object)",
-        ("Was {s} born in {o}?", "Is {o} the year {s} was born?", "Was {o} the birth year of {s}?"),
-        ("lre",),
-        birth_year_facts,
     ),
 )

@@ -1,5 +1,6 @@
 """Science: chemical elements (periodictable, checked against molmass), stars in constellations (LRE,
-checked against ephem's catalogue and constellation boundaries) and the moons of planets (ephem)."""
+checked against ephem's catalogue and constellation boundaries). ephem's 19 planetary moons are not used
+since 2.1: too few to rank a model."""
 
 from __future__ import annotations
 
@@ -20,29 +21,11 @@ IAU_ABBREVIATIONS = frozenset(_IAU.split())
 
 # LRE "stars" that span several constellations.
 EXTENDED_OBJECTS = frozenset({"Milky Way"})
-
-# ephem's built-in moons (libastro numbering) and their planets.
-MOON_PLANETS = {
-    "Phobos": "Mars",
-    "Deimos": "Mars",
-    "Io": "Jupiter",
-    "Europa": "Jupiter",
-    "Ganymede": "Jupiter",
-    "Callisto": "Jupiter",
-    "Mimas": "Saturn",
-    "Enceladus": "Saturn",
-    "Tethys": "Saturn",
-    "Dione": "Saturn",
-    "Rhea": "Saturn",
-    "Titan": "Saturn",
-    "Hyperion": "Saturn",
-    "Iapetus": "Saturn",
-    "Ariel": "Uranus",
-    "Umbriel": "Uranus",
-    "Titania": "Uranus",
-    "Oberon": "Uranus",
-    "Miranda": "Uranus",
-}
+# Catalogues and words of objects that are not stars (galaxies, quasars, nebulae, clusters, planets): "the star NGC 1275"
+# would call a galaxy a star.
+NOT_STARS = re.compile(
+    r"^(?:NGC|IC|M|Messier|Caldwell|3C|4C|7C|Abell|UGC|PGC|QSO|Markarian|Mrk)\s?[\dBJ]|galaxy|nebula|cluster|cloud|quasar|remnant|\s[b-h]$"
+)  # the last: a planet of a star ("Gliese 436 b")
 
 
 def _elements(kb: KnowledgeBase) -> tuple[list, int]:
@@ -109,7 +92,7 @@ def star_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
     the star. Names that carry a constellation give the answer away and are left out: a genitive (Alpha
     Andromedae, 12 Persei, and with them the few proper names starting like a constellation: Castor,
     Canopus) or an IAU abbreviation (rho01 Cnc); so are objects spanning several constellations (the
-    Milky Way)."""
+    Milky Way). The popularity is the star's brightness where ephem's catalogue has it."""
     import ephem
     import ephem.stars
 
@@ -118,7 +101,7 @@ def star_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
     stems = {name_key(word)[:3] for name in constellations for word in name.split()}
     facts, dropped, confirmed = [], 0, set()
     for star, constellation in samples:
-        if star in EXTENDED_OBJECTS:
+        if star in EXTENDED_OBJECTS or NOT_STARS.search(star):
             continue
         words = [name_key(word) for word in re.findall(r"[^\W\d_]+", star)]
         if any(word in IAU_ABBREVIATIONS or (word not in GREEK_LETTERS and len(word) >= 3 and word[:3] in stems) for word in words):
@@ -130,25 +113,11 @@ def star_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
                 dropped += 1
                 continue
             confirmed.add(name_key(star))
-        facts.append(Fact(plain(star), plain(constellation), frozenset({name_key(constellation)}), None))
+            brightness = 10 ** (-0.4 * body.mag)  # flux relative to magnitude 0: the brighter, the better known
+        else:
+            brightness = None
+        facts.append(Fact(plain(star), plain(constellation), frozenset({name_key(constellation)}), brightness))
     return FactTable(shuffled(facts, rng), uniform_cost, dropped=dropped, confirmed=frozenset(confirmed))
-
-
-def moon_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
-    """'Is Titan a moon of Saturn?': ephem's moons; the moon is the entity swapped (each is the true object
-    once and a false one once), and ephem's own positions confirm it (within 1 degree of its planet)."""
-    import ephem
-
-    facts, dropped = [], 0
-    for moon, planet in MOON_PLANETS.items():
-        body, parent = getattr(ephem, moon)(), getattr(ephem, planet)()
-        body.compute("2000/1/1")
-        parent.compute("2000/1/1")
-        if ephem.separation((body.a_ra, body.a_dec), (parent.a_ra, parent.a_dec)) > ephem.degrees("1"):
-            dropped += 1
-            continue
-        facts.append(Fact(plain(planet), plain(moon), frozenset(name_key(other) for other, of in MOON_PLANETS.items() if of == planet), None))
-    return FactTable(shuffled(facts, rng), uniform_cost, dropped=dropped, confirmed=True)
 
 
 SCIENCE = (
@@ -175,13 +144,5 @@ SCIENCE = (
         ("Is {s} in the constellation {o}?", "Is the star {s} part of the constellation {o}?", "Does the constellation {o} contain the star {s}?"),
         ("lre", "ephem"),
         star_facts,
-    ),
-    Relation(
-        "planet_moon",
-        "science",
-        "planet (subject) and one of its moons (object, the entity swapped)",
-        ("Is {o} a moon of {s}?", "Does {o} orbit {s}?", "Is {o} one of the moons of {s}?"),
-        ("ephem",),
-        moon_facts,
     ),
 )
