@@ -5,7 +5,7 @@
     pytest benchmarks/bench_patching.py --benchmark-only -k report --fk-models embedded
 
 1. ``test_resid_pre_grid``: the full resid_pre grid (layers x positions, log_odds) of one
-   pair, "Is Paris the capital of France?\\n" vs "... Italy?\\n": :func:`interp.patching.get_act_patch_resid_pre`
+   pair, "Is Paris the capital of France?\\n" vs "... Italy?\\n": :func:`interp.patching.activation_patching.get_act_patch_resid_pre`
    against TransformerLens's ``get_act_patch_resid_pre`` on the same bridge, both timed in the same
    run (ours: median of ``--fk-repeats``; TransformerLens: once, it takes a minute on the embedded
    model). Families: random 6-layer models (d_model 256) of each architecture the interp tests cover,
@@ -70,8 +70,8 @@ def _small_model(family: str, folder: Path):
 def pair(request, tmp_path_factory, models):
     from fk_bench.answers import DEFAULT_GROUPS
     from fk_bench.models import load_model
-    from interp.answers import single_token_answers
-    from interp.model import InterpModel
+    from interp.core.answer_tokens import single_token_answers
+    from interp.core.model import InterpModel
 
     if request.param == "embedded":
         models.release()
@@ -96,7 +96,7 @@ def pair(request, tmp_path_factory, models):
 def test_resid_pre_grid(pair, figure, benchmark, pytestconfig):
     import transformer_lens.patching as tl_patching
 
-    from interp import patching
+    from interp.patching import activation_patching as patching
 
     model, repeats = pair["model"], pytestconfig.getoption("--fk-repeats")
     patching.get_act_patch_resid_pre(model, pair["corrupted"], pair["cache"], pair["metric"])  # warm-up

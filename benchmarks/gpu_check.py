@@ -10,7 +10,7 @@
    device when CUDA is present (results.json records it, strict JSON), numbers equal to the CPU's;
    ``resolve_device``/``resolve_dtype`` on CUDA (float16 allowed there, refused on the CPU), and a float16
    run gives finite scores.
-3. ``interp``: exact patching (:func:`interp.patching.act_patch`, every site) on the GPU against
+3. ``interp``: exact patching (:func:`interp.patching.activation_patching.act_patch`, every site) on the GPU against
    ``transformer_lens.patching`` on the GPU and against itself on the CPU, and the DLA closures on the
    GPU (per-layer components sum to the final projection, which plus the bias share is logit_diff; heads
    plus bias = attention output; GPU = CPU), tiny random models (tests/support/interp.py).
@@ -151,8 +151,8 @@ def environment(device: str) -> dict:
         "transformer_lens.patching",
         "fk_bench.evaluation",
         "fk_bench.data",
-        "interp.patching",
-        "interp.dla",
+        "interp.patching.activation_patching",
+        "interp.attribution.dla",
     ):
         try:
             imported = importlib.import_module(module)
@@ -319,8 +319,10 @@ def _interp_side(family: str, path: Path, device: str | None) -> dict:
     from support.interp import CLEAN, CORRUPTED, build_family_model, tiny_answers
 
     from fk_bench.models import load_model
-    from interp import dla, patching, runner
-    from interp.model import SITES, InterpModel
+    from interp.attribution import dla
+    from interp.core import runner
+    from interp.core.model import SITES, InterpModel
+    from interp.patching import activation_patching as patching
 
     loaded = build_family_model(family, path) if device is None else load_model(str(path), device=device, dtype="float32")
     model, answers = InterpModel.boot(loaded), tiny_answers(loaded)
@@ -612,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
             report.run(
                 "interp",
                 lambda c: check_interp(c, args.device, scratch, args.interp_families.split(",")),
-                (*core, "transformer_lens", "transformer_lens.patching", "interp.patching", "interp.dla"),
+                (*core, "transformer_lens", "transformer_lens.patching", "interp.patching.activation_patching", "interp.attribution.dla"),
             )
         if "throughput" in only:
             if config is None:

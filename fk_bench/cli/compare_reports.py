@@ -26,7 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from fk_bench.errors import FkBenchError
-    from interp.compare import load_reports, update_findings, write_compare_page
+    from interp.pages.compare import load_reports, update_findings, write_compare_page
 
     if args.out is None and args.findings is None:
         raise FkBenchError("compare-reports: give --out PAGE.html, --findings FILE.md, or both")

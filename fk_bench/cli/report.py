@@ -139,7 +139,9 @@ def _given(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> None:
     from fk_bench.files import check_writable_dir
     from fk_bench.spec import DEFAULT_FEWSHOT_K, DEFAULT_PROMPT_FORMAT
-    from interp.report import ALL_RELATIONS, ReportSettings, build_report, evaluate_for_report
+    from interp.defaults import ALL_RELATIONS
+    from interp.study.report_build import build_report, evaluate_for_report
+    from interp.study.report_settings import ReportSettings
 
     check_writable_dir(args.out)
     settings = ReportSettings(
@@ -196,7 +198,7 @@ def _from_results(args: argparse.Namespace) -> tuple:
     from fk_bench.answers import AnswerGroups, load_answer_groups
     from fk_bench.errors import FkBenchError
     from fk_bench.models import load_model, resolve_device
-    from interp.evaluated import check_matches, read_run
+    from interp.core.evaluated import check_matches, read_run
 
     evaluated = read_run(args.from_results)
     check_matches(evaluated, _given(args))

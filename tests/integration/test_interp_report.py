@@ -18,8 +18,9 @@ from fk_bench.data import load_questions
 from fk_bench.evaluation import evaluate, write_results
 from fk_bench.pages.browser import dump_dom, find_chromium
 from fk_bench.spec import RunSpec
-from interp.evaluated import read_run
-from interp.report import ReportSettings, build_report, evaluate_for_report
+from interp.core.evaluated import read_run
+from interp.study.report_build import build_report, evaluate_for_report
+from interp.study.report_settings import ReportSettings
 
 PAIRS = [  # (relation, subject, true object, false object)
     ("capital_of", "Paris", "France", "Italy"),
@@ -270,7 +271,7 @@ def test_cli_report_without_results_evaluates_and_a_gated_run_replaces_the_repor
 
 def test_report_defaults_by_model_size():
     from interp.defaults import DEFAULT_EXACT_PAIRS, DEFAULT_EXACT_PAIRS_LARGE, DEFAULT_KNOCKOUT_PAIRS_LARGE, DEFAULT_TRACE_PAIRS_LARGE
-    from interp.report import ReportSettings
+    from interp.study.report_settings import ReportSettings
 
     small, large = ReportSettings().sized_for(268_000_000), ReportSettings().sized_for(1_540_000_000)
     assert (small.exact_pairs, small.trace_pairs) == (DEFAULT_EXACT_PAIRS, DEFAULT_EXACT_PAIRS)
@@ -303,7 +304,7 @@ def test_compare_page_and_findings_table_come_from_the_report_files(setup, plain
 
 
 def _begin_marker() -> str:
-    from interp.compare import FINDINGS_BEGIN
+    from interp.pages.compare import FINDINGS_BEGIN
 
     return FINDINGS_BEGIN
 
@@ -322,7 +323,7 @@ def test_pages_render_in_headless_chromium_without_js_errors(chat_report, setup,
     assert attrs.get("data-js-errors") == "0"
     assert attrs.get("data-expected") == str(chat_report.data["n_figures"])
     assert attrs.get("data-rendered") == attrs.get("data-expected"), "some figures did not render"
-    from interp.compare import write_compare_page
+    from interp.pages.compare import write_compare_page
 
     page, n_reports, n_figures = write_compare_page([plain_report.model_dir.parent, chat_report.model_dir.parent], setup["root"] / "compare.html")
     attrs = _rendered(page)

@@ -16,7 +16,8 @@ from fk_bench.answers import DEFAULT_GROUPS
 from fk_bench.data import load_questions
 from fk_bench.pages.browser import dump_dom, find_chromium
 from fk_bench.spec import RunSpec
-from interp.report import ReportSettings, build_report, evaluate_for_report
+from interp.study.report_build import build_report, evaluate_for_report
+from interp.study.report_settings import ReportSettings
 
 MODEL_FOLDER = "m<script>alert(1)<\\script><a href='https:evil.example' onclick=alert(2)>click<b>"
 """A model folder name (no slash: it is one folder) that is HTML and plotly markup at once."""

@@ -15,11 +15,11 @@ import torch
 
 from fk_bench.answers import DEFAULT_GROUPS
 from fk_bench.models import LoadedModel, load_model
-from interp.answers import AnswerTokens, single_token_answers
+from interp.core.answer_tokens import AnswerTokens, single_token_answers
 from support import build_tiny_tokenizer
 
 if TYPE_CHECKING:
-    from interp.model import InterpModel
+    from interp.core.model import InterpModel
 
 CLEAN = "Is Paris the capital of France?\n"
 CORRUPTED = "Is Paris the capital of Italy?\n"
@@ -112,7 +112,7 @@ def booted_family(family: str) -> tuple[LoadedModel, InterpModel, AnswerTokens]:
     import shutil
     import tempfile
 
-    from interp.model import InterpModel
+    from interp.core.model import InterpModel
 
     folder = Path(tempfile.mkdtemp(prefix=f"fk-bench-tiny-{family}-"))
     atexit.register(shutil.rmtree, folder, True)
@@ -140,7 +140,7 @@ class NaiveTracer:
 
     def __call__(self, cells) -> torch.Tensor:
         """Answer logits ``[n_words]`` of the noised run with ``cells`` restored."""
-        from interp.runner import SITE_TABLE
+        from interp.core.edits import SITE_TABLE
 
         hooks = [self.noise.hook(0)]
         for cell in cells:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from interp import aggregate
+from interp.study import aggregate, causal_summaries
 
 
 def test_aligned_mean_counts_a_shared_prefix_as_zero_and_a_missing_position_not_at_all():
@@ -109,7 +109,7 @@ def test_carrying_positions_carry_the_interval_at_their_peak_layer():
 
 
 def _trace(pair_id: str, resid: list[list[float]], columns: list[str], positions: tuple[int, ...], drop: float = 1.0):
-    from interp.study import PairTrace
+    from interp.study.pair_studies import PairTrace
 
     grid = np.array(resid, dtype=float)
     return PairTrace(pair_id, {"resid_pre": grid, "attn_out": grid * 0, "mlp_out": grid / 2}, positions, columns, drop, {})
@@ -123,7 +123,7 @@ def test_tracing_by_role_means_positions_within_a_role_and_weights_pairs_by_thei
     table = one.by_role()["resid_pre"]
     assert table.shape == (2, 10) and np.isnan(table[0, 2])  # no middle subject token
     assert table[0, 1] == 0.0 and table[0, 3] == 1.0 and table[1, 9] == 1.0  # untraced = 0, traced = its value
-    summary = aggregate.tracing_summary([one, two, _trace("c", [[1.0]], ["last"], (0,), drop=-1.0)], {"kind": "noise"}, seed=0, n_resamples=50)
+    summary = causal_summaries.tracing_summary([one, two, _trace("c", [[1.0]], ["last"], (0,), drop=-1.0)], {"kind": "noise"}, seed=0, n_resamples=50)
     assert summary["n_pairs"] == 2 and summary["excluded_no_drop"] == ["c"]
     assert summary["roles"] == ["prefix", "subject first", "subject last", "relation", "last"]
     resid = np.array(summary["sites"]["resid"]["mean"], dtype=float)
@@ -135,12 +135,12 @@ def test_tracing_by_role_means_positions_within_a_role_and_weights_pairs_by_thei
 
 
 def test_knockout_peak_and_its_intervals():
-    from interp.study import PairKnockout
+    from interp.study.pair_studies import PairKnockout
 
     knockouts = [
         PairKnockout(f"p{i}", {"subject": np.array([0.1, 0.6 + 0.01 * i, 0.2]), "object": np.array([0.0, 0.1, 0.05])}, 1, {}) for i in range(6)
     ]
-    summary = aggregate.knockout_summary(knockouts, n_layers=3, seed=0, n_resamples=100)
+    summary = causal_summaries.knockout_summary(knockouts, n_layers=3, seed=0, n_resamples=100)
     assert summary["roles"] == ["subject", "object"] and summary["window"] == 1
     peak = summary["peak"]
     assert (peak["role"], peak["layer"], peak["fraction_of_depth"]) == ("subject", 1, pytest.approx(2 / 3))
@@ -150,7 +150,7 @@ def test_knockout_peak_and_its_intervals():
 
 
 def test_role_ends_and_untraced_positions_do_not_count():
-    from interp.study import role_ends
+    from interp.study.pair_studies import role_ends
 
     roles = ["prefix", "prefix", "subject", "relation", "relation", "relation", "object", "object", "object", "suffix", "suffix", "suffix", "last"]
     assert role_ends(roles, 6) == [6, 8, 9, 11, 12]  # the object's ends, the suffix's ends, the last position

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import bootstrap
 
-from interp import bootstrap as b
+from interp.core import bootstrap as b
 
 
 def test_the_interval_of_a_mean_is_scipys_percentile_bootstrap_with_the_same_seed():

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fk_bench.errors import FkBenchError
-from interp import compare
+from interp.pages import compare
 
 
 def _interval(estimate, low, high, wide=False):

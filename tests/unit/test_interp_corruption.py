@@ -11,8 +11,9 @@ from support.interp import CHAT_TEMPLATE, CLEAN, FAMILIES, booted_family
 
 from fk_bench.errors import FkBenchError
 from fk_bench.prompts import build_prompt, encode
-from interp import corruption, patching, runner
-from interp.pairs import shared_prefix_length
+from interp.core import corruption, edits, runner
+from interp.core.studied_pairs import shared_prefix_length
+from interp.patching import activation_patching as patching
 
 QUESTION = CLEAN.strip()
 TWIN = "Is Paris the capital of Italy?"
@@ -127,7 +128,7 @@ def test_patching_through_an_alignment_equals_hand_written_patches(family):
         ("mlp_out", 1, start + 5),
         ("head_out", 1, 2),
     ]:
-        hook_name = runner.SITE_TABLE[site_name].hook(layer)
+        hook_name = edits.SITE_TABLE[site_name].hook(layer)
         source = cache[hook_name][0]
 
         def write(x, hook, site_name=site_name, index=index, source=source):

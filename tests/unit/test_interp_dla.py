@@ -9,8 +9,9 @@ from support.interp import CLEAN, FAMILIES, booted_family
 
 from fk_bench.answers import AnswerGroups
 from fk_bench.errors import FkBenchError
-from interp import dla, runner
-from interp.answers import single_token_answers
+from interp.attribution import dla
+from interp.core import runner
+from interp.core.answer_tokens import single_token_answers
 
 PROMPTS = [CLEAN, "Is Berlin the capital of Germany?\n"]  # two rows of one batch (the same token length)
 

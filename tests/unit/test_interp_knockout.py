@@ -9,8 +9,9 @@ import torch
 from support.interp import CLEAN, FAMILIES, booted_family, hand_masked_logits
 
 from fk_bench.errors import FkBenchError
-from interp import corruption, knockout, runner
-from interp.patching import FULL_FORWARDS
+from interp.core import corruption, edits, runner
+from interp.patching import knockout
+from interp.patching.activation_patching import FULL_FORWARDS
 
 QUESTION, TWIN = CLEAN.strip(), "Is Paris the capital of Italy?"
 
@@ -31,7 +32,7 @@ def test_knockout_equals_a_hand_masked_forward(family):
         moved = 0.0
         for name, keys in targets.items():
             for centre in range(model.n_layers):
-                blocked = {layer: list(keys) for layer in runner.layer_window(centre, window, model.n_layers)}
+                blocked = {layer: list(keys) for layer in edits.layer_window(centre, window, model.n_layers)}
                 reference = float(answers.log_odds(hand_masked_logits(loaded.path, tokens, blocked)[ids]))
                 assert float(answers.log_odds(grids.logits[name][centre])) == pytest.approx(reference, abs=1e-4), (name, centre)
                 assert float(answers.log_odds(full.logits[name][centre])) == pytest.approx(reference, abs=1e-4), (name, centre)

@@ -9,7 +9,7 @@ from support.interp import CLEAN, build_family_model, tiny_answers
 
 from fk_bench.data import load_questions
 from fk_bench.evaluation import evaluate
-from interp.model import InterpModel
+from interp.core.model import InterpModel
 
 
 @pytest.mark.parametrize("family", ["gemma3", "gpt2"])

@@ -9,7 +9,7 @@ from support.interp import CHAT_TEMPLATE
 
 from fk_bench.data import fewshot_pool
 from fk_bench.prompts import build_prompt, encode
-from interp.pairs import pair_rows, select_pairs, true_log_odds
+from interp.core.studied_pairs import pair_rows, select_pairs, true_log_odds
 
 
 def _table(rows: list[tuple[str, str, bool, str, float, str | None]]) -> pd.DataFrame:

@@ -11,9 +11,11 @@ import transformer_lens.patching as tl_patching
 from support.interp import CLEAN, CORRUPTED, FAMILIES, booted_family, build_family_model, tiny_answers
 
 from fk_bench.errors import FkBenchError
-from interp import patching, runner
-from interp.model import SITES
-from interp.pairs import shared_prefix_length
+from interp.core import edits, runner
+from interp.core import sweep as sweeps
+from interp.core.model import SITES
+from interp.core.studied_pairs import shared_prefix_length
+from interp.patching import activation_patching as patching
 
 TL_FUNCTIONS = {
     "resid_pre": tl_patching.get_act_patch_resid_pre,
@@ -71,7 +73,7 @@ def test_prefix_cache_and_answer_only_unembedding_change_nothing(pair):
         patching.clean_sites(pair.clean_cache, pair.model.n_layers),
         patching.clean_sites(pair.clean_cache, pair.model.n_layers, pair.start),
     )
-    cells = [None, runner.Cell("mlp_out", 0, pair.start), runner.Cell("head_out", 1, 0)]
+    cells = [None, edits.Cell("mlp_out", 0, pair.start), edits.Cell("head_out", 1, 0)]
     full = runner.run_patched(pair.model, pair.corrupted_tokens, whole, cells, None)  # no prefix: every position runs
     prefix = runner.prefix_cache(pair.model, pair.corrupted_tokens, pair.start)
     cached = runner.run_patched(pair.model, pair.corrupted_tokens, suffix, cells, None, start=pair.start, prefix=prefix)
@@ -107,7 +109,7 @@ def test_full_forwards_when_the_capability_check_fails_give_the_same_grids(pair,
     clean = patching.clean_sites(pair.clean_cache, pair.model.n_layers, pair.start)
     fast = patching.exact_grids(pair.model, pair.corrupted_tokens.tolist(), clean, pair.start, pair.ids)
     ramp = lambda rows: rows + torch.linspace(0, 1, rows.shape[-1])  # not a constant shift: log-probs change
-    monkeypatch.setattr(patching, "sweep", lambda *args, **kwargs: ramp(runner.sweep(*args, **kwargs)))
+    monkeypatch.setattr(patching, "sweep", lambda *args, **kwargs: ramp(sweeps.sweep(*args, **kwargs)))
     monkeypatch.setattr(pair.model, "replay_ok", None)
     method = patching.patch_method(pair.model)
     assert method.name == patching.FULL_FORWARDS and "differs from the forward" in method.reason
@@ -122,7 +124,7 @@ def test_full_forwards_when_the_capability_check_fails_give_the_same_grids(pair,
 def test_a_replay_that_breaks_after_the_check_is_an_error_not_a_switch(pair, monkeypatch):
     clean = patching.clean_sites(pair.clean_cache, pair.model.n_layers, pair.start)
     assert patching.patch_method(pair.model).name == patching.LAYER_SWEEPS
-    monkeypatch.setattr(patching, "sweep", lambda *args, **kwargs: runner.sweep(*args, **kwargs) + 1.0)
+    monkeypatch.setattr(patching, "sweep", lambda *args, **kwargs: sweeps.sweep(*args, **kwargs) + 1.0)
     with pytest.raises(FkBenchError, match="differs from the forward .* although the capability check passed"):
         patching.exact_grids(pair.model, pair.corrupted_tokens.tolist(), clean, pair.start, pair.ids)
 
@@ -131,7 +133,7 @@ def test_a_forward_that_cannot_be_replayed_is_decided_up_front(monkeypatch):
     _, model, _ = booted_family("gpt_neox")
 
     def unsupported(*args, **kwargs):
-        raise runner.ReplayUnsupported("block 1 is called more than once per forward")
+        raise sweeps.ReplayUnsupported("block 1 is called more than once per forward")
 
     monkeypatch.setattr(patching, "record_layer_calls", unsupported)
     monkeypatch.setattr(model, "replay_ok", None)
@@ -145,17 +147,17 @@ def test_a_forward_that_cannot_be_replayed_is_decided_up_front(monkeypatch):
 
 def test_one_site_table():
     """Every site's behaviour is one entry of the table: its hook, what its cells index, how it is written."""
-    assert tuple(runner.SITE_TABLE) == SITES
-    assert [runner.site(name).per_head for name in SITES] == [False, False, False, True]
-    assert runner.site("head_out").hook(3) == "blocks.3.attn.hook_z" and runner.site("mlp_out").hook(0) == "blocks.0.hook_mlp_out"
+    assert tuple(edits.SITE_TABLE) == SITES
+    assert [edits.site(name).per_head for name in SITES] == [False, False, False, True]
+    assert edits.site("head_out").hook(3) == "blocks.3.attn.hook_z" and edits.site("mlp_out").hook(0) == "blocks.0.hook_mlp_out"
     x = torch.zeros(2, 4, 3, 5)
-    runner.site("head_out").setter(x, torch.tensor([1]), torch.tensor([2]), torch.ones(1, 4, 5), 0)
+    edits.site("head_out").setter(x, torch.tensor([1]), torch.tensor([2]), torch.ones(1, 4, 5), 0)
     assert x[1, :, 2].eq(1).all() and x.sum() == 20
     y = torch.zeros(2, 4, 5)
-    runner.site("resid_pre").setter(y, torch.tensor([0, 1]), torch.tensor([3, 4]), torch.ones(2, 5), 2)
+    edits.site("resid_pre").setter(y, torch.tensor([0, 1]), torch.tensor([3, 4]), torch.ones(2, 5), 2)
     assert y[0, 1].eq(1).all() and y[1, 2].eq(1).all() and y.sum() == 10
     with pytest.raises(ValueError, match="patching site 'resid_post'"):
-        runner.site("resid_post")
+        edits.site("resid_post")
 
 
 def test_sweeps_in_chunks_give_the_same_grids(pair, monkeypatch):
@@ -178,7 +180,7 @@ def test_attribution_is_the_first_order_change(pair):
     eps = 1e-2
     for site in SITES:
         layer, index = model.n_layers - 1, (model.n_heads - 1 if site == "head_out" else pair.start)
-        cell = [runner.Cell(site, layer, index)]
+        cell = [edits.Cell(site, layer, index)]
         moved = [
             float(
                 pair.answers.log_odds(
@@ -195,7 +197,7 @@ def test_attribution_is_the_first_order_change(pair):
 
 def test_sliding_window_shorter_than_the_prompt_matches_transformer_lens(tmp_path):
     """A Gemma 3 window of 3 tokens: the prefix cache and the patched rows must respect it."""
-    from interp.model import InterpModel
+    from interp.core.model import InterpModel
 
     loaded = build_family_model("gemma3", tmp_path / "m", seed=2)
     loaded.model.config.sliding_window = 3
@@ -216,7 +218,7 @@ def test_cells_in_the_shared_prefix_are_refused():
     _, model, answers = booted_family("llama")
     tokens = model.tensor(model.tokens(CORRUPTED))
     with pytest.raises(ValueError, match="shared prefix"):
-        runner.run_patched(model, tokens, {}, [runner.Cell("resid_pre", 0, 1)], answers.id_tensor(), start=3)
+        runner.run_patched(model, tokens, {}, [edits.Cell("resid_pre", 0, 1)], answers.id_tensor(), start=3)
 
 
 def test_unknown_site_is_rejected():
@@ -233,8 +235,8 @@ def test_embedded_exact_cells_match_transformer_lens():
     from support.interp import private_embedded_model
 
     from fk_bench.answers import DEFAULT_GROUPS
-    from interp.answers import single_token_answers
-    from interp.model import InterpModel
+    from interp.core.answer_tokens import single_token_answers
+    from interp.core.model import InterpModel
 
     loaded = private_embedded_model()
     corrupted_prompt = "Is Paris the capital of Italy?\n"

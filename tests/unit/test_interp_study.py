@@ -8,11 +8,13 @@ from support.interp import build_family_model
 
 from fk_bench.answers import DEFAULT_GROUPS
 from fk_bench.prompts import build_prompt
-from interp import dla, patching, runner
-from interp.answers import single_token_answers
-from interp.model import SITES, InterpModel
-from interp.pairs import Pair
-from interp.study import study_pairs
+from interp.attribution import dla
+from interp.core import runner
+from interp.core.answer_tokens import single_token_answers
+from interp.core.model import SITES, InterpModel
+from interp.core.studied_pairs import Pair
+from interp.patching import activation_patching as patching
+from interp.study.pair_studies import study_pairs
 
 QUESTIONS = [
     ("Is Paris the capital of France?", "Is Paris the capital of Italy?"),
@@ -70,8 +72,8 @@ def test_twin_tracing_by_role_equals_exact_patching_on_a_same_length_pair(setup)
     where the twin has the same length; knockout and noise tracing run on the same pairs."""
     from dataclasses import replace
 
-    from interp.corruption import noise_scale
-    from interp.study import knockout_pairs, trace_pairs
+    from interp.core.corruption import noise_scale
+    from interp.study.pair_studies import knockout_pairs, trace_pairs
 
     model, answers, _, studies, _ = setup
     study = studies[0]

@@ -10,8 +10,9 @@ import torch
 from support.interp import CLEAN, FAMILIES, NaiveTracer, booted_family
 
 from fk_bench.errors import FkBenchError
-from interp import corruption, runner, tracing
-from interp.patching import FULL_FORWARDS
+from interp.core import corruption, edits, runner
+from interp.patching import tracing
+from interp.patching.activation_patching import FULL_FORWARDS
 
 QUESTION, TWIN = CLEAN.strip(), "Is Paris the capital of Italy?"
 
@@ -49,10 +50,10 @@ def test_every_cell_equals_a_naive_hooked_forward(traced):
             for column, position in enumerate(grids.positions):
                 if grid_name.startswith("severed"):
                     frozen = grid_name.split()[1]
-                    cells = [runner.Cell("resid_pre", layer, position)]
-                    cells += [runner.Cell(frozen, at, position, "corrupted") for at in range(layer, model.n_layers)]
+                    cells = [edits.Cell("resid_pre", layer, position)]
+                    cells += [edits.Cell(frozen, at, position, "corrupted") for at in range(layer, model.n_layers)]
                 else:
-                    cells = [runner.Cell(grid_name, layer, position)]
+                    cells = [edits.Cell(grid_name, layer, position)]
                 reference = traced.naive(cells)
                 gap = abs(traced.log_odds(values[layer, column]) - traced.log_odds(reference))
                 worst = max(worst, gap)
@@ -97,10 +98,10 @@ def test_a_window_of_layers_and_chosen_positions():
     assert grids.positions == tuple(positions) and set(grids.grids) == {"mlp_out"} and not grids.severed
     for layer in range(model.n_layers):
         for column, position in enumerate(positions):
-            cells = [runner.Cell("mlp_out", at, position) for at in runner.layer_window(layer, 3, model.n_layers)]
+            cells = [edits.Cell("mlp_out", at, position) for at in edits.layer_window(layer, 3, model.n_layers)]
             reference = traced.naive(cells)
             assert traced.log_odds(grids.grids["mlp_out"][layer, column]) == pytest.approx(traced.log_odds(reference), abs=1e-4)
-    assert list(runner.layer_window(4, 9, 28)) == list(range(0, 9)) and list(runner.layer_window(20, 9, 28)) == list(range(16, 25))
+    assert list(edits.layer_window(4, 9, 28)) == list(range(0, 9)) and list(edits.layer_window(20, 9, 28)) == list(range(16, 25))
     # Chosen layers: the grids' rows follow them.
     one = tracing.trace(
         model, traced.tokens, traced.noise, traced.ids, sites=("mlp_out",), positions=positions, sever=("mlp_out",), window=3, layers=[1]
@@ -141,8 +142,8 @@ def test_embedded_tracing_closes_and_matches_naive_cells():
     from support.interp import private_embedded_model
 
     from fk_bench.answers import DEFAULT_GROUPS
-    from interp.answers import single_token_answers
-    from interp.model import InterpModel
+    from interp.core.answer_tokens import single_token_answers
+    from interp.core.model import InterpModel
 
     loaded = private_embedded_model()
     model = InterpModel.boot(loaded)
@@ -160,5 +161,5 @@ def test_embedded_tracing_closes_and_matches_naive_cells():
     last = len(tokens) - 1
     for site, layer, position in [("resid_pre", 0, noise.start), ("resid_pre", model.n_layers // 2, last), ("mlp_out", 3, noise.start)]:
         column = grids.positions.index(position)
-        reference = naive([runner.Cell(site, layer, position)])
+        reference = naive([edits.Cell(site, layer, position)])
         assert log_odds(grids.grids[site][layer, column]) == pytest.approx(log_odds(reference), abs=1e-4)

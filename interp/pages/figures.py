@@ -1,6 +1,6 @@
-"""The report's plotly figures and its page, all drawn from report.json's data (so a page can be rebuilt from it).
+"""The report's plotly figures of DLA, attention patterns and patching, drawn from report.json's data (so a page can be rebuilt from it).
 
-Every mean over pairs is drawn with its bootstrap 95% interval (:mod:`interp.bootstrap`): bands on
+Every mean over pairs is drawn with its bootstrap 95% interval (:mod:`interp.core.bootstrap`): bands on
 lines, error bars on bars, the interval in the hover text of heatmaps. Every text that comes from data
 or the model (questions, tokens, ids, relation and model names) reaches plotly through
 :func:`fk_bench.pages.plain_text`, so plotly shows it literally and renders no markup from it.
@@ -8,23 +8,19 @@ or the model (questions, tokens, ids, relation and model names) reaches plotly t
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from fk_bench.pages import plain_text
-from interp.aggregate import shown_token
+from interp.study.aggregate import shown_token
 
-TEMPLATES = Path(__file__).parent / "templates"
 SITE_TITLES = {"resid_pre": "resid_pre", "attn_out": "attn_out", "mlp_out": "mlp_out", "head_out": "attention heads (all positions)"}
-TRACE_TITLES = {"resid": "residual stream (resid_pre)", "mlp": "MLP output", "attn": "attention output", "resid_mlp_severed": "resid, MLPs severed"}
 PREFIX_COLOR = "#d9d9d9"
 PATTERN_COLUMNS = 4
 """Attention-pattern subplots per row (any ``--top-k`` wraps into more rows)."""
 MAX_PATTERN_HEADS = 8
 """At most this many heads of each sign get a pattern subplot (the top-k list in the text names them all)."""
-SECTIONS = ("dla", "heads", "patching", "tracing", "knockout", "attribution")
 
 
 def _token(text: str) -> str:
@@ -39,24 +35,24 @@ def _prefix_label(tokens: int | dict) -> str:
     return f"shared prefix ({tokens} tok.)"
 
 
-def _array(values: Any) -> np.ndarray:
+def as_array(values: Any) -> np.ndarray:
     """JSON lists (None for a missing value) or an array, as a float array (NaN for None)."""
     if isinstance(values, np.ndarray):
         return values.astype(float)
     return np.array(values, dtype=object).astype(float) if values is not None else np.array([], dtype=float)
 
 
-def _hover_ci(low: Any, high: Any, shape: tuple[int, ...]) -> np.ndarray | None:
+def hover_ci(low: Any, high: Any, shape: tuple[int, ...]) -> np.ndarray | None:
     """``[..., 2]`` custom data of an interval's ends for a heatmap's hover text."""
     if low is None or high is None:
         return None
-    lo, hi = _array(low), _array(high)
+    lo, hi = as_array(low), as_array(high)
     if lo.shape != shape:
         return None
     return np.stack([lo, hi], axis=-1)
 
 
-def _heatmap(z: np.ndarray, x: list[str], y: list[str], ci: np.ndarray | None, **style: Any) -> Any:
+def heatmap(z: np.ndarray, x: list[str], y: list[str], ci: np.ndarray | None, **style: Any) -> Any:
     import plotly.graph_objects as go
 
     cells = z.astype(object)
@@ -85,18 +81,18 @@ def _grid_figure(
     fig = make_subplots(rows=1, cols=len(sites), subplot_titles=[SITE_TITLES[s] for s in sites], horizontal_spacing=0.05)
     layers = [f"L{layer}" for layer in range(n_layers)]
     for col, site in enumerate(sites, start=1):
-        grid = _array(grids[site])
+        grid = as_array(grids[site])
         ci = intervals.get(site) if intervals else None
         if site == "head_out":
             z, x = grid, [f"H{h}" for h in range(grid.shape[1])]
-            custom = _hover_ci(ci["low"], ci["high"], z.shape) if ci else None
+            custom = hover_ci(ci["low"], ci["high"], z.shape) if ci else None
         else:
             pad = np.full((grid.shape[0], 1), np.nan)
             z = np.concatenate([pad, grid], axis=1)
             x = [prefix, *columns[-grid.shape[1] :]]
             custom = None
             if ci:
-                inner = _hover_ci(ci["low"], ci["high"], grid.shape)
+                inner = hover_ci(ci["low"], ci["high"], grid.shape)
                 if inner is not None:
                     custom = np.concatenate([np.full((grid.shape[0], 1, 2), np.nan), inner], axis=1)
         style = {
@@ -107,20 +103,20 @@ def _grid_figure(
             "showscale": col == len(sites),
             "colorbar": {"title": "0 = corrupted, 1 = clean"},
         }
-        fig.add_trace(_heatmap(z, x, layers, custom, **style), row=1, col=col)
+        fig.add_trace(heatmap(z, x, layers, custom, **style), row=1, col=col)
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(tickangle=-60)
     fig.update_layout(title=title, height=max(460, 22 * n_layers + 220), plot_bgcolor=PREFIX_COLOR)
     return fig
 
 
-def _band(x: list, mean: np.ndarray, low: Any, high: Any, color: str, name: str) -> list:
+def band(x: list, mean: np.ndarray, low: Any, high: Any, color: str, name: str) -> list:
     """A line with its 95% interval as a shaded band (no band without an interval)."""
     import plotly.graph_objects as go
 
     traces = []
     if low is not None and high is not None:
-        lo, hi = _array(low), _array(high)
+        lo, hi = as_array(low), as_array(high)
         traces.append(
             go.Scatter(
                 x=list(x) + list(x)[::-1],
@@ -140,15 +136,21 @@ def _band(x: list, mean: np.ndarray, low: Any, high: Any, color: str, name: str)
 COLORS = ["rgb(31,119,180)", "rgb(255,127,14)", "rgb(44,160,44)", "rgb(214,39,40)", "rgb(148,103,189)", "rgb(140,86,75)", "rgb(227,119,194)"]
 
 
-def _dla_figures(section: dict, model: dict) -> list[tuple[str, str, Any]]:
+def dla_figures(section: dict, model: dict) -> list[tuple[str, str, Any]]:
+    """The logit lens, per-layer DLA, per-head DLA and the top heads with their intervals."""
+    dla = section["dla"]
+    return [*_lens_figure(dla), *_per_layer_figure(dla), *_head_figure(dla, model["n_layers"]), *_top_heads_figure(section)]
+
+
+def _lens_figure(dla: dict) -> list[tuple[str, str, Any]]:
     import plotly.graph_objects as go
 
-    dla, n_layers, n_pairs = section["dla"], model["n_layers"], section["dla"]["n_pairs"]
+    n_pairs = dla["n_pairs"]
     figs: list[tuple[str, str, Any]] = []
     lens, x = dla["logit_lens"], dla["lens_labels"]
     ci = lens.get("ci") or {}
     traces = [
-        *_band(x, np.array(lens["mean"]), ci.get("low"), ci.get("high"), COLORS[0], "mean"),
+        *band(x, np.array(lens["mean"]), ci.get("low"), ci.get("high"), COLORS[0], "mean"),
         go.Scatter(x=x, y=lens["min"], mode="lines", line={"dash": "dot", "color": "gray"}, name="min"),
         go.Scatter(x=x, y=lens["max"], mode="lines", line={"dash": "dot", "color": "gray"}, name="max"),
     ]
@@ -167,25 +169,38 @@ def _dla_figures(section: dict, model: dict) -> list[tuple[str, str, Any]]:
             fig,
         )
     )
+    return figs
 
+
+def _per_layer_figure(dla: dict) -> list[tuple[str, str, Any]]:
+    import plotly.graph_objects as go
+
+    figs: list[tuple[str, str, Any]] = []
     labels, per_layer = dla["layer_labels"], dla["per_layer"]
     mean = np.array(per_layer["mean"])
     ci = per_layer.get("ci") or {}
     error: dict[str, Any] = {"type": "data", "array": np.zeros_like(mean).tolist()}
     if ci.get("low") is not None:
-        error = {"type": "data", "symmetric": False, "array": (_array(ci["high"]) - mean).tolist(), "arrayminus": (mean - _array(ci["low"])).tolist()}
+        high, low = as_array(ci["high"]), as_array(ci["low"])
+        error = {"type": "data", "symmetric": False, "array": (high - mean).tolist(), "arrayminus": (mean - low).tolist()}
     colors = ["#7f7f7f" if "embed" in lab else "#1f77b4" if "attn" in lab else "#ff7f0e" for lab in labels]
     fig = go.Figure(go.Bar(x=labels, y=mean.tolist(), error_y=error, marker_color=colors))
     fig.update_layout(title="Per-layer DLA: embeddings (grey), attention (blue) and MLP (orange) outputs", yaxis_title="logit_diff", height=420)
     figs.append(
         ("dla", "Per-layer decomposition (mean over pairs, bars: bootstrap 95% interval); the bars sum to the final residual's projection.", fig)
     )
+    return figs
 
+
+def _head_figure(dla: dict, n_layers: int) -> list[tuple[str, str, Any]]:
+    import plotly.graph_objects as go
+
+    figs: list[tuple[str, str, Any]] = []
     per_head = np.array(dla["per_head_mean"])
     head_ci = dla.get("per_head_ci") or {}
-    custom = _hover_ci(head_ci.get("low"), head_ci.get("high"), per_head.shape)
+    custom = hover_ci(head_ci.get("low"), head_ci.get("high"), per_head.shape)
     fig = go.Figure(
-        _heatmap(per_head, [f"H{h}" for h in range(per_head.shape[1])], [f"L{layer}" for layer in range(n_layers)], custom, colorscale="RdBu", zmid=0)
+        heatmap(per_head, [f"H{h}" for h in range(per_head.shape[1])], [f"L{layer}" for layer in range(n_layers)], custom, colorscale="RdBu", zmid=0)
     )
     fig.update_layout(
         title="Per-head DLA at the last position (mean over pairs; hover: 95% interval)",
@@ -195,7 +210,13 @@ def _dla_figures(section: dict, model: dict) -> list[tuple[str, str, Any]]:
         height=max(420, 22 * n_layers + 160),
     )
     figs.append(("heads", "Direct logit attribution of each attention head (after any post-attention norm, at its cached scale).", fig))
+    return figs
 
+
+def _top_heads_figure(section: dict) -> list[tuple[str, str, Any]]:
+    import plotly.graph_objects as go
+
+    figs: list[tuple[str, str, Any]] = []
     tops = section["findings"].get("top_heads_intervals") or []
     if tops:
         names = [f"L{t['layer']}H{t['head']}" for t in tops]
@@ -215,7 +236,7 @@ def _dla_figures(section: dict, model: dict) -> list[tuple[str, str, Any]]:
     return figs
 
 
-def _pattern_figures(section: dict) -> list[tuple[str, str, Any]]:
+def pattern_figures(section: dict) -> list[tuple[str, str, Any]]:
     """Attention patterns of the top heads on the pattern pairs; any number of heads wraps into rows."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -259,9 +280,8 @@ def _pattern_figures(section: dict) -> list[tuple[str, str, Any]]:
     return figs
 
 
-def _patching_figures(section: dict, model: dict) -> list[tuple[str, str, Any]]:
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
+def patching_figures(section: dict, model: dict) -> list[tuple[str, str, Any]]:
+    """Exact and attribution patching's mean grids, one pair in full, and attribution vs exact."""
 
     patching, n_layers = section["patching"], model["n_layers"]
     figs: list[tuple[str, str, Any]] = []
@@ -305,6 +325,14 @@ def _patching_figures(section: dict, model: dict) -> list[tuple[str, str, Any]]:
                 fig,
             )
         )
+    figs += _full_pair_figure(section, n_layers, sites)
+    figs += _correlation_figure(section, sites)
+    return figs
+
+
+def _full_pair_figure(section: dict, n_layers: int, sites: tuple[str, ...]) -> list[tuple[str, str, Any]]:
+    patching = section["patching"]
+    figs: list[tuple[str, str, Any]] = []
     full = next((p for p in section["pairs"] if p["pair_id"] == patching.get("full_pair")), None)
     if full is not None:
         start = full["shared_prefix"]
@@ -326,6 +354,15 @@ def _patching_figures(section: dict, model: dict) -> list[tuple[str, str, Any]]:
         figs.append(
             ("patching", "One pair in full (EXACT), the pair with the largest evaluator margin; tokens shown clean/corrupted where they differ.", fig)
         )
+    return figs
+
+
+def _correlation_figure(section: dict, sites: tuple[str, ...]) -> list[tuple[str, str, Any]]:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    patching = section["patching"]
+    figs: list[tuple[str, str, Any]] = []
     if patching.get("correlation"):
         exact_pairs = [p for p in section["pairs"] if p["exact"] is not None and p["attribution_log_odds"] is not None]
         fig = make_subplots(
@@ -349,117 +386,3 @@ def _patching_figures(section: dict, model: dict) -> list[tuple[str, str, Any]]:
         )
         figs.append(("attribution", "Each point is one cell of one pair; r is Pearson's correlation.", fig))
     return figs
-
-
-def _tracing_figures(section: dict, model: dict) -> list[tuple[str, str, Any]]:
-    """Causal tracing: restored fraction per layer x role (heatmaps, hover intervals), and the resid line of each role with its band."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    tracing = section.get("tracing")
-    if not tracing or not tracing.get("sites"):
-        return []
-    n_layers = model["n_layers"]
-    roles = [plain_text(r) for r in tracing["roles"]]
-    kinds = [k for k in TRACE_TITLES if k in tracing["sites"]]
-    fig = make_subplots(rows=1, cols=len(kinds), subplot_titles=[TRACE_TITLES[k] for k in kinds], horizontal_spacing=0.06)
-    layers = [f"L{layer}" for layer in range(n_layers)]
-    for col, kind in enumerate(kinds, start=1):
-        site = tracing["sites"][kind]
-        z = _array(site["mean"])
-        ci = site.get("ci") or {}
-        custom = _hover_ci(ci.get("low"), ci.get("high"), z.shape)
-        style = {"colorscale": "Purples", "zmin": 0, "zmax": 1, "showscale": col == len(kinds), "colorbar": {"title": "restored"}}
-        fig.add_trace(_heatmap(z, roles, layers, custom, **style), row=1, col=col)
-    fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(tickangle=-45)
-    corruption = tracing.get("corruption", "")
-    fig.update_layout(
-        title=f"Causal tracing ({plain_text(corruption)}): share of the clean answer restored by one clean state, by layer and token role "
-        f"(mean of {tracing['n_pairs']} pair(s); hover: 95% interval)",
-        height=max(460, 22 * n_layers + 220),
-    )
-    caption = (
-        "EXACT: each cell restores one clean state (a layer at one token role's positions) into the corrupted run; "
-        "0 = the corrupted run, 1 = the clean one. "
-        "Columns are token roles, so pairs of different lengths share them."
-    )
-    figs = [("tracing", caption, fig)]
-    resid = tracing["sites"].get("resid")
-    if resid is not None:
-        z, ci = _array(resid["mean"]), resid.get("ci") or {}
-        low, high = (_array(ci["low"]), _array(ci["high"])) if ci.get("low") is not None else (None, None)
-        traces = []
-        for j, role in enumerate(roles):
-            if not np.isfinite(z[:, j]).any() or np.nanmax(np.abs(z[:, j])) < 0.1:
-                continue
-            traces += _band(
-                list(range(n_layers)),
-                z[:, j],
-                None if low is None else low[:, j],
-                None if high is None else high[:, j],
-                COLORS[j % len(COLORS)],
-                role,
-            )
-        if traces:
-            line = go.Figure(traces)
-            line.update_layout(
-                title="Causal tracing of the residual stream per role, with 95% intervals", xaxis_title="layer", yaxis_title="restored", height=400
-            )
-            figs.append(("tracing", "Roles whose residual restores at least 10% at some layer.", line))
-    return figs
-
-
-def _knockout_figures(section: dict, model: dict) -> list[tuple[str, str, Any]]:
-    import plotly.graph_objects as go
-
-    knockout = section.get("knockout")
-    if not knockout or not knockout.get("drop"):
-        return []
-    traces = []
-    for j, (role, entry) in enumerate(knockout["drop"].items()):
-        mean = _array(entry["mean"])
-        ci = entry.get("ci") or {}
-        traces += _band(list(range(len(mean))), mean, ci.get("low"), ci.get("high"), COLORS[j % len(COLORS)], plain_text(role))
-    fig = go.Figure(traces)
-    fig.update_layout(
-        title=f"Attention knockout: relative drop of the answer when the last position cannot attend to each role, "
-        f"window of {knockout.get('window')} layers "
-        f"(mean of {knockout['n_pairs']} pair(s), 95% intervals)",
-        xaxis_title="layer (the window's centre)",
-        yaxis_title="relative drop of p(True)",
-        height=420,
-    )
-    caption = (
-        "Geva et al. 2023: the last position's attention to a role's tokens is blocked over a window of layers; "
-        "a large drop there means the fact flows from that role at those layers."
-    )
-    return [("knockout", caption, fig)]
-
-
-def section_figures(data: dict, section: dict) -> list[tuple[str, str, Any]]:
-    """(kind, caption, plotly figure) for every figure of one section."""
-    model = data["model"]
-    return [
-        *_dla_figures(section, model),
-        *_pattern_figures(section),
-        *_patching_figures(section, model),
-        *_tracing_figures(section, model),
-        *_knockout_figures(section, model),
-    ]
-
-
-def render_html(data: dict) -> tuple[str, int]:
-    """The self-contained page and its number of figures."""
-    from fk_bench.pages import figure_html, render_page
-
-    shown, count = [], 0
-    for section in data["sections"]:
-        kinds: dict[str, list[dict]] = {kind: [] for kind in SECTIONS}
-        if section.get("studied"):
-            for kind, caption, fig in section_figures(data, section):
-                kinds[kind].append({"html": figure_html(fig, f"figure-{count}"), "caption": caption})
-                count += 1
-        shown.append({"data": section, "figures": kinds})
-    page = render_page("report.html.j2", search_path=[TEMPLATES], data=data, sections=shown, expected_figures=count, shown_token=shown_token)
-    return page, count

@@ -7,9 +7,9 @@ Positions before the first clean/corrupted difference are identical in both runs
 are exactly zero and are not computed.
 
 How the cells run is decided once per model, up front, by :func:`patch_method` (a capability
-check, recorded with its reason): *layer sweeps* (:func:`interp.runner.sweep`: every cell of
+check, recorded with its reason): *layer sweeps* (:func:`interp.core.sweep.sweep`: every cell of
 every grid is one batch row that joins at its patched layer) where the bridge's blocks, called one
-by one, reproduce the model's forward; *full forwards* (:func:`interp.runner.run_patched`, batched
+by one, reproduce the model's forward; *full forwards* (:func:`interp.core.runner.run_patched`, batched
 rows of the whole suffix) where they do not. Nothing switches silently: each sweep's unedited row
 is still checked against the model's own forward, and a mismatch is an error naming the model.
 
@@ -35,21 +35,11 @@ import numpy as np
 import torch
 
 from fk_bench.errors import FkBenchError
-from interp.model import SITES, InterpModel, site_hook
-from interp.runner import (
-    DEFAULT_MAX_ROWS,
-    SWEEP_ROWS,
-    Cell,
-    ReplayUnsupported,
-    RowSpec,
-    answer_logits_from_final,
-    grid_cells,
-    prefix_cache,
-    record_layer_calls,
-    run_patched,
-    sweep,
-)
-from interp.runner import site as site_spec
+from interp.core.edits import Cell, RowSpec, grid_cells
+from interp.core.edits import site as site_spec
+from interp.core.model import SITES, InterpModel, site_hook
+from interp.core.runner import DEFAULT_MAX_ROWS, answer_logits_from_final, prefix_cache, run_patched
+from interp.core.sweep import SWEEP_ROWS, ReplayUnsupported, record_layer_calls, sweep
 
 LAYER_SWEEPS = "layer sweeps"
 FULL_FORWARDS = "full forwards"
@@ -80,7 +70,7 @@ def patch_method(model: InterpModel, probe: Sequence[int] | None = None) -> Patc
     The check: record the block calls of ``probe`` (default :data:`PROBE_PROMPT`'s tokens) after a
     prefix cache of its first half, replay them as a sweep with no edit, and compare the last
     position's log-probs with the model's own forward of the whole prompt. Layer sweeps where the
-    forward calls every block once with the residual (:class:`interp.runner.ReplayUnsupported`
+    forward calls every block once with the residual (:class:`interp.core.runner.ReplayUnsupported`
     otherwise) and the replay matches within float rounding; full forwards, with the reason, else.
     The decision is kept on the model (``replay_ok``, ``replay_note``) and reused.
     """
@@ -187,8 +177,8 @@ def exact_grids(
     """Every cell of the grids of ``sites``: positions ``start..`` (``start`` = the shared prefix length)
     for the positional sites, every head for head_out. ``clean`` holds the clean run's activations at
     positions ``start..`` (:func:`clean_sites`; for prompts of different lengths, aligned to the
-    corrupted positions by :func:`interp.corruption.align_sites`); ``prefix`` the keys and values of
-    the shared prefix (:func:`interp.runner.prefix_cache`; computed when not given). ``answer_ids``
+    corrupted positions by :func:`interp.core.corruption.align_sites`); ``prefix`` the keys and values of
+    the shared prefix (:func:`interp.core.runner.prefix_cache`; computed when not given). ``answer_ids``
     None keeps the whole vocabulary. ``method``: None = :func:`patch_method`'s decision for the model.
     """
     chosen = as_method(model, method)

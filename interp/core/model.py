@@ -8,7 +8,7 @@ Booting wraps ``loaded.model``'s modules in place (the bridge's hook points arou
 modules) and leaves its weights as they are: compatibility mode without weight processing, which
 gives the legacy hook names and keeps the model's own numbers (raw logits included, tested against
 the evaluator). Weight processing (folding norms, centring) is not needed: DLA reads the final
-norm's gain off the module itself (:mod:`interp.dla`); and it would copy the weights several times
+norm's gain off the module itself (:mod:`interp.attribution.dla`); and it would copy the weights several times
 over (6.7 GB peak for the 270M model, 40 GB projected for a 1.5B one). After booting, use the
 :class:`InterpModel`, not ``loaded.model``, so that one model object serves DLA and patching.
 """

@@ -1,9 +1,9 @@
 """Statistics over pairs: means of grids of different lengths, correlations and the report's findings.
 
 Pure numpy; every function here is tested by hand-computed numbers (tests/unit/test_interp_aggregate.py).
-Every mean over pairs carries a bootstrap 95% interval over the pairs (:mod:`interp.bootstrap`), and
+Every mean over pairs carries a bootstrap 95% interval over the pairs (:mod:`interp.core.bootstrap`), and
 every headline (where the answer direction jumps, the MLPs' share, the top heads, the positions that
-carry the fact) an :class:`interp.bootstrap.Interval` that says whether it is wide.
+carry the fact) an :class:`interp.core.bootstrap.Interval` that says whether it is wide.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from interp.bootstrap import DEFAULT_SEED, N_RESAMPLES, interval, intervals_json, json_ready, mean_intervals, pair_intervals
+from interp.core.bootstrap import DEFAULT_SEED, N_RESAMPLES, interval, intervals_json, mean_intervals, pair_intervals
 
 
 def mean_std(rows: Sequence[np.ndarray], seed: int | None = None, n_resamples: int = N_RESAMPLES) -> dict[str, Any]:
@@ -227,7 +227,7 @@ def head_intervals(
 
 def carrying_with_intervals(resid: np.ndarray, labels: Sequence[str], ci: dict | None, n_pairs: int, threshold: float = 0.5) -> list[dict]:
     """:func:`carrying_positions`, each with the interval of the restored fraction at its peak layer (``ci``: the grid's ``{"low", "high"}``)."""
-    from interp.bootstrap import Interval
+    from interp.core.bootstrap import Interval
 
     found = carrying_positions(resid, labels, threshold)
     low = None if ci is None else np.array(ci["low"], dtype=float)
@@ -245,15 +245,30 @@ def carrying_with_intervals(resid: np.ndarray, labels: Sequence[str], ci: dict |
 def summarize_studies(model: Any, studies: Sequence[Any], top_k: int, seed: int = DEFAULT_SEED, n_resamples: int = N_RESAMPLES) -> dict:
     """The report's aggregates over the studied pairs: ``{"dla", "patching", "findings"}`` (JSON-ready), every
     mean with its bootstrap 95% interval over pairs (``seed``: the resampling's, recorded in the report's settings)."""
-    from interp.answers import METRICS
-    from interp.model import SITES
+    dla, per_layer, per_head = _dla_summary(studies, top_k, seed, n_resamples)
+    patching, (resid, resid_ci, n_resid) = _patching_summary(model, studies, seed, n_resamples)
+    labels, heads = dla["layer_labels"], dla["top_heads"]
+    exact, patched = patching["exact_pairs"], patching["n_attribution_pairs"]
+    carrying = carrying_with_intervals(np.array(resid, dtype=float), patching["columns"], resid_ci, n_resid) if resid is not None else []
+    findings = {
+        "largest_increase": dla["largest_increase"],
+        "jump": jump(per_layer, labels, model.n_layers, seed, n_resamples),
+        "mlp_share": dla["attention_vs_mlp"]["mlp_share"],
+        "mlp_share_interval": mlp_share_interval(per_layer, labels, seed, n_resamples),
+        "top_heads": heads["positive"],
+        "top_heads_intervals": head_intervals(per_head, heads["positive"], seed, n_resamples),
+        "positions_from": "exact patching" if exact else "attribution patching" if patched else None,
+        "carrying_positions": carrying,
+    }
+    return {"dla": dla, "patching": patching, "findings": findings}
 
+
+def _dla_summary(studies: Sequence[Any], top_k: int, seed: int, n_resamples: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """DLA over pairs (JSON-ready), and the per-pair per-layer ``[pair, component]`` and per-head ``[pair, layer, head]`` stacks."""
     first = studies[0].dla
     per_layer = np.stack([s.dla.per_layer for s in studies])
     per_head = np.stack([s.dla.per_head for s in studies])
     per_head_mean = per_head.mean(0)
-    heads = top_heads(per_head_mean, top_k)
-    head_ci = mean_intervals(per_head, seed, n_resamples)
     dla = {
         "n_pairs": len(studies),
         "lens_labels": first.lens_labels,
@@ -262,12 +277,19 @@ def summarize_studies(model: Any, studies: Sequence[Any], top_k: int, seed: int 
         "per_layer": mean_std(list(per_layer), seed, n_resamples),
         "per_head_mean": per_head_mean.tolist(),
         "per_head_std": per_head.std(0).tolist(),
-        "per_head_ci": head_ci,
+        "per_head_ci": mean_intervals(per_head, seed, n_resamples),
         "attention_vs_mlp": attention_vs_mlp(per_layer, first.layer_labels),
         "attention_vs_mlp_all_layers": attention_vs_mlp(per_layer, first.layer_labels, skip_first_layer=False),
         "largest_increase": largest_increase(per_layer.mean(0), first.layer_labels),
-        "top_heads": heads,
+        "top_heads": top_heads(per_head_mean, top_k),
     }
+    return dla, per_layer, per_head
+
+
+def _patching_summary(model: Any, studies: Sequence[Any], seed: int, n_resamples: int) -> tuple[dict[str, Any], tuple[Any, Any, int]]:
+    """Exact and attribution patching over pairs (JSON-ready), and the resid_pre grid the carrying positions are
+    read from: (mean, interval, pairs in the mean), exact patching's where there is one, else attribution's."""
+    from interp.core.model import SITES
 
     exact = [s for s in studies if s.exact is not None]
     patched = [s for s in studies if s.attribution is not None]
@@ -288,165 +310,63 @@ def summarize_studies(model: Any, studies: Sequence[Any], top_k: int, seed: int 
         "correlation": {},
         "full_pair": None,
     }
-    resid, resid_ci, n_resid, columns = None, None, 0, []
-    if patched:
-        width = max(s.pair.n_tokens - s.pair.shared_prefix for s in patched)
-        reference = exact[0] if exact else patched[0]
-        exact_means, n_exact_in_mean, exact_ci = {}, {}, {}
-        for metric in METRICS:
-            exact_means[metric], n_exact_in_mean[metric], exact_ci[metric] = (
-                _weighted_grids(exact, [s.exact[metric] for s in exact], metric, SITES, width, seed if metric == "log_odds" else None, n_resamples)
-                if exact
-                else ({}, 0, {})
-            )
-        attribution_mean, n_attr, attribution_ci = _weighted_grids(
-            patched, [s.attribution for s in patched], "log_odds", SITES, width, seed, n_resamples
-        )
-        correlation = {}
-        if exact:  # on changes in nats: normalizing by small drops would let noisy pairs dominate
-            for site in SITES:
-                exact_nats = np.concatenate([(s.exact["log_odds"][site] * s.drop()).ravel() for s in exact])
-                attribution_nats = np.concatenate([(s.attribution[site] * s.drop()).ravel() for s in exact])
-                correlation[site] = pearson(exact_nats, attribution_nats)
-        prefixes = [s.pair.shared_prefix for s in patched]
-        columns = _position_labels(model, reference, width)
-        patching.update(
-            {
-                "exact_methods": sorted({s.exact_method for s in exact}),
-                "exact_fallback_reason": getattr(model, "replay_note", "") or None,
-                "columns": columns,
-                "column_reference_pair": reference.pair.pair_id,
-                "shared_prefix_tokens": {"min": int(min(prefixes)), "max": int(max(prefixes))},
-                "exact_mean": exact_means,
-                "exact_ci": exact_ci.get("log_odds", {}),
-                "n_exact_in_mean": n_exact_in_mean,
-                "attribution_mean": attribution_mean,
-                "attribution_ci": attribution_ci,
-                "n_attribution_in_mean": n_attr,
-                "correlation": correlation,
-                "full_pair": reference.pair.pair_id if exact else None,
-                "mean_positions": "aligned on the last token: column -k is k positions before the end; a pair's shared-prefix positions count as 0",
-            }
-        )
-        if exact and exact_means["log_odds"]:
-            resid, resid_ci, n_resid = exact_means["log_odds"]["resid_pre"], exact_ci["log_odds"].get("resid_pre"), n_exact_in_mean["log_odds"]
-        elif attribution_mean:
-            resid, resid_ci, n_resid = attribution_mean["resid_pre"], attribution_ci.get("resid_pre"), n_attr
-    n_layers = model.n_layers
-    findings = {
-        "largest_increase": dla["largest_increase"],
-        "jump": jump(per_layer, first.layer_labels, n_layers, seed, n_resamples),
-        "mlp_share": dla["attention_vs_mlp"]["mlp_share"],
-        "mlp_share_interval": mlp_share_interval(per_layer, first.layer_labels, seed, n_resamples),
-        "top_heads": heads["positive"],
-        "top_heads_intervals": head_intervals(per_head, heads["positive"], seed, n_resamples),
-        "positions_from": "exact patching" if exact else "attribution patching" if patched else None,
-        "carrying_positions": carrying_with_intervals(np.array(resid, dtype=float), columns, resid_ci, n_resid) if resid is not None else [],
-    }
-    return {"dla": dla, "patching": patching, "findings": findings}
-
-
-# --------------------------------------------------------------------------------------------------
-# Causal tracing and attention knockout, by token role
-
-
-def _weighted_nanmean(stack: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Weighted mean over axis 0 that skips NaN (a role a pair's prompt does not have); NaN where no pair has it."""
-    present = np.isfinite(stack)
-    w = weights.reshape((-1,) + (1,) * (stack.ndim - 1)) * present
-    with np.errstate(invalid="ignore", divide="ignore"):
-        total = np.where(present, stack, 0.0) * w
-        return np.where(w.sum(0) > 0, total.sum(0) / w.sum(0), np.nan)
-
-
-def tracing_summary(traces: Sequence[Any], corruption: dict, seed: int = DEFAULT_SEED, n_resamples: int = N_RESAMPLES) -> dict | None:
-    """Causal tracing over pairs by token role: per grid the drop-weighted mean ``[layer, role]`` (total restored over
-    total drop, as the patching means) and its bootstrap interval; the roles whose residual restores >= 50%."""
-    from interp.study import ROLE_COLUMNS, TRACE_GRID_NAMES
-
-    if not traces:
-        return None
-    keep = [t for t in traces if t.drop > 0]
-    base = {
-        "corruption": corruption.get("kind"),
-        "n_pairs_traced": len(traces),
-        "n_pairs": len(keep),
-        "pairs": [t.pair_id for t in keep],
-        "excluded_no_drop": [t.pair_id for t in traces if t.drop <= 0],
-        "mean": "drop-weighted (total restored over total drop), by token role: each role the mean of its positions",
-    }
-    if not keep:
-        return {**base, "roles": [], "sites": {}, "carrying_roles": []}
-    tables = [t.by_role() for t in keep]
-    weights = np.array([t.drop for t in keep])
-    present = [j for j in range(len(ROLE_COLUMNS)) if any(np.isfinite(table["resid_pre"][:, j]).any() for table in tables)]
-    roles = [ROLE_COLUMNS[j] for j in present]
-    sites: dict[str, dict[str, Any]] = {}
-    for site, name in TRACE_GRID_NAMES.items():
-        if site not in tables[0]:
-            continue
-        stack = np.stack([table[site][:, present] for table in tables])
-
-        def mean(index: np.ndarray, stack: np.ndarray = stack) -> np.ndarray:
-            return _weighted_nanmean(stack[index], weights[index])
-
-        found = pair_intervals(mean, len(keep), seed, n_resamples)
-        sites[name] = {
-            "mean": json_ready(mean(np.arange(len(keep)))),
-            "ci": intervals_json(found),
+    if not patched:
+        return patching, (None, None, 0)
+    width = max(s.pair.n_tokens - s.pair.shared_prefix for s in patched)
+    reference = exact[0] if exact else patched[0]
+    exact_means, n_exact_in_mean, exact_ci = _exact_means(exact, width, seed, n_resamples)
+    attribution_mean, n_attr, attribution_ci = _weighted_grids(patched, [s.attribution for s in patched], "log_odds", SITES, width, seed, n_resamples)
+    prefixes = [s.pair.shared_prefix for s in patched]
+    patching.update(
+        {
+            "exact_methods": sorted({s.exact_method for s in exact}),
+            "exact_fallback_reason": getattr(model, "replay_note", "") or None,
+            "columns": _position_labels(model, reference, width),
+            "column_reference_pair": reference.pair.pair_id,
+            "shared_prefix_tokens": {"min": int(min(prefixes)), "max": int(max(prefixes))},
+            "exact_mean": exact_means,
+            "exact_ci": exact_ci.get("log_odds", {}),
+            "n_exact_in_mean": n_exact_in_mean,
+            "attribution_mean": attribution_mean,
+            "attribution_ci": attribution_ci,
+            "n_attribution_in_mean": n_attr,
+            "correlation": _exact_vs_attribution(exact),
+            "full_pair": reference.pair.pair_id if exact else None,
+            "mean_positions": "aligned on the last token: column -k is k positions before the end; a pair's shared-prefix positions count as 0",
         }
-    resid = np.array(sites["resid"]["mean"], dtype=object).astype(float)
-    carrying = carrying_with_intervals(resid, roles, sites["resid"]["ci"], len(keep))
-    for entry in carrying:
-        entry["role"] = entry.pop("position")
-    return {**base, "roles": roles, "sites": sites, "carrying_roles": carrying}
+    )
+    if exact and exact_means["log_odds"]:
+        return patching, (exact_means["log_odds"]["resid_pre"], exact_ci["log_odds"].get("resid_pre"), n_exact_in_mean["log_odds"])
+    if attribution_mean:
+        return patching, (attribution_mean["resid_pre"], attribution_ci.get("resid_pre"), n_attr)
+    return patching, (None, None, 0)
 
 
-def knockout_summary(knockouts: Sequence[Any], n_layers: int, seed: int = DEFAULT_SEED, n_resamples: int = N_RESAMPLES) -> dict | None:
-    """Attention knockout over pairs: per target role the mean relative drop of p(True) per window centre with its
-    interval, and the peak (the role and layer of the largest mean drop) with the intervals of its drop and its layer."""
-    from interp.bootstrap import interval
+def _exact_means(exact: Sequence[Any], width: int, seed: int, n_resamples: int) -> tuple[dict, dict, dict]:
+    """Per metric: exact patching's weighted mean grids, pairs in them and intervals (log_odds only)."""
+    from interp.core.answer_tokens import METRICS
+    from interp.core.model import SITES
 
-    if not knockouts:
-        return None
-    roles = [role for role in ("subject", "object", "relation") if any(role in k.drop for k in knockouts)]
-    stacks = {role: np.stack([k.drop.get(role, np.full(n_layers, np.nan)) for k in knockouts]).astype(float) for role in roles}
-    n = len(knockouts)
-    drop: dict[str, dict[str, Any]] = {}
-    for role, stack in stacks.items():
-        with np.errstate(all="ignore"):
-            mean = np.nanmean(stack, axis=0)
-        drop[role] = {"mean": json_ready(mean), "ci": mean_intervals(stack, seed, n_resamples), "n_pairs": int(np.isfinite(stack).all(1).sum())}
-    peak = None
-    means = {role: np.array(entry["mean"], dtype=object).astype(float) for role, entry in drop.items()}
-    finite = {role: m for role, m in means.items() if np.isfinite(m).any()}
-    if finite:
-        role = max(finite, key=lambda r: np.nanmax(finite[r]))
-        layer = int(np.nanargmax(finite[role]))
-        stack = stacks[role]
+    means: dict[str, Any] = {}
+    counts: dict[str, Any] = {}
+    intervals: dict[str, Any] = {}
+    for metric in METRICS:
+        means[metric], counts[metric], intervals[metric] = (
+            _weighted_grids(exact, [s.exact[metric] for s in exact], metric, SITES, width, seed if metric == "log_odds" else None, n_resamples)
+            if exact
+            else ({}, 0, {})
+        )
+    return means, counts, intervals
 
-        def peak_layer(index: np.ndarray) -> float | None:
-            with np.errstate(all="ignore"):
-                values = np.nanmean(stack[index], axis=0)
-            return float(np.nanargmax(values)) if np.isfinite(values).any() else None
 
-        def peak_drop(index: np.ndarray) -> float | None:
-            values = stack[index, layer]
-            values = values[np.isfinite(values)]
-            return float(values.mean()) if values.size else None
+def _exact_vs_attribution(exact: Sequence[Any]) -> dict[str, float | None]:
+    """Pearson's r of exact vs attribution patching per site, on changes in nats: normalizing by small drops
+    would let noisy pairs dominate."""
+    from interp.core.model import SITES
 
-        peak = {
-            "role": role,
-            "layer": layer,
-            "fraction_of_depth": (layer + 1) / n_layers,
-            "drop": interval(peak_drop, n, "magnitude", None, seed, n_resamples).to_json(),
-            "layer_interval": interval(peak_layer, n, "layer", n_layers, seed, n_resamples).to_json(),
-        }
-    return {
-        "window": knockouts[0].window,
-        "n_pairs": n,
-        "roles": roles,
-        "drop": drop,
-        "peak": peak,
-        "quantity": "relative drop of p(True answer group), (clean - knocked) / clean, per window centre",
-    }
+    correlation = {}
+    for site in SITES if exact else ():
+        exact_nats = np.concatenate([(s.exact["log_odds"][site] * s.drop()).ravel() for s in exact])
+        attribution_nats = np.concatenate([(s.attribution[site] * s.drop()).ravel() for s in exact])
+        correlation[site] = pearson(exact_nats, attribution_nats)
+    return correlation

@@ -3,7 +3,7 @@ Language Models"): how the fact reaches the last position.
 
 For each target (the subject, object or relation tokens, :func:`knockout_targets`) and each layer
 ``l``, the last position may not attend to the target's positions in the window of ``k`` layers
-around ``l`` (:func:`interp.runner.layer_window`: ``l - k // 2`` to ``l + ceil(k / 2)`` exclusive,
+around ``l`` (:func:`interp.core.edits.layer_window`: ``l - k // 2`` to ``l + ceil(k / 2)`` exclusive,
 clipped). The block is pre-softmax: the blocked keys' scores become -inf in the bridge's
 ``attn.hook_attn_scores`` (which every attention bridge of the families tested applies inside its
 own softmax; :func:`check_scores_hookable` probes it once per model) and the other keys'
@@ -16,7 +16,7 @@ nearest odd number, at least 1 (18 layers -> 5, 2 layers -> 1).
 
 Cheap: blocking the last position's attention changes no other position (the model is causal), so
 every row runs the last position alone, after the clean run's keys and values of the positions
-before it, joining at its window's first layer (a layer sweep, :mod:`interp.runner`).
+before it, joining at its window's first layer (a layer sweep, :mod:`interp.core.runner`).
 """
 
 from __future__ import annotations
@@ -29,10 +29,11 @@ import numpy as np
 import torch
 
 from fk_bench.errors import FkBenchError
-from interp.corruption import TokenRoles
-from interp.model import InterpModel
-from interp.patching import FULL_FORWARDS, PROBE_PROMPT, PatchMethod, as_method, swept_rows
-from interp.runner import DEFAULT_MAX_ROWS, Knockout, RowSpec, edit_hooks, layer_window, prefix_up_to, run_patched
+from interp.core.corruption import TokenRoles
+from interp.core.edits import Knockout, RowSpec, edit_hooks, layer_window
+from interp.core.model import InterpModel
+from interp.core.runner import DEFAULT_MAX_ROWS, prefix_up_to, run_patched
+from interp.patching.activation_patching import FULL_FORWARDS, PROBE_PROMPT, PatchMethod, as_method, swept_rows
 
 KNOCKOUT_TARGETS: tuple[str, ...] = ("subject", "object", "relation")
 PAPER_WINDOW = 9
@@ -125,7 +126,7 @@ def knockout(
     ``centres``: the window centres (default every layer; the grids' rows follow them).
 
     ``prefix``: a cache of the clean prompt's first positions the caller already has (e.g. the shared
-    prefix of a report's batch, :func:`interp.runner.prefix_cache`), at most ``len(tokens) - 1`` long,
+    prefix of a report's batch, :func:`interp.core.runner.prefix_cache`), at most ``len(tokens) - 1`` long,
     not modified: only the positions after it run to complete it. Cost with layer sweeps: that
     completion, one forward of the last position, and one sweep of that position alone, each row
     joining at its window's first layer.

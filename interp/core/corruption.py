@@ -38,8 +38,8 @@ import torch
 
 from fk_bench.errors import FkBenchError
 from fk_bench.prompts import encode_batch
+from interp.core.model import InterpModel
 from interp.defaults import DEFAULT_NOISE_FACTOR, NOISE_SPANS
-from interp.model import InterpModel
 
 ROLES: tuple[str, ...] = ("prefix", "subject", "relation", "object", "suffix", "last")
 
@@ -299,7 +299,7 @@ def align(clean: TokenRoles, corrupted: TokenRoles) -> Alignment:
 
 def align_sites(clean: Mapping[str, torch.Tensor], alignment: Alignment, start: int) -> dict[str, torch.Tensor]:
     """Clean activations ``{site: [layer, clean_pos - start, ...]}`` (positions ``start..``, e.g.
-    :func:`interp.patching.clean_sites`) re-indexed to the corrupted positions: ``[layer, corrupted_pos - start, ...]``,
+    :func:`interp.patching.activation_patching.clean_sites`) re-indexed to the corrupted positions: ``[layer, corrupted_pos - start, ...]``,
     each corrupted position holding its aligned clean position's activation. ``start`` is the shared
     prefix, which every alignment keeps in place."""
     index = torch.tensor([i - start for i in alignment.to_clean[start:]])

@@ -10,7 +10,7 @@ question, corrupted run = the false one, both in the prompt format the evaluator
 (:func:`fk_bench.prompts.build_prompt`, the same few-shot examples), tokenized once here.
 
 Under ``twin`` corruption a pair whose two prompts tokenize to different lengths is kept when
-``keep_length_mismatch`` says so (its positions are aligned by role, :mod:`interp.corruption`) and
+``keep_length_mismatch`` says so (its positions are aligned by role, :mod:`interp.core.corruption`) and
 skipped otherwise; under ``noise`` corruption the corrupted run is the clean prompt with noise on its
 embeddings, so no pair is skipped for its twin's tokens. Every skipped pair is counted.
 """
@@ -153,6 +153,27 @@ Scorer = Callable[[Sequence[str]], np.ndarray]
 """Prompts -> log(p_True / p_False) of each, as the evaluator scores them."""
 
 
+def _candidates(table: pd.DataFrame, prompt: Callable[[str], str], score: Scorer | None) -> tuple[list[tuple[Any, ...]], int]:
+    """Every pair of ``table`` in data order, as (data row, pair id, (id, question, log-odds) of the true side, of the
+    false side): the complete pairs, and the questions with a corrupted twin (scored by ``score``, when given)."""
+    t_vs_f = true_log_odds(table)
+    ids, questions, labels = table["id"].astype(str).tolist(), table["question"].astype(str).tolist(), table["answer"].to_numpy(dtype=bool)
+    candidates: list[tuple[Any, ...]] = []
+    complete = pair_rows(table)
+    for true_row, false_row, pair_id in complete:
+        candidates.append(
+            (true_row, pair_id, (ids[true_row], questions[true_row], t_vs_f[true_row]), (ids[false_row], questions[false_row], t_vs_f[false_row]))
+        )
+    twins = unpaired_twins(table, {row for pair in complete for row in pair[:2]}) if score is not None else []
+    if twins and score is not None:
+        twin_t_vs_f = np.asarray(score([prompt(question) for _, question in twins]), dtype=np.float64)
+        for (row, question), value in zip(twins, twin_t_vs_f):
+            own, other = (ids[row], questions[row], t_vs_f[row]), (f"{ids[row]}:corrupted", question, float(value))
+            candidates.append((row, ids[row], *((own, other) if labels[row] else (other, own))))
+    candidates.sort(key=lambda candidate: candidate[0])
+    return candidates, len(twins)
+
+
 def select_pairs(
     table: pd.DataFrame,
     tokenizer: Any,
@@ -176,25 +197,11 @@ def select_pairs(
     prompt = lambda question: build_prompt(question, prompt_format, tokenizer, examples)
     column = lambda name: table[name].tolist() if name in table.columns else [None] * len(table)
     relations, subjects, objects = column("relation"), column("subject"), column("object")
-    t_vs_f = true_log_odds(table)
-    ids, questions, labels = table["id"].astype(str).tolist(), table["question"].astype(str).tolist(), table["answer"].to_numpy(dtype=bool)
-    # Each candidate: (data row, pair id, (id, question, log-odds) of the true side, of the false side).
-    candidates = []
-    complete = pair_rows(table)
-    for true_row, false_row, pair_id in complete:
-        candidates.append(
-            (true_row, pair_id, (ids[true_row], questions[true_row], t_vs_f[true_row]), (ids[false_row], questions[false_row], t_vs_f[false_row]))
-        )
-    twins = unpaired_twins(table, {row for pair in complete for row in pair[:2]}) if score is not None else []
-    if twins and score is not None:
-        twin_t_vs_f = np.asarray(score([prompt(question) for _, question in twins]), dtype=np.float64)
-        for (row, question), value in zip(twins, twin_t_vs_f):
-            own, other = (ids[row], questions[row], t_vs_f[row]), (f"{ids[row]}:corrupted", question, float(value))
-            candidates.append((row, ids[row], *((own, other) if labels[row] else (other, own))))
-    candidates.sort(key=lambda candidate: candidate[0])
-    selection = PairSelection(margin=margin, max_pairs=max_pairs, n_pairs=len(candidates), n_right=0, n_twins_scored=len(twins))
+    ids = table["id"].astype(str).tolist()
+    candidates, n_twins = _candidates(table, prompt, score)
+    selection = PairSelection(margin=margin, max_pairs=max_pairs, n_pairs=len(candidates), n_right=0, n_twins_scored=n_twins)
     row_of = {identifier: row for row, identifier in enumerate(ids)}
-    text = lambda value: value if _has_text(value) else None
+    at = lambda values, row: None if row is None or not _has_text(values[row]) else values[row]
     for _, pair_id, (clean_id, clean_q, clean_value), (corrupted_id, corrupted_q, corrupted_value) in candidates:
         gap = float(clean_value - corrupted_value)
         if gap < margin:
@@ -213,22 +220,7 @@ def select_pairs(
             selection.no_difference.append(pair_id)
             continue
         clean_row, twin = row_of.get(clean_id), row_of.get(corrupted_id)
-        selection.pairs.append(
-            Pair(
-                pair_id,
-                clean_id,
-                corrupted_id,
-                clean_q,
-                corrupted_q,
-                gap,
-                clean_prompt,
-                corrupted_prompt,
-                clean_tokens,
-                corrupted_tokens,
-                relation=None if clean_row is None else text(relations[clean_row]),
-                subject=None if clean_row is None else text(subjects[clean_row]),
-                object=None if clean_row is None else text(objects[clean_row]),
-                corrupted_object=None if twin is None else text(objects[twin]),
-            )
-        )
+        texts = (clean_q, corrupted_q, gap, clean_prompt, corrupted_prompt, clean_tokens, corrupted_tokens)
+        meta = (at(relations, clean_row), at(subjects, clean_row), at(objects, clean_row), at(objects, twin))
+        selection.pairs.append(Pair(pair_id, clean_id, corrupted_id, *texts, *meta))
     return selection

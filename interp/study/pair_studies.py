@@ -8,7 +8,7 @@ then runs for the pairs chosen for it, from the clean activations and prefix alr
 
 Pairs where position-by-position patching against a token twin does not apply (noise corruption, or
 a twin of another token length) get the clean run alone: DLA, logit lens and attention patterns; their
-patching comes from causal tracing (:mod:`interp.tracing`), aligned by role.
+patching comes from causal tracing (:mod:`interp.patching.tracing`), aligned by role.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from interp.answers import METRICS, AnswerTokens, normalize
-from interp.dla import Direction, QuestionDLA, attention_patterns, dla_hooks, question_dla
-from interp.model import SITES, InterpModel
-from interp.pairs import Pair, shared_prefix_length
-from interp.patching import attribution_grids, exact_grids
-from interp.runner import cache_row, gradient_run, prefix_cache, record, site_activations
+from interp.attribution.dla import Direction, QuestionDLA, attention_patterns, dla_hooks, question_dla
+from interp.core.answer_tokens import METRICS, AnswerTokens, normalize
+from interp.core.model import SITES, InterpModel
+from interp.core.runner import cache_row, gradient_run, prefix_cache, record, site_activations
+from interp.core.studied_pairs import Pair, shared_prefix_length
+from interp.patching.activation_patching import attribution_grids, exact_grids
 
 DEFAULT_BATCH = 16
 """Pairs per batch of clean (and of corrupted) runs."""
@@ -47,7 +47,7 @@ class PairStudy:
     dla: QuestionDLA
     attribution: dict[str, np.ndarray] | None  # site -> estimate of the normalized log_odds; None: no position-by-position twin
     exact: dict[str, dict[str, np.ndarray]] | None = None  # metric -> site -> normalized grid
-    exact_method: str | None = None  # "layer sweeps" or "full forwards" (interp.patching.exact_grids)
+    exact_method: str | None = None  # "layer sweeps" or "full forwards" (interp.patching.activation_patching.exact_grids)
     patterns: np.ndarray | None = None  # [layer, head, query, key] on the clean prompt: queries from ``patterns_start``, every key
     patterns_start: int = 0
 
@@ -99,28 +99,49 @@ def study_pairs(
     from those keys and values over the positions from the first difference on, the only positions
     where the two runs differ.
     """
-    ids = answers.id_tensor(model.device)
-    direction = Direction.of(model, answers)
-    studies: dict[str, PairStudy] = {}
     clock = _Clock(seconds if seconds is not None else {})
     bar = tqdm(total=len(pairs), desc=f"interp {model.name}", unit="pair", disable=not progress)
+    run = _Batches(model, answers, answers.id_tensor(model.device), Direction.of(model, answers), pattern_ids, clock, bar)
     patchable = [pair for pair in pairs if twin_patching and pair.same_length]
     others = [pair for pair in pairs if not (twin_patching and pair.same_length)]
+    studies = {**_study_unpatched(run, others, batch_size, twin_patching), **_study_patched(run, patchable, batch_size, exact_ids)}
+    bar.close()
+    return [studies[pair.pair_id] for pair in pairs]
+
+
+@dataclass
+class _Batches:
+    """What every batch of :func:`study_pairs` shares."""
+
+    model: InterpModel
+    answers: AnswerTokens
+    ids: Any  # the answer words' token ids, a tensor on the model's device
+    direction: Direction
+    pattern_ids: set[str]
+    clock: _Clock
+    bar: Any  # tqdm's progress bar
+
+
+def _study_unpatched(run: _Batches, others: Sequence[Pair], batch_size: int, twin_patching: bool) -> dict[str, PairStudy]:
+    """The pairs without exact or attribution patching (noise corruption, twins of another length): clean runs and
+    DLA, batched by token length after their common prefix; the twin's own forward for its metrics (twin corruption)."""
+    model, answers, ids, clock = run.model, run.answers, run.ids, run.clock
+    studies: dict[str, PairStudy] = {}
     # Their clean prompts share a prefix (the chat template's system prompt, the few-shot examples): run it once.
     common = min([shared_prefix_length(others[0].clean_tokens, p.clean_tokens) for p in others] + [p.n_tokens - 1 for p in others]) if others else 0
     with clock("prefixes"):
         shared = prefix_cache(model, model.tensor(others[0].clean_tokens), common) if common > 0 else None
     for batch in _batches(others, batch_size, lambda pair: pair.n_tokens):  # clean prompts of one token length
         with clock("clean runs and DLA"):
-            with_patterns = any(pair.pair_id in pattern_ids for pair in batch)
+            with_patterns = any(pair.pair_id in run.pattern_ids for pair in batch)
             kv = None
             if shared is not None:
                 kv = copy.deepcopy(shared)
                 kv.batch_repeat_interleave(len(batch))
             suffixes = model.tensor([p.clean_tokens[common:] for p in batch])
             clean_logits, cache, unembedded = record(model, suffixes, dla_hooks(with_patterns), ids, kv)
-            dla_rows = question_dla(model, cache, unembedded, direction, answers)
-            patterns = {row: attention_patterns(cache, model.n_layers, row) for row, pair in enumerate(batch) if pair.pair_id in pattern_ids}
+            dla_rows = question_dla(model, cache, unembedded, run.direction, answers)
+            patterns = {row: attention_patterns(cache, model.n_layers, row) for row, pair in enumerate(batch) if pair.pair_id in run.pattern_ids}
             del cache
         clean_m = answers.metrics(clean_logits)
         twin_m: list[dict[str, np.ndarray]] | None = None
@@ -131,19 +152,27 @@ def study_pairs(
             clean = {m: float(clean_m[m][row]) for m in METRICS}
             corrupted = None if twin_m is None else {m: float(twin_m[row][m][0]) for m in METRICS}
             studies[pair.pair_id] = PairStudy(pair, clean, corrupted, dla_rows[row], None, patterns=patterns.get(row), patterns_start=common)
-            bar.update(1)
+            run.bar.update(1)
+    return studies
+
+
+def _study_patched(run: _Batches, patchable: Sequence[Pair], batch_size: int, exact_ids: set[str]) -> dict[str, PairStudy]:
+    """The pairs with a same-length twin: clean runs and DLA, the corrupted run with attribution patching, batched by
+    shared prefix and length; exact patching of the pairs in ``exact_ids``."""
+    model, answers, ids, clock = run.model, run.answers, run.ids, run.clock
+    studies: dict[str, PairStudy] = {}
     for batch in _batches(patchable, batch_size, lambda pair: (pair.shared_prefix, pair.n_tokens)):
         start = batch[0].shared_prefix
         with clock("prefixes"):
             prefix = prefix_cache(model, model.tensor([p.clean_tokens for p in batch]), start)
         with clock("clean runs and DLA"):
-            with_patterns = any(pair.pair_id in pattern_ids for pair in batch)
+            with_patterns = any(pair.pair_id in run.pattern_ids for pair in batch)
             clean_logits, cache, unembedded = record(
                 model, model.tensor([p.clean_tokens[start:] for p in batch]), dla_hooks(with_patterns), ids, prefix
             )
-            dla_rows = question_dla(model, cache, unembedded, direction, answers)
+            dla_rows = question_dla(model, cache, unembedded, run.direction, answers)
             clean_acts = {site: site_activations(cache, model.n_layers, site) for site in SITES}
-            patterns = {row: attention_patterns(cache, model.n_layers, row) for row, pair in enumerate(batch) if pair.pair_id in pattern_ids}
+            patterns = {row: attention_patterns(cache, model.n_layers, row) for row, pair in enumerate(batch) if pair.pair_id in run.pattern_ids}
             del cache
         with clock("corrupted runs and attribution patching"):
             corrupted_logits, corrupted_acts, grads = gradient_run(
@@ -156,15 +185,8 @@ def study_pairs(
             row_acts = {site: clean_acts[site][row] for site in SITES}
             raw = attribution_grids(row_acts, {s: a[row] for s, a in corrupted_acts.items()}, {s: g[row] for s, g in grads.items()})
             drop = clean["log_odds"] - corrupted["log_odds"]
-            study = PairStudy(
-                pair,
-                clean,
-                corrupted,
-                dla_rows[row],
-                {site: grid / drop for site, grid in raw.items()},
-                patterns=patterns.get(row),
-                patterns_start=start,
-            )
+            normalized = {site: grid / drop for site, grid in raw.items()}
+            study = PairStudy(pair, clean, corrupted, dla_rows[row], normalized, patterns=patterns.get(row), patterns_start=start)
             if pair.pair_id in exact_ids:
                 with clock("exact patching"):
                     exact = exact_grids(model, pair.corrupted_tokens, row_acts, start, ids, prefix=cache_row(prefix, row))
@@ -172,9 +194,8 @@ def study_pairs(
                 study.exact = {m: {site: normalize(values[site][m], clean[m], corrupted[m]) for site in SITES} for m in METRICS}
                 study.exact_method = exact.method
             studies[pair.pair_id] = study
-            bar.update(1)
-    bar.close()
-    return [studies[pair.pair_id] for pair in pairs]
+            run.bar.update(1)
+    return studies
 
 
 class _Clock:
@@ -214,7 +235,7 @@ question's other words (relation), what comes before the question (prefix) and a
 
 
 def role_columns(roles: Any) -> list[str]:
-    """The :data:`ROLE_COLUMNS` name of each position of an :class:`interp.corruption.TokenRoles`."""
+    """The :data:`ROLE_COLUMNS` name of each position of an :class:`interp.core.corruption.TokenRoles`."""
     out = []
     for position, role in enumerate(roles.roles):
         if role in ("subject", "object"):
@@ -226,8 +247,8 @@ def role_columns(roles: Any) -> list[str]:
 
 
 def clean_token_roles(model: InterpModel, pair: Pair) -> Any:
-    """The token roles of a pair's clean prompt (:func:`interp.corruption.token_roles`)."""
-    from interp.corruption import token_roles
+    """The token roles of a pair's clean prompt (:func:`interp.core.corruption.token_roles`)."""
+    from interp.core.corruption import token_roles
 
     return token_roles(model.tokenizer, pair.clean_prompt, pair.clean_tokens, pair.clean_question, pair.subject, pair.object, pair.corrupted_question)
 
@@ -292,18 +313,17 @@ def trace_pairs(
 ) -> list[PairTrace]:
     """Causal tracing of the studies whose pair ids are in ``traced``, every column a token role.
 
-    ``noise``: ROME's tracing (:func:`interp.tracing.trace`) on the clean prompt with seeded noise on the
-    ``noise_span`` tokens (``scale``: an :class:`interp.corruption.NoiseScale`), MLP-severed grid
+    ``noise``: ROME's tracing (:func:`interp.patching.tracing.trace`) on the clean prompt with seeded noise on the
+    ``noise_span`` tokens (``scale``: an :class:`interp.core.corruption.NoiseScale`), MLP-severed grid
     included when ``sever``; ``sites``: the states restored (resid_pre, attn_out, mlp_out); with
     ``role_ends_only``, only the first and last position of each run of one role (and the last position)
     are traced, the positions in between are not (:func:`role_ends`). ``twin``: exact
-    patching of ``sites`` into the twin's run (:func:`interp.patching.exact_grids`), clean activations aligned to the twin's positions by
-    role (:func:`interp.corruption.align`) where the lengths differ; a pair already patched exactly
-    reuses its grids.
+    patching of ``sites`` into the twin's run (:func:`interp.patching.activation_patching.exact_grids`),
+    clean activations aligned to the twin's positions by role (:func:`interp.core.corruption.align`) where
+    the lengths differ; a pair already patched exactly reuses its grids.
     """
-    from interp.corruption import align, align_sites, noise_for, token_roles
-    from interp.patching import clean_sites, exact_grids
-    from interp.tracing import trace
+    from interp.core.corruption import noise_for
+    from interp.patching.tracing import trace
 
     ids = answers.id_tensor(model.device)
     out = []
@@ -311,45 +331,54 @@ def trace_pairs(
     for study in tqdm(chosen, desc=f"causal tracing ({corruption})", unit="pair", disable=not progress):
         pair = study.pair
         clean_roles = clean_token_roles(model, pair)
-        if corruption == "noise":
-            noise = noise_for(model, clean_roles, noise_span, scale, seed, pair.pair_id)
-            ends = role_ends(clean_roles.roles, noise.start) if role_ends_only else None
-            grids = trace(model, pair.clean_tokens, noise, ids, sites=sites, positions=ends, sever=("mlp_out",) if sever else ())
-            normalized = grids.normalized(answers.log_odds)
-            drop = float(answers.log_odds(grids.clean.double())) - float(answers.log_odds(grids.noised.double()))
-            detail = {"corruption": "noise", "trace": grids.to_json(), "closure": float(answers.log_odds(grids.restored.double()))}
-            out.append(PairTrace(pair.pair_id, normalized, grids.positions, role_columns(clean_roles), drop, detail))
+        if corruption != "noise":
+            out.append(_twin_trace(model, study, clean_roles, answers, ids, sites))
             continue
-        twin_roles = token_roles(
-            model.tokenizer,
-            pair.corrupted_prompt,
-            pair.corrupted_tokens,
-            pair.corrupted_question,
-            pair.subject,
-            pair.corrupted_object,
-            pair.clean_question,
-        )
-        start = pair.shared_prefix
-        positions = tuple(range(start, len(pair.corrupted_tokens)))
-        if study.exact is not None:  # a same-length pair patched exactly: its grids are the tracing grids
-            normalized = {site: study.exact["log_odds"][site] for site in sites}
-            detail = {"corruption": "twin", "aligned_by_role": False, "reused": "exact patching"}
-        else:
-            alignment = align(clean_roles, twin_roles)
-            _, cache, _ = record(model, model.tensor([pair.clean_tokens]), _site_filter(model.n_layers), ids)
-            clean = clean_sites(cache, model.n_layers, start, sites=tuple(sites))
-            del cache
-            if alignment.by_role:
-                clean = align_sites(clean, alignment, start)
-            exact = exact_grids(model, pair.corrupted_tokens, clean, start, ids, sites=tuple(sites))
-            values = {site: answers.metrics(logits)["log_odds"] for site, logits in exact.grids.items()}
-            assert study.corrupted is not None
-            normalized = {site: normalize(values[site], study.clean["log_odds"], study.corrupted["log_odds"]) for site in values}
-            detail = {"corruption": "twin", "aligned_by_role": alignment.by_role, "alignment": alignment.to_json(), "method": exact.method}
-        assert study.corrupted is not None
-        drop = study.clean["log_odds"] - study.corrupted["log_odds"]
-        out.append(PairTrace(pair.pair_id, normalized, positions, role_columns(twin_roles), drop, detail))
+        noise = noise_for(model, clean_roles, noise_span, scale, seed, pair.pair_id)
+        ends = role_ends(clean_roles.roles, noise.start) if role_ends_only else None
+        grids = trace(model, pair.clean_tokens, noise, ids, sites=sites, positions=ends, sever=("mlp_out",) if sever else ())
+        normalized = grids.normalized(answers.log_odds)
+        drop = float(answers.log_odds(grids.clean.double())) - float(answers.log_odds(grids.noised.double()))
+        detail = {"corruption": "noise", "trace": grids.to_json(), "closure": float(answers.log_odds(grids.restored.double()))}
+        out.append(PairTrace(pair.pair_id, normalized, grids.positions, role_columns(clean_roles), drop, detail))
     return out
+
+
+def _twin_trace(model: InterpModel, study: PairStudy, clean_roles: Any, answers: AnswerTokens, ids: Any, sites: Sequence[str]) -> PairTrace:
+    """Twin tracing of one pair: exact patching of ``sites`` into the twin's run, clean activations aligned to the
+    twin's positions by role where the lengths differ; a pair already patched exactly reuses its grids."""
+    from interp.core.corruption import align, align_sites, token_roles
+    from interp.patching.activation_patching import clean_sites, exact_grids
+
+    pair = study.pair
+    twin_roles = token_roles(
+        model.tokenizer,
+        pair.corrupted_prompt,
+        pair.corrupted_tokens,
+        pair.corrupted_question,
+        pair.subject,
+        pair.corrupted_object,
+        pair.clean_question,
+    )
+    start = pair.shared_prefix
+    positions = tuple(range(start, len(pair.corrupted_tokens)))
+    assert study.corrupted is not None
+    if study.exact is not None:  # a same-length pair patched exactly: its grids are the tracing grids
+        normalized = {site: study.exact["log_odds"][site] for site in sites}
+        detail: dict[str, Any] = {"corruption": "twin", "aligned_by_role": False, "reused": "exact patching"}
+    else:
+        alignment = align(clean_roles, twin_roles)
+        _, cache, _ = record(model, model.tensor([pair.clean_tokens]), _site_filter(model.n_layers), ids)
+        clean = clean_sites(cache, model.n_layers, start, sites=tuple(sites))
+        del cache
+        if alignment.by_role:
+            clean = align_sites(clean, alignment, start)
+        exact = exact_grids(model, pair.corrupted_tokens, clean, start, ids, sites=tuple(sites))
+        values = {site: answers.metrics(logits)["log_odds"] for site, logits in exact.grids.items()}
+        normalized = {site: normalize(values[site], study.clean["log_odds"], study.corrupted["log_odds"]) for site in values}
+        detail = {"corruption": "twin", "aligned_by_role": alignment.by_role, "alignment": alignment.to_json(), "method": exact.method}
+    drop = study.clean["log_odds"] - study.corrupted["log_odds"]
+    return PairTrace(pair.pair_id, normalized, positions, role_columns(twin_roles), drop, detail)
 
 
 def role_ends(roles: Sequence[str], start: int) -> list[int]:
@@ -360,7 +389,7 @@ def role_ends(roles: Sequence[str], start: int) -> list[int]:
 
 
 def _site_filter(n_layers: int) -> Any:
-    from interp.model import site_hook
+    from interp.core.model import site_hook
 
     names = {site_hook(site, layer) for site in ("resid_pre", "attn_out", "mlp_out") for layer in range(n_layers)}
     return lambda name: name in names
@@ -382,11 +411,11 @@ class PairKnockout:
 def knockout_pairs(
     model: InterpModel, studies: Sequence[PairStudy], answers: AnswerTokens, window: int | None = None, progress: bool = False
 ) -> list[PairKnockout]:
-    """Attention knockout (:func:`interp.knockout.knockout`) of every study's clean prompt: the last position
+    """Attention knockout (:func:`interp.patching.knockout.knockout`) of every study's clean prompt: the last position
     blocked from the subject, object and relation tokens over a window of layers around each layer."""
     import torch
 
-    from interp.knockout import knockout, knockout_targets
+    from interp.patching.knockout import knockout, knockout_targets
 
     ids = answers.id_tensor(model.device)
     p_true = lambda logits: torch.sigmoid(answers.log_odds(logits))

@@ -31,8 +31,8 @@ import einops
 import numpy as np
 import torch
 
-from interp.answers import AnswerTokens
-from interp.model import InterpModel
+from interp.core.answer_tokens import AnswerTokens
+from interp.core.model import InterpModel
 
 _DLA_HOOKS = (
     "hook_resid_pre",

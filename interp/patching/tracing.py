@@ -2,7 +2,7 @@
 clean state at a time into a noised run.
 
 The clean run is the true question; the noised run is the same prompt with Gaussian noise on the
-embeddings of one span (:class:`interp.corruption.Noise`). Each cell of a grid restores the clean
+embeddings of one span (:class:`interp.core.corruption.Noise`). Each cell of a grid restores the clean
 value of one site at one layer and one position into the noised run and reads the answer again:
 ``resid_pre`` (the residual entering the layer), ``attn_out`` and ``mlp_out`` (the layer's
 attention and MLP outputs), optionally over a window of layers around the cell's layer for the two
@@ -12,9 +12,9 @@ restored effect is what does not go through those MLPs. :meth:`TraceGrids.normal
 cell on 0 = the noised run, 1 = the clean run; restoring every noised position's embedding gives the
 clean run exactly (:attr:`TraceGrids.restored`, the closure).
 
-Exact and batched: every cell is one batch row (:mod:`interp.runner`). Positions before the noise
+Exact and batched: every cell is one batch row (:mod:`interp.core.runner`). Positions before the noise
 are identical in both runs and not computed (exactly 0). With layer sweeps
-(:func:`interp.patching.patch_method`), the cells of each position ``p`` run as one sweep that
+(:func:`interp.patching.activation_patching.patch_method`), the cells of each position ``p`` run as one sweep that
 starts at ``p`` from the noised run's keys and values of the positions before it (a cell at ``p``
 changes nothing before ``p``), each row joining at its layer: a cell costs the positions ``p..``
 from its layer on, not the whole prompt. With full forwards, every row runs the positions from the
@@ -32,25 +32,22 @@ import numpy as np
 import torch
 
 from fk_bench.errors import FkBenchError
-from interp.corruption import Noise
-from interp.defaults import TRACE_SITES
-from interp.model import InterpModel, site_hook
-from interp.patching import FULL_FORWARDS, PatchMethod, as_method, replay_tolerance, swept_rows
-from interp.runner import (
+from interp.core.corruption import Noise
+from interp.core.edits import Cell, RowSpec, layer_window
+from interp.core.model import InterpModel, site_hook
+from interp.core.runner import (
     DEFAULT_MAX_ROWS,
-    Cell,
-    RowSpec,
     answer_logits_from_final,
     extend_cache,
-    layer_window,
     prefix_cache,
     prefix_up_to,
     record,
-    record_layer_calls,
     run_patched,
     site_activations,
-    sweep,
 )
+from interp.core.sweep import record_layer_calls, sweep
+from interp.defaults import TRACE_SITES
+from interp.patching.activation_patching import FULL_FORWARDS, PatchMethod, as_method, replay_tolerance, swept_rows
 
 SEVERABLE: tuple[str, ...] = ("mlp_out", "attn_out")
 
@@ -68,7 +65,7 @@ class TraceGrids:
     ``layers`` (every layer by default) and the absolute ``positions``; ``clean``, ``noised`` and
     ``restored`` (every noised embedding restored: the clean run, the closure) are ``[n_words]``.
     ``window``: layers restored per attn_out/mlp_out cell (centred on the cell's layer).
-    ``method``/``reason``: how the rows ran (:class:`interp.patching.PatchMethod`).
+    ``method``/``reason``: how the rows ran (:class:`interp.patching.activation_patching.PatchMethod`).
     """
 
     positions: tuple[int, ...]
@@ -85,7 +82,7 @@ class TraceGrids:
 
     def normalized(self, metric: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, np.ndarray]:
         """Every grid as ``[layer, position]`` float64, 0 = the noised run, 1 = the clean run, under ``metric``
-        (answer logits ``[..., n_words]`` -> ``[...]``, e.g. :meth:`interp.answers.AnswerTokens.log_odds`).
+        (answer logits ``[..., n_words]`` -> ``[...]``, e.g. :meth:`interp.core.answer_tokens.AnswerTokens.log_odds`).
         Keys: the sites, and :func:`severed_key` of each frozen site."""
         clean, noised = float(metric(self.clean.double())), float(metric(self.noised.double()))
         scale = lambda logits: ((metric(logits.double()) - noised) / (clean - noised)).cpu().numpy()
@@ -174,8 +171,8 @@ def trace(
     ``sever``: the sites to freeze for ROME's severed ``resid_pre`` grids (:data:`SEVERABLE`, or none);
     ``layers``: the layers to trace (default every one; a cell costs its layer and the ones after it);
     ``window``: layers restored per attn_out/mlp_out cell. ``method``: None = the model's
-    :func:`interp.patching.patch_method`. ``prefix``: the keys and values of the positions before the
-    noise (:func:`interp.runner.prefix_cache` of ``tokens``, at most ``noise.start`` long) and
+    :func:`interp.patching.activation_patching.patch_method`. ``prefix``: the keys and values of the positions before the
+    noise (:func:`interp.core.runner.prefix_cache` of ``tokens``, at most ``noise.start`` long) and
     ``clean``: the clean run (:func:`clean_run`, with resid_pre and ``sites``), when the caller has
     them; both are computed otherwise.
 
@@ -187,16 +184,7 @@ def trace(
     """
     tokens_t = model.tensor(list(tokens))
     n, start = tokens_t.shape[0], noise.start
-    wanted = list(range(start, n)) if positions is None else sorted(set(int(p) for p in positions))
-    if not wanted or wanted[0] < start or wanted[-1] >= n or max(noise.positions) >= n:
-        raise FkBenchError(
-            f"causal tracing: positions {wanted} must lie in the noised run's positions {start}..{n - 1} (the noise is at {list(noise.positions)})"
-        )
-    bad = [name for name in sites if name not in TRACE_SITES] + [name for name in sever if name not in SEVERABLE]
-    if bad or window < 1:
-        raise FkBenchError(
-            f"causal tracing: sites {list(sites)}, severed {list(sever)}, window {window}: choose from {TRACE_SITES}, {SEVERABLE}, window >= 1"
-        )
+    wanted, traced_layers = _checked(model, n, noise, positions, sites, sever, window, layers)
     chosen = as_method(model, method)
     ids = answer_ids
     prefix = prefix_up_to(model, tokens_t, start, prefix, "causal tracing")  # up to the noise's first position
@@ -206,9 +194,6 @@ def trace(
         raise FkBenchError(f"causal tracing: the clean run given lacks the sites {missing}")
     clean_acts = clean.from_position(start)
     restore_all: RowSpec = [Cell("resid_pre", 0, p) for p in sorted(noise.positions)]
-    traced_layers = list(range(model.n_layers)) if layers is None else sorted(set(int(layer) for layer in layers))
-    if not traced_layers or traced_layers[0] < 0 or traced_layers[-1] >= model.n_layers:
-        raise FkBenchError(f"causal tracing: layers {traced_layers} outside the model's {model.n_layers} layers")
     cells = {p: _rows(model, sites, sever, window, p, traced_layers) for p in wanted}
     every = [row for p in wanted for _, _, row in cells[p]]
 
@@ -226,6 +211,44 @@ def trace(
     else:
         rows, restored, noised = _by_position(model, tokens_t, noise, ids, prefix, clean, cells, restore_all, sever)
 
+    stacked, severed = _by_grid(cells, wanted, traced_layers, rows, sever)
+    return TraceGrids(
+        tuple(wanted), stacked, severed, clean.logits.float(), noised, restored, noise, window, chosen.name, chosen.reason, tuple(traced_layers)
+    )
+
+
+def _checked(
+    model: InterpModel,
+    n: int,
+    noise: Noise,
+    positions: Sequence[int] | None,
+    sites: Sequence[str],
+    sever: Sequence[str],
+    window: int,
+    layers: Sequence[int] | None,
+) -> tuple[list[int], list[int]]:
+    """The positions and layers :func:`trace` traces (of a prompt of ``n`` tokens), every argument checked."""
+    start = noise.start
+    wanted = list(range(start, n)) if positions is None else sorted(set(int(p) for p in positions))
+    if not wanted or wanted[0] < start or wanted[-1] >= n or max(noise.positions) >= n:
+        raise FkBenchError(
+            f"causal tracing: positions {wanted} must lie in the noised run's positions {start}..{n - 1} (the noise is at {list(noise.positions)})"
+        )
+    bad = [name for name in sites if name not in TRACE_SITES] + [name for name in sever if name not in SEVERABLE]
+    if bad or window < 1:
+        raise FkBenchError(
+            f"causal tracing: sites {list(sites)}, severed {list(sever)}, window {window}: choose from {TRACE_SITES}, {SEVERABLE}, window >= 1"
+        )
+    traced_layers = list(range(model.n_layers)) if layers is None else sorted(set(int(layer) for layer in layers))
+    if not traced_layers or traced_layers[0] < 0 or traced_layers[-1] >= model.n_layers:
+        raise FkBenchError(f"causal tracing: layers {traced_layers} outside the model's {model.n_layers} layers")
+    return wanted, traced_layers
+
+
+def _by_grid(
+    cells: dict[int, list[tuple[str, int, RowSpec]]], wanted: list[int], traced_layers: list[int], rows: torch.Tensor, sever: Sequence[str]
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """The rows' answer logits as grids ``[layer, position, ...]`` per grid name, and the severed grids apart."""
     grids: dict[str, list[list[torch.Tensor]]] = {}
     offset = 0
     for p in wanted:
@@ -234,9 +257,7 @@ def trace(
         offset += len(cells[p])
     stacked = {grid: torch.stack([torch.stack(column) for column in per_layer]) for grid, per_layer in grids.items()}
     severed = {frozen: stacked.pop(severed_key(frozen)) for frozen in sever}
-    return TraceGrids(
-        tuple(wanted), stacked, severed, clean.logits.float(), noised, restored, noise, window, chosen.name, chosen.reason, tuple(traced_layers)
-    )
+    return stacked, severed
 
 
 def _by_position(

@@ -1,0 +1,1 @@
+"""What people read: the report page and its figures, the cross-model page and the docs' findings table."""

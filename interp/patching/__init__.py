@@ -1,0 +1,1 @@
+"""Causal interventions: exact and attribution patching, causal tracing and attention knockout."""
