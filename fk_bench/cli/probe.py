@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> None:
     from fk_bench.answers import AnswerGroups
     from fk_bench.files import check_writable_dir
     from fk_bench.models import load_model, resolve_device
-    from interp.evaluated import read_run
+    from interp.core.evaluated import read_run
     from interp.probes.inputs import select_questions
     from interp.probes.run import ProbeSettings, build_probe
 

@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from transformer_lens.model_bridge.exceptions import StopAtLayerException
 
-from interp.model import InterpModel
+from interp.core.model import InterpModel
+from interp.core.runner import prefix_cache
 from interp.probes.defaults import GATHER_BATCH, POSITIONS
-from interp.runner import prefix_cache
 
 FLOAT16_MAX = float(np.finfo(np.float16).max)
 BatchHooks = Callable[[Sequence[int]], Sequence[tuple[str, Any]]]

@@ -11,7 +11,7 @@
   probe's accuracy minus the control's.
 - **Scores** are out of fold: every question is scored by a probe that never saw its pair. Accuracy is
   the share of questions on the right side of 0; paired accuracy the share of pairs whose true question
-  scores above its false twin. Intervals: percentile bootstrap over pairs (:mod:`interp.bootstrap`).
+  scores above its false twin. Intervals: percentile bootstrap over pairs (:mod:`interp.core.bootstrap`).
 - **Layer choice** (:func:`choose_layers`), nested: for each outer fold the layer is chosen by the
   mass-mean probe's paired accuracy in an inner cross-validation over the *other* folds only; the
   headline numbers are that fold's held-out scores at its own chosen layer. The reported ``best_layer``
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from interp.bootstrap import interval
+from interp.core.bootstrap import interval
 from interp.probes.defaults import LOGISTIC_C, MAX_ITER, N_FOLDS
 
 Fit = Callable[[np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]]

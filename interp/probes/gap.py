@@ -4,7 +4,7 @@ Per pair, the probe's verdict (its held-out score of the true question above the
 layer chosen without that pair, :mod:`interp.probes.fitting`) minus the output's verdict (the run's
 log(p_True / p_False) of the true question above the twin's; ties half, as
 :func:`fk_bench.metrics.paired_accuracy`). The gap is the mean of that difference; its interval
-resamples pairs, both verdicts of a pair together (a paired bootstrap, :func:`interp.bootstrap.interval`).
+resamples pairs, both verdicts of a pair together (a paired bootstrap, :func:`interp.core.bootstrap.interval`).
 A relation whose gap interval lies above :data:`~interp.probes.defaults.KNOWS_MARGIN` is named: the
 model *knows but does not say*.
 """
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from interp.bootstrap import interval
+from interp.core.bootstrap import interval
 from interp.probes.defaults import KNOWS_MARGIN
 
 

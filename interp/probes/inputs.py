@@ -6,7 +6,7 @@ both questions of a fact together in every split. Prompts are built as the evalu
 (:func:`fk_bench.prompts.build_prompt`, the run's format and few-shot examples) and tokenized as interp
 tokenizes them (:func:`fk_bench.prompts.encode_batch`, BOS as lm-eval's HFLM adds it): the last
 position is where the answer word is read. The object's last token comes from the tokenizer's
-character offsets and the object's span in the question (:func:`interp.corruption.question_spans`).
+character offsets and the object's span in the question (:func:`interp.core.corruption.question_spans`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import pandas as pd
 
 from fk_bench.errors import FkBenchError
 from fk_bench.prompts import build_prompt, encode_batch
-from interp.corruption import question_spans
-from interp.pairs import pair_rows
+from interp.core.corruption import question_spans
+from interp.core.studied_pairs import pair_rows
 
 MIN_PAIRS = 2
 """Fewest pairs a probe is fitted on: grouped cross-validation needs two groups."""

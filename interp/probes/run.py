@@ -1,6 +1,6 @@
 """``fk-bench probe``'s steps: from an evaluated run to ``OUT/<run>/probe.json``, ``probe.html`` and the activations.
 
-read the run (:func:`interp.evaluated.read_run`; no second scoring pass) -> its complete pairs, prompts
+read the run (:func:`interp.core.evaluated.read_run`; no second scoring pass) -> its complete pairs, prompts
 and token ids (:mod:`interp.probes.inputs`) -> boot the bridge once -> the residual stream at every
 layer, two positions, one batched pass, float16 on disk (:mod:`interp.probes.activations`) -> per
 layer, streamed from disk: logistic and mass-mean probes, the shuffled control, the object position,
@@ -184,7 +184,7 @@ def build_probe(
     settings: ProbeSettings | None = None,
     batch_hooks: Any = None,
 ) -> tuple[Path, Any]:
-    """Probe ``loaded`` on the evaluated ``run`` (:func:`interp.evaluated.read_run`) and write ``out_dir/<run>/``:
+    """Probe ``loaded`` on the evaluated ``run`` (:func:`interp.core.evaluated.read_run`) and write ``out_dir/<run>/``:
     probe.json, probe.html and ``activations/``. Returns the folder and the :class:`~interp.probes.schema.ProbeReport`.
 
     ``relation``: one relation of the run, or None / ``all`` for every question. ``batch_hooks``: extra forward
@@ -192,8 +192,8 @@ def build_probe(
     import fk_bench
     from fk_bench.data import fewshot_pool
     from fk_bench.files import atomic_dir, check_writable_dir
-    from interp.answers import single_token_answers
-    from interp.model import InterpModel
+    from interp.core.answer_tokens import single_token_answers
+    from interp.core.model import InterpModel
     from interp.probes.activations import gather
     from interp.probes.inputs import probe_inputs, select_questions
     from interp.probes.page import render_probe_page

@@ -4,7 +4,7 @@ At the chosen layer and the last position, each steered question gets the mass-m
 ``mean(true) - mean(false)`` (its norm is the class-mean distance) *subtracted* when the question is
 true and *added* when it is false, so a model that reads this direction should turn its answer
 around. The effect is measured on the output's log(p_True / p_False) over the run's answer groups
-(the words that are one token after the prompt, :func:`interp.answers.single_token_answers`):
+(the words that are one token after the prompt, :func:`interp.core.answer_tokens.single_token_answers`):
 
 - ``flipped_share``: of the steered questions whose unsteered answer lies on the side the push leaves
   (a true question answered "yes", a false one answered "no"), the share whose answer crosses 0;
@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from transformer_lens.model_bridge.exceptions import StopAtLayerException
 
-from interp.answers import AnswerTokens
-from interp.model import InterpModel
+from interp.core.answer_tokens import AnswerTokens
+from interp.core.model import InterpModel
+from interp.core.runner import answer_logits_from_final
 from interp.probes.activations import BatchHooks, _batches
-from interp.runner import answer_logits_from_final
 
 
 @dataclass

@@ -25,7 +25,7 @@ from interp.probes.defaults import ACTIVATIONS_DIR, PROBE_HTML
 from interp.probes.fitting import cosine, mass_mean_direction
 from interp.probes.run import ProbeSettings, build_probe
 from interp.probes.schema import read_probe
-from interp.report import evaluate_for_report
+from interp.study.report_build import evaluate_for_report
 
 SUBJECTS = ["Paris", "Rome", "Berlin", "Madrid", "Tokyo", "Kyoto", "Lima", "Oslo", "Bern", "Cairo", "Dakar", "Quito", "Riga", "Sofia", "Minsk"]
 OBJECTS = ["France", "Italy", "Germany", "Spain", "Japan", "Peru", "Norway", "Egypt"]
@@ -52,7 +52,7 @@ def write_pairs(path: Path) -> Path:
 
 def yes_direction(model) -> np.ndarray:
     """The residual direction that raises the True words' logits over the False words' (unembedding columns)."""
-    from interp.answers import single_token_answers
+    from interp.core.answer_tokens import single_token_answers
 
     answers = single_token_answers(model.tokenizer, ["Is Paris the capital of France?\n"], DEFAULT_GROUPS)
     w = model.bridge.W_U.detach().double().cpu().numpy()[:, list(answers.ids)]
@@ -84,7 +84,7 @@ def probed(tmp_path_factory):
 
         return [("blocks.1.hook_resid_pre", plant)]
 
-    from interp.model import InterpModel
+    from interp.core.model import InterpModel
 
     original_boot = InterpModel.boot
 
