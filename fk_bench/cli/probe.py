@@ -47,12 +47,14 @@ def run(args: argparse.Namespace) -> None:
     from fk_bench.files import check_writable_dir
     from fk_bench.models import load_model, resolve_device
     from interp.core.evaluated import read_run
-    from interp.probes.inputs import select_questions
-    from interp.probes.run import ProbeSettings, build_probe
+    from interp.probes.inputs import checked_pairs, select_questions
+    from interp.probes.run import ProbeSettings, build_probe, relation_label
 
     check_writable_dir(args.out, "--out")
     evaluated = read_run(args.from_results)
-    select_questions(evaluated.questions, args.relation, f"--from-results {evaluated.source}")  # an unknown relation fails before the model loads
+    where = f"--from-results {evaluated.source}"
+    # bad data (an unknown relation, one class only, too few pairs) fails before the model loads
+    checked_pairs(select_questions(evaluated.questions, args.relation, where), f"{where} (relation {relation_label(args.relation)})")
     groups = AnswerGroups.from_map(evaluated.answer_words, source=f"{evaluated.source} answer words")
     device = resolve_device(args.device) if args.device is not None else evaluated.spec.device
     loaded = load_model(evaluated.spec.model, device=device, dtype=evaluated.spec.dtype)

@@ -88,18 +88,25 @@ def object_last_tokens(
     return positions
 
 
-def probe_inputs(table: pd.DataFrame, tokenizer: Any, prompt_format: str, examples: Sequence[dict], where: str) -> ProbeInputs:
-    """The complete pairs of ``table`` (a run's per-question table, or a relation's slice of it) as :class:`ProbeInputs`."""
+def checked_pairs(table: pd.DataFrame, where: str) -> list[tuple[int, int, str]]:
+    """The complete pairs of ``table`` (:func:`interp.core.studied_pairs.pair_rows`), refused by name when a
+    probe cannot be fitted on them (no questions, one class only, fewer than :data:`MIN_PAIRS` pairs)."""
     if table.empty:
         raise FkBenchError(f"{where}: no questions to probe")
     labels_all = table["answer"].to_numpy(dtype=bool)
     if labels_all.all() or not labels_all.any():
         only = "true" if labels_all.all() else "false"
         raise FkBenchError(f"{where}: every question is {only}; a truth probe needs true and false questions (in pairs)")
-    table = table.reset_index(drop=True)
-    pairs = pair_rows(table)
+    pairs = pair_rows(table.reset_index(drop=True))
     if len(pairs) < MIN_PAIRS:
         raise FkBenchError(f"{where}: {len(pairs)} complete pair(s) (a true question and its false twin); a probe needs at least {MIN_PAIRS}")
+    return pairs
+
+
+def probe_inputs(table: pd.DataFrame, tokenizer: Any, prompt_format: str, examples: Sequence[dict], where: str) -> ProbeInputs:
+    """The complete pairs of ``table`` (a run's per-question table, or a relation's slice of it) as :class:`ProbeInputs`."""
+    pairs = checked_pairs(table, where)
+    table = table.reset_index(drop=True)
     rows = np.array([row for true_row, false_row, _ in pairs for row in (true_row, false_row)], dtype=np.int64)
     sub = table.iloc[rows].reset_index(drop=True)
     questions = sub["question"].astype(str).tolist()

@@ -175,6 +175,11 @@ def fit_and_measure(model: Any, acts: Any, inputs: ProbeInputs, answers: Any, se
     }
 
 
+def relation_label(relation: str | None) -> str:
+    """The relation a probe reads, as probe.json and the messages name it ("all" for every question)."""
+    return relation if relation not in (None, "all") else "all"
+
+
 def build_probe(
     loaded: Any,
     run: Any,
@@ -206,7 +211,7 @@ def build_probe(
     if loaded.name != run.result.model.name:
         raise FkBenchError(f"{where}: evaluated model {run.result.model.name!r}, not the loaded {loaded.name!r}")
     table = select_questions(run.questions, relation, where)
-    label = relation if relation not in (None, "all") else "all"
+    label = relation_label(relation)
     examples = fewshot_pool(run.fewshot_k) if run.fewshot_k is not None else []
     inputs = probe_inputs(table, loaded.tokenizer, run.prompt_format, examples, f"{where} (relation {label})")
     n_steer = min(len(inputs), 2 * (settings.steering_questions // 2))
