@@ -142,3 +142,40 @@ def test_probe_json_round_trips_and_names_what_made_it(probed):
     page = (folder / PROBE_HTML).read_text(encoding="utf-8")
     assert page.count('class="figure"') == 4 and "<script src=" not in page
     assert again.model.name in page and "plain prompt" in page
+
+
+def test_the_compare_column_has_a_cell_per_relation_and_the_whole_run(probed):
+    from interp.probes.columns import COLUMN, gap_text, load_probe_column
+
+    folder, report, _ = probed
+    column = load_probe_column([folder.parent])
+    name = report.model.name
+    assert set(column) == {(name, "plain", "all"), (name, "plain", "born_in"), (name, "plain", "capital_of")}
+    assert column[name, "plain", "all"] == gap_text(report.gap) and column[name, "plain", "all"].startswith(("+", "-"))
+    assert COLUMN == "probe − output"
+
+
+def test_the_section_context_gives_figures_that_name_model_format_dtype_and_data(probed):
+    from interp.probes.page import made_by, probe_figures, probe_section_context
+
+    _, report, _ = probed
+    context = probe_section_context(report, offset=7)
+    assert [f["kind"] for f in context["figures"]] == ["layers", "gap", "transfer", "steering"]
+    assert 'id="probe-figure-7"' in context["figures"][0]["html"]
+    label = made_by(report)
+    assert "plain prompt" in label and "float32" in label and "pairs.csv" in label
+    for _, _, figure in probe_figures(report):
+        assert label in figure.layout.title.text
+
+
+def test_a_probe_json_with_a_share_out_of_range_is_refused(probed, tmp_path):
+    import json
+
+    from fk_bench.errors import FkBenchError
+
+    folder, _, _ = probed
+    data = json.loads((folder / "probe.json").read_text(encoding="utf-8"))
+    data["layers"][0]["accuracy"] = 1.5
+    (tmp_path / "probe.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(FkBenchError, match=r"layers\.0\.accuracy"):
+        read_probe(tmp_path)
