@@ -134,6 +134,8 @@ def baselines(acts: Any, inputs: ProbeInputs, folds: np.ndarray, settings: Probe
 
 def fit_and_measure(model: Any, acts: Any, inputs: ProbeInputs, answers: Any, settings: ProbeSettings, batch_hooks: Any = None) -> dict:
     """Everything probe.json holds about the numbers (no model, dataset or run records)."""
+    from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+
     from interp.probes.fitting import pair_verdicts
     from interp.probes.gap import gap_json, gaps_by_relation, knows_but_does_not_say
     from interp.probes.steering import steer
@@ -141,20 +143,23 @@ def fit_and_measure(model: Any, acts: Any, inputs: ProbeInputs, answers: Any, se
 
     seconds: dict[str, float] = {}
     t = time.perf_counter()
-    folds = pair_folds(inputs.groups, settings.n_folds)
-    swept = sweep_layers(acts, inputs, folds, settings)
-    best, probe_verdicts = headline(swept.logistic_scores, swept.fold_layers, inputs.labels, "logistic", settings)
-    best_mm, _ = headline(swept.mass_mean_scores, swept.fold_layers, inputs.labels, "mass_mean", settings)
-    seconds["probes"] = time.perf_counter() - t
+    # One BLAS thread for the fits: small matrices, and on a busy CPU BLAS threads spin-waiting for each
+    # other made the logistic fits 6x slower (BENCHMARKS.md, probes). The forward passes keep torch's threads.
+    with threadpool_limits(1, user_api="blas"):
+        folds = pair_folds(inputs.groups, settings.n_folds)
+        swept = sweep_layers(acts, inputs, folds, settings)
+        best, probe_verdicts = headline(swept.logistic_scores, swept.fold_layers, inputs.labels, "logistic", settings)
+        best_mm, _ = headline(swept.mass_mean_scores, swept.fold_layers, inputs.labels, "mass_mean", settings)
+        seconds["probes"] = time.perf_counter() - t
+        t = time.perf_counter()
+        output_verdicts = pair_verdicts(inputs.output_log_odds)
+        per_relation = gaps_by_relation(probe_verdicts, output_verdicts, inputs.relations[0::2], settings.seed, settings.n_resamples)
+        x_best = acts.layer("last", swept.best_layer)
+        transfer = transfer_json(x_best, inputs.labels, inputs.groups, inputs.domains)
+        direction, _ = mass_mean_direction(x_best.astype(np.float64), inputs.labels)
+        surface = baselines(acts, inputs, folds, settings)
+        seconds["baselines, gap and transfer"] = time.perf_counter() - t
     t = time.perf_counter()
-    output_verdicts = pair_verdicts(inputs.output_log_odds)
-    pair_relations = inputs.relations[0::2]
-    per_relation = gaps_by_relation(probe_verdicts, output_verdicts, pair_relations, settings.seed, settings.n_resamples)
-    x_best = acts.layer("last", swept.best_layer)
-    transfer = transfer_json(x_best, inputs.labels, inputs.groups, inputs.domains)
-    seconds["gap and transfer"] = time.perf_counter() - t
-    t = time.perf_counter()
-    direction, _ = mass_mean_direction(x_best.astype(np.float64), inputs.labels)
     n_steer = min(len(inputs), 2 * (settings.steering_questions // 2))
     steering = steer(model, inputs.tokens[:n_steer], inputs.labels[:n_steer], swept.best_layer, direction, answers, settings.seed, batch_hooks)
     seconds["steering"] = time.perf_counter() - t
@@ -164,7 +169,7 @@ def fit_and_measure(model: Any, acts: Any, inputs: ProbeInputs, answers: Any, se
         "fold_layers": [int(v) for v in swept.chosen],
         "best": best,
         "best_mass_mean": best_mm,
-        "baselines": baselines(acts, inputs, folds, settings),
+        "baselines": surface,
         "output_paired_accuracy": float(output_verdicts.mean()),
         "gap": gap_json(probe_verdicts, output_verdicts, settings.seed, settings.n_resamples),
         "gap_per_relation": per_relation,
