@@ -21,12 +21,20 @@ COLORS = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bc4c00", "#57606a")
 
 def made_by(report: Any) -> str:
     """What made the numbers, for every figure's title: model, prompt format, dtype and data."""
-    dataset = report.dataset
-    data = f"{dataset.get('id')}" + (f" {dataset.get('split')}" if dataset.get("split") else "")
     few = f" (k={report.fewshot_k})" if report.prompt_format == "fewshot" else ""
     return plain_text(
-        f"{report.model.name}, {report.prompt_format}{few} prompt, {report.dtype}, {data}, relation {report.relation}, {report.n_pairs} pairs"
+        f"{report.model.name}, {report.prompt_format}{few} prompt, {report.dtype}, {dataset_text(report.dataset)}, "
+        f"relation {report.relation}, {report.n_pairs} pairs"
     )
+
+
+def dataset_text(dataset: dict) -> str:
+    """``fk_yesno 2.0.0 (all, test, first 400)``: the data, its version, config, split and limit."""
+    parts = [str(dataset[k]) for k in ("config", "split") if dataset.get(k)]
+    if dataset.get("limit"):
+        parts.append(f"first {dataset['limit']}" + (" per relation" if dataset.get("limit_per_relation") else ""))
+    name = str(dataset.get("id", "?")) + (f" {dataset['version']}" if dataset.get("version") else "")
+    return name + (f" ({', '.join(parts)})" if parts else "")
 
 
 def _band(x: list[int], mean: list, low: list, high: list, color: str, name: str) -> list[Any]:
