@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fk_bench.cli._options import counted_int, positive_float, positive_int
-from interp.probes import defaults
+from interp.probes import probe_defaults as defaults
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -30,7 +30,7 @@ from transformer_lens.model_bridge.exceptions import StopAtLayerException
 
 from interp.core.model import InterpModel
 from interp.core.runner import prefix_cache
-from interp.probes.defaults import GATHER_BATCH, POSITIONS
+from interp.probes.probe_defaults import GATHER_BATCH, POSITIONS
 
 FLOAT16_MAX = float(np.finfo(np.float16).max)
 BatchHooks = Callable[[Sequence[int]], Sequence[tuple[str, Any]]]

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fk_bench.errors import FkBenchError
-from interp.probes.defaults import KNOWS_MARGIN, PROBE_JSON
-from interp.probes.schema import Gap, ProbeReport, read_probe
+from interp.probes.probe_defaults import KNOWS_MARGIN, PROBE_JSON
+from interp.probes.probe_schema import Gap, ProbeReport, read_probe
 
 COLUMN = "probe − output"
 

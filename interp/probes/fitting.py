@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from interp.core.bootstrap import interval
-from interp.probes.defaults import LOGISTIC_C, MAX_ITER, N_FOLDS
+from interp.probes.probe_defaults import LOGISTIC_C, MAX_ITER, N_FOLDS
 
 Fit = Callable[[np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]]
 """(features, labels) -> a scorer of features (> 0: true)."""

@@ -5,7 +5,7 @@ layer chosen without that pair, :mod:`interp.probes.fitting`) minus the output's
 log(p_True / p_False) of the true question above the twin's; ties half, as
 :func:`fk_bench.metrics.paired_accuracy`). The gap is the mean of that difference; its interval
 resamples pairs, both verdicts of a pair together (a paired bootstrap, :func:`interp.core.bootstrap.interval`).
-A relation whose gap interval lies above :data:`~interp.probes.defaults.KNOWS_MARGIN` is named: the
+A relation whose gap interval lies above :data:`~interp.probes.probe_defaults.KNOWS_MARGIN` is named: the
 model *knows but does not say*.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from interp.core.bootstrap import interval
-from interp.probes.defaults import KNOWS_MARGIN
+from interp.probes.probe_defaults import KNOWS_MARGIN
 
 
 def gap_json(probe: np.ndarray, output: np.ndarray, seed: int, n_resamples: int) -> dict:

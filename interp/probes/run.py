@@ -7,7 +7,7 @@ layer, streamed from disk: logistic and mass-mean probes, the shuffled control, 
 the inner cross-validation that chooses each fold's layer (:mod:`interp.probes.fitting`) -> the
 headline at the chosen layers, the surface baselines, the gap (:mod:`interp.probes.gap`), the domain
 transfer (:mod:`interp.probes.transfer`) and the steering check (:mod:`interp.probes.steering`) ->
-probe.json (:mod:`interp.probes.schema`) and the page (:mod:`interp.probes.page`), written atomically.
+probe.json (:mod:`interp.probes.probe_schema`) and the page (:mod:`interp.probes.page`), written atomically.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 
 from fk_bench.errors import FkBenchError
 from interp.defaults import DEFAULT_SEED, N_RESAMPLES
-from interp.probes import defaults
+from interp.probes import probe_defaults as defaults
 from interp.probes.fitting import (
     FITS,
     choose_layers,
@@ -185,6 +185,54 @@ def relation_label(relation: str | None) -> str:
     return relation if relation not in (None, "all") else "all"
 
 
+def run_record(loaded: Any, model: Any, run: Any, label: str) -> dict:
+    """What made the numbers: the model (the run's record and the bridge's shape), prompt format, dtype, data and run spec."""
+    import fk_bench
+
+    return {
+        "fk_bench_version": fk_bench.__version__,
+        "model": {
+            "name": loaded.name,
+            "spec": str(run.spec.model),
+            "path": str(run.result.model.path),
+            "architecture": model.architecture,
+            "n_layers": model.n_layers,
+            "d_model": int(model.bridge.cfg.d_model),
+            "device": str(model.device),
+        },
+        "prompt_format": run.prompt_format,
+        "fewshot_k": run.fewshot_k,
+        "dtype": str(run.spec.dtype),
+        "dataset": run.dataset,
+        "run_spec": run.spec.model_dump(mode="json"),
+        "run_source": str(run.source),
+        "relation": label,
+    }
+
+
+def settings_record(settings: ProbeSettings, inputs: ProbeInputs, n_steer: int) -> dict:
+    return {
+        "n_folds": len(np.unique(pair_folds(inputs.groups, settings.n_folds))),
+        "logistic_c": settings.logistic_c,
+        "seed": settings.seed,
+        "n_resamples": settings.n_resamples,
+        "steering_questions": n_steer,
+        "positions": list(defaults.POSITIONS),
+    }
+
+
+def write_probe(model_dir: Path, report: Any, activations: Path) -> None:
+    """probe.json, probe.html and the activations into ``model_dir`` as one unit (what else is there is kept)."""
+    from fk_bench.files import atomic_dir
+    from interp.probes.page import render_probe_page
+
+    page = render_probe_page(report)
+    with atomic_dir(model_dir, keep_existing=True) as staging:  # results.json and an interp report are kept
+        (staging / defaults.PROBE_JSON).write_text(report.to_json(), encoding="utf-8")
+        (staging / defaults.PROBE_HTML).write_text(page, encoding="utf-8")
+        os.replace(activations, staging / defaults.ACTIVATIONS_DIR)
+
+
 def build_probe(
     loaded: Any,
     run: Any,
@@ -195,19 +243,17 @@ def build_probe(
     batch_hooks: Any = None,
 ) -> tuple[Path, Any]:
     """Probe ``loaded`` on the evaluated ``run`` (:func:`interp.core.evaluated.read_run`) and write ``out_dir/<run>/``:
-    probe.json, probe.html and ``activations/``. Returns the folder and the :class:`~interp.probes.schema.ProbeReport`.
+    probe.json, probe.html and ``activations/``. Returns the folder and the :class:`~interp.probes.probe_schema.ProbeReport`.
 
     ``relation``: one relation of the run, or None / ``all`` for every question. ``batch_hooks``: extra forward
     hooks per batch of questions (:data:`interp.probes.activations.BatchHooks`; the tests plant a truth direction)."""
-    import fk_bench
     from fk_bench.data import fewshot_pool
-    from fk_bench.files import atomic_dir, check_writable_dir
+    from fk_bench.files import check_writable_dir
     from interp.core.answer_tokens import single_token_answers
     from interp.core.model import InterpModel
     from interp.probes.activations import gather
     from interp.probes.inputs import probe_inputs, select_questions
-    from interp.probes.page import render_probe_page
-    from interp.probes.schema import ProbeReport
+    from interp.probes.probe_schema import ProbeReport
 
     settings = settings or ProbeSettings()
     start = time.perf_counter()
@@ -215,17 +261,17 @@ def build_probe(
     where = f"--from-results {run.source}"
     if loaded.name != run.result.model.name:
         raise FkBenchError(f"{where}: evaluated model {run.result.model.name!r}, not the loaded {loaded.name!r}")
-    table = select_questions(run.questions, relation, where)
     label = relation_label(relation)
     examples = fewshot_pool(run.fewshot_k) if run.fewshot_k is not None else []
-    inputs = probe_inputs(table, loaded.tokenizer, run.prompt_format, examples, f"{where} (relation {label})")
+    inputs = probe_inputs(
+        select_questions(run.questions, relation, where), loaded.tokenizer, run.prompt_format, examples, f"{where} (relation {label})"
+    )
     n_steer = min(len(inputs), 2 * (settings.steering_questions // 2))
     answers = single_token_answers(loaded.tokenizer, inputs.prompts[:n_steer], groups)
     seconds = {"reading the run": time.perf_counter() - start}
     t = time.perf_counter()
     model = InterpModel.boot(loaded)
     seconds["bridge"] = time.perf_counter() - t
-    model_dir = out / run.run_name
     out.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".fk-bench-probe-", dir=out))
     try:
@@ -235,48 +281,19 @@ def build_probe(
         measured = fit_and_measure(model, acts, inputs, answers, settings, batch_hooks)
         seconds.update(measured.pop("seconds"))
         seconds["total"] = time.perf_counter() - start
+        counts = {"n_questions": len(inputs), "n_pairs": inputs.n_pairs, "n_unpaired": inputs.n_unpaired}
+        counts.update(n_object_missing=inputs.n_object_missing, n_clipped=acts.n_clipped)
         report = ProbeReport.model_validate(
             {
-                "fk_bench_version": fk_bench.__version__,
-                "model": {
-                    "name": loaded.name,
-                    "spec": str(run.spec.model),
-                    "path": str(run.result.model.path),
-                    "architecture": model.architecture,
-                    "n_layers": model.n_layers,
-                    "d_model": int(model.bridge.cfg.d_model),
-                    "device": str(model.device),
-                },
-                "prompt_format": run.prompt_format,
-                "fewshot_k": run.fewshot_k,
-                "dtype": str(run.spec.dtype),
-                "dataset": run.dataset,
-                "run_spec": run.spec.model_dump(mode="json"),
-                "run_source": str(run.source),
-                "relation": label,
-                "n_questions": len(inputs),
-                "n_pairs": inputs.n_pairs,
-                "n_unpaired": inputs.n_unpaired,
-                "n_object_missing": inputs.n_object_missing,
-                "n_clipped": acts.n_clipped,
-                "settings": {
-                    "n_folds": len(np.unique(pair_folds(inputs.groups, settings.n_folds))),
-                    "logistic_c": settings.logistic_c,
-                    "seed": settings.seed,
-                    "n_resamples": settings.n_resamples,
-                    "steering_questions": n_steer,
-                    "positions": list(defaults.POSITIONS),
-                },
+                **run_record(loaded, model, run, label),
+                **counts,
+                "settings": settings_record(settings, inputs, n_steer),
                 **measured,
                 "answer_tokens": answers.to_json(),
                 "seconds": seconds,
             }
         )
-        page = render_probe_page(report)
-        with atomic_dir(model_dir, keep_existing=True) as staging:  # results.json and an interp report are kept
-            (staging / defaults.PROBE_JSON).write_text(report.to_json(), encoding="utf-8")
-            (staging / defaults.PROBE_HTML).write_text(page, encoding="utf-8")
-            os.replace(scratch / defaults.ACTIVATIONS_DIR, staging / defaults.ACTIVATIONS_DIR)
+        write_probe(out / run.run_name, report, scratch / defaults.ACTIVATIONS_DIR)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return model_dir, report
+    return out / run.run_name, report

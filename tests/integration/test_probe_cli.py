@@ -17,8 +17,8 @@ from fk_bench.data import load_questions
 from fk_bench.evaluation import evaluate, write_results
 from fk_bench.results import QUESTIONS_FILE, RESULTS_FILE
 from fk_bench.spec import RunSpec
-from interp.probes.defaults import PROBE_HTML, PROBE_JSON
-from interp.probes.schema import read_probe
+from interp.probes.probe_defaults import PROBE_HTML, PROBE_JSON
+from interp.probes.probe_schema import read_probe
 
 HOSTILE = "tiny<img src=x onerror=alert(1)>"
 """A model folder name that is markup: it must reach the page as text."""

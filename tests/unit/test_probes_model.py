@@ -21,10 +21,10 @@ from fk_bench.answers import DEFAULT_GROUPS
 from fk_bench.data import load_questions
 from fk_bench.spec import RunSpec
 from interp.probes.activations import Activations
-from interp.probes.defaults import ACTIVATIONS_DIR, PROBE_HTML
 from interp.probes.fitting import cosine, mass_mean_direction
+from interp.probes.probe_defaults import ACTIVATIONS_DIR, PROBE_HTML
+from interp.probes.probe_schema import read_probe
 from interp.probes.run import ProbeSettings, build_probe
-from interp.probes.schema import read_probe
 from interp.study.report_build import evaluate_for_report
 
 SUBJECTS = ["Paris", "Rome", "Berlin", "Madrid", "Tokyo", "Kyoto", "Lima", "Oslo", "Bern", "Cairo", "Dakar", "Quito", "Riga", "Sofia", "Minsk"]

@@ -7,11 +7,11 @@ import json
 import pytest
 
 from fk_bench.errors import FkBenchError
-from interp.probes.schema import JSON_SCHEMA, SCHEMA_VERSION, ProbeReport, json_schema, read_probe
+from interp.probes.probe_schema import JSON_SCHEMA, SCHEMA_VERSION, ProbeReport, json_schema, read_probe
 
 
 def test_the_committed_schema_is_current():
-    assert JSON_SCHEMA.read_text(encoding="utf-8") == json_schema(), "run: python -m interp.probes.schema"
+    assert JSON_SCHEMA.read_text(encoding="utf-8") == json_schema(), "run: python -m interp.probes.probe_schema"
 
 
 def test_the_schema_has_the_keys_the_issue_names():

@@ -3,7 +3,7 @@
 Follows :mod:`fk_bench.results`: a strict pydantic model (:class:`ProbeReport`, ``schema_version``),
 every share checked to lie in [0, 1], every float finite, unknown keys refused; :func:`read_probe`
 fails with one line naming the file. ``fk_bench/resources/probe.schema.json`` is the JSON schema of
-the same definition (``python -m interp.probes.schema`` rewrites it; a test checks it is current).
+the same definition (``python -m interp.probes.probe_schema`` rewrites it; a test checks it is current).
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ def _refuse_constant(name: str) -> Any:
 def read_probe(path: str | Path) -> ProbeReport:
     """Read ``path`` (a probe.json, or the folder holding one): the one reader of probe reports."""
     from fk_bench.files import read_text
-    from interp.probes.defaults import PROBE_JSON
+    from interp.probes.probe_defaults import PROBE_JSON
 
     path = Path(path)
     if path.is_dir():
