@@ -34,10 +34,10 @@ def test_batched_prefix_cached_gather_equals_one_forward_per_prompt(family, tmp_
     assert (objects > 0).all() and all(objects[i] < len(tokens[i]) - 1 for i in range(6))
     acts = gather(model, tokens, objects, tmp_path / "acts", batch_size=2)
     assert acts.n_layers == model.n_layers + 1 and acts.n_clipped == 0
+    names = [f"blocks.{layer}.hook_resid_pre" for layer in range(model.n_layers)] + ["ln_final.hook_in"]
     for i, ids in enumerate(tokens):
-        names = [f"blocks.{layer}.hook_resid_pre" for layer in range(model.n_layers)] + ["ln_final.hook_in"]
         with torch.no_grad():
-            _, cache = model.bridge.run_with_cache(model.tensor(ids)[None], names_filter=lambda name: name in names)
+            _, cache = model.bridge.run_with_cache(model.tensor(ids)[None], names_filter=names)
         for layer, name in enumerate(names):
             want = cache[name][0].float().numpy()
             for position, at in (("last", len(ids) - 1), ("object", int(objects[i]))):
@@ -50,7 +50,7 @@ def test_object_position_is_the_last_token_of_the_object(tmp_path):
 
     _, model, _ = booted_family("llama")
     prompt = "Is Rome in the Eiffel Tower?\n"
-    (ids,), spans = encode_batch(model.tokenizer, [prompt], offsets=True)
+    _, spans = encode_batch(model.tokenizer, [prompt], offsets=True)
     assert spans is not None
     (position,) = object_last_tokens([prompt], spans, [prompt.rstrip()], [None], ["the Eiffel Tower"], [None])
     a, b = spans[0][position]
