@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fk_bench.cli._options import counted_int, positive_float, positive_int
+from interp.defaults import DEFAULT_SEED, N_RESAMPLES
 from interp.probes import probe_defaults as defaults
 
 
@@ -37,8 +38,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="questions steered in the causal check (default %(default)s)",
     )
     parser.add_argument("--batch-size", type=positive_int, default=defaults.GATHER_BATCH, help="prompts per forward pass (default %(default)s)")
-    parser.add_argument("--seed", type=counted_int(0), default=0, help="seeds the control's shuffle, the random direction and the bootstrap")
-    parser.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples per interval (default %(default)s)")
+    parser.add_argument(
+        "--seed",
+        type=counted_int(0),
+        default=DEFAULT_SEED,
+        help="seeds the control's shuffle, the random direction and the bootstrap (default %(default)s)",
+    )
+    parser.add_argument("--resamples", type=positive_int, default=N_RESAMPLES, help="bootstrap resamples per interval (default %(default)s)")
     parser.set_defaults(func=run)
 
 
