@@ -37,6 +37,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=defaults.STEERING_QUESTIONS,
         help="questions steered in the causal check (default %(default)s)",
     )
+    parser.add_argument(
+        "--steering-scale",
+        type=positive_float,
+        default=defaults.STEERING_SCALE,
+        help="steer with this multiple of the mass-mean direction (default %(default)s: the class-mean distance)",
+    )
     parser.add_argument("--batch-size", type=positive_int, default=defaults.GATHER_BATCH, help="prompts per forward pass (default %(default)s)")
     parser.add_argument(
         "--seed",
@@ -70,6 +76,7 @@ def run(args: argparse.Namespace) -> None:
         seed=args.seed,
         n_resamples=args.resamples,
         steering_questions=args.steering_questions,
+        steering_scale=args.steering_scale,
         batch_size=args.batch_size,
     )
     folder, report = build_probe(loaded, evaluated, groups, args.out, args.relation, settings)

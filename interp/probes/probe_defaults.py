@@ -7,6 +7,8 @@ LOGISTIC_C = 1.0
 MAX_ITER = 2000
 STEERING_QUESTIONS = 200
 """Questions steered in the causal check (the first pairs in data order, both members)."""
+STEERING_SCALE = 1.0
+"""Steering adds this multiple of the mass-mean direction (1: the class-mean distance, Marks & Tegmark's scale)."""
 GATHER_BATCH = 64
 """Prompts per forward pass when gathering activations."""
 POSITIONS: tuple[str, ...] = ("last", "object")

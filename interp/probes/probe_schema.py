@@ -98,6 +98,8 @@ class Steering(_Base):
     layer: Count
     position: str
     n_questions: Count
+    scale: Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+    """The multiple of the mass-mean direction added (1: the class-mean distance, what the issue asks)."""
     direction_norm: Finite
     n_eligible: Count
     flipped_share: Share | None

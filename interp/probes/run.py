@@ -46,6 +46,7 @@ class ProbeSettings:
     seed: int = DEFAULT_SEED
     n_resamples: int = N_RESAMPLES
     steering_questions: int = defaults.STEERING_QUESTIONS
+    steering_scale: float = defaults.STEERING_SCALE
     batch_size: int = defaults.GATHER_BATCH
 
 
@@ -161,7 +162,17 @@ def fit_and_measure(model: Any, acts: Any, inputs: ProbeInputs, answers: Any, se
         seconds["baselines, gap and transfer"] = time.perf_counter() - t
     t = time.perf_counter()
     n_steer = min(len(inputs), 2 * (settings.steering_questions // 2))
-    steering = steer(model, inputs.tokens[:n_steer], inputs.labels[:n_steer], swept.best_layer, direction, answers, settings.seed, batch_hooks)
+    steering = steer(
+        model,
+        inputs.tokens[:n_steer],
+        inputs.labels[:n_steer],
+        swept.best_layer,
+        direction,
+        answers,
+        settings.seed,
+        batch_hooks,
+        settings.steering_scale,
+    )
     seconds["steering"] = time.perf_counter() - t
     return {
         "layers": swept.layers,

@@ -34,6 +34,7 @@ from interp.probes.activations import BatchHooks, _batches
 class SteeringResult:
     layer: int
     n_questions: int
+    scale: float  # the direction's multiple added (1: the class-mean distance)
     norm: float
     baseline: np.ndarray  # log-odds without steering
     along: np.ndarray  # log-odds with the direction
@@ -53,6 +54,7 @@ class SteeringResult:
             "layer": self.layer,
             "position": "last",
             "n_questions": self.n_questions,
+            "scale": self.scale,
             "direction_norm": self.norm,
             "n_eligible": along[2],
             "flipped_share": along[0],
@@ -110,8 +112,11 @@ def steer(
     answers: AnswerTokens,
     seed: int,
     batch_hooks: BatchHooks | None = None,
+    scale: float = 1.0,
 ) -> SteeringResult:
-    """Steer every prompt of ``tokens`` against its label along ``direction`` and along a random direction of its norm."""
+    """Steer every prompt of ``tokens`` against its label along ``scale`` x ``direction`` and along a random
+    direction of the same norm."""
+    direction = scale * direction
     norm = float(np.linalg.norm(direction))
     random = np.random.default_rng(seed).normal(size=direction.shape)
     random *= norm / np.linalg.norm(random)
@@ -120,4 +125,4 @@ def steer(
     baseline, along, other = steered_log_odds(
         model, tokens, layer, [zeros, push[:, None] * direction[None], push[:, None] * random[None]], answers, batch_hooks=batch_hooks
     )
-    return SteeringResult(layer, len(tokens), norm, baseline, along, other, push)
+    return SteeringResult(layer, len(tokens), scale, norm, baseline, along, other, push)

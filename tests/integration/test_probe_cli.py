@@ -67,12 +67,15 @@ def test_probe_from_a_run_without_questions_csv(runs, capsys):
     run = runs["good"]
     (run / QUESTIONS_FILE).unlink()  # results.json holds every question: nothing is read from the CSV
     out = runs["root"] / "out"
-    assert main(["probe", "--from-results", str(run), "--out", str(out), "--resamples", "50", "--steering-questions", "8"]) == 0
+    assert (
+        main(["probe", "--from-results", str(run), "--out", str(out), "--resamples", "50", "--steering-questions", "8", "--steering-scale", "4"]) == 0
+    )
     printed = capsys.readouterr().out
     assert "best layer" in printed and "wrote" in printed
     folder = out / run.name
     report = read_probe(folder / PROBE_JSON)
     assert report.n_pairs == 12 and report.relation == "all" and report.steering is not None and report.steering.n_questions == 8
+    assert report.steering.scale == 4.0 and report.settings["n_folds"] == 5
     assert len(report.layers) == report.model.n_layers + 1
     page = (folder / PROBE_HTML).read_text(encoding="utf-8")
     assert "<img src=x" not in page and "tiny&lt;img" in page  # the model name is text, never markup
