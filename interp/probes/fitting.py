@@ -11,7 +11,8 @@
   probe's accuracy minus the control's.
 - **Scores** are out of fold: every question is scored by a probe that never saw its pair. Accuracy is
   the share of questions on the right side of 0; paired accuracy the share of pairs whose true question
-  scores above its false twin. Intervals: percentile bootstrap over pairs (:mod:`interp.core.bootstrap`).
+  scores above its false twin. Intervals: percentile bootstrap over facts (:mod:`interp.core.bootstrap`;
+  the pairs of one fact, its wordings, are resampled together).
 - **Layer choice** (:func:`choose_layers`), nested: for each outer fold the layer is chosen by the
   mass-mean probe's paired accuracy in an inner cross-validation over the *other* folds only; the
   headline numbers are that fold's held-out scores at its own chosen layer. The reported ``best_layer``
@@ -118,12 +119,23 @@ class LayerScore:
     pair_correct: np.ndarray  # per pair: 1 true question above its twin, 0.5 tie, 0 below
 
 
-def score_layer(scores: np.ndarray, y: np.ndarray, seed: int, n_resamples: int) -> LayerScore:
+def fact_interval(per_pair_values: np.ndarray, facts: np.ndarray | None, seed: int, n_resamples: int) -> tuple[float | None, float | None]:
+    """95% bootstrap interval of the mean over pairs, resampling *facts* (all pairs of a fact together:
+    the wordings of one fact are not independent); ``facts`` None: every pair its own fact."""
+    facts = np.arange(len(per_pair_values)) if facts is None else facts
+    sums = np.bincount(facts, weights=per_pair_values)
+    counts = np.bincount(facts).astype(np.float64)
+    found = interval(lambda index: float(sums[index].sum() / counts[index].sum()), len(sums), "magnitude", seed=seed, n_resamples=n_resamples)
+    return found.low, found.high
+
+
+def score_layer(scores: np.ndarray, y: np.ndarray, seed: int, n_resamples: int, facts: np.ndarray | None = None) -> LayerScore:
+    """Accuracy and paired accuracy of out-of-fold ``scores``, the latter's interval over facts (none for 0 resamples)."""
     accuracy, paired = per_pair(scores, y)
     if n_resamples == 0:  # no interval asked for (the control, the object position)
         return LayerScore(float(accuracy.mean()), float(paired.mean()), None, None, paired)
-    found = interval(lambda index: float(paired[index].mean()), len(paired), "magnitude", seed=seed, n_resamples=n_resamples)
-    return LayerScore(float(accuracy.mean()), float(paired.mean()), found.low, found.high, paired)
+    low, high = fact_interval(paired, facts, seed, n_resamples)
+    return LayerScore(float(accuracy.mean()), float(paired.mean()), low, high, paired)
 
 
 def inner_paired_accuracy(x: np.ndarray, y: np.ndarray, folds: np.ndarray, outer: int, fit: Fit = fit_mass_mean) -> float:

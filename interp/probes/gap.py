@@ -4,7 +4,7 @@ Per pair, the probe's verdict (its held-out score of the true question above the
 layer chosen without that pair, :mod:`interp.probes.fitting`) minus the output's verdict (the run's
 log(p_True / p_False) of the true question above the twin's; ties half, as
 :func:`fk_bench.metrics.paired_accuracy`). The gap is the mean of that difference; its interval
-resamples pairs, both verdicts of a pair together (a paired bootstrap, :func:`interp.core.bootstrap.interval`).
+resamples facts, both verdicts of each pair together (a paired bootstrap, :func:`interp.probes.fitting.fact_interval`).
 A relation whose gap interval lies above :data:`~interp.probes.probe_defaults.KNOWS_MARGIN` is named: the
 model *knows but does not say*.
 """
@@ -15,28 +15,35 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from interp.core.bootstrap import interval
+from interp.probes.fitting import fact_interval
 from interp.probes.probe_defaults import KNOWS_MARGIN
 
 
-def gap_json(probe: np.ndarray, output: np.ndarray, seed: int, n_resamples: int) -> dict:
-    """The gap over these pairs: ``value``, ``ci_low``, ``ci_high``, both paired accuracies and the pair count."""
+def gap_json(probe: np.ndarray, output: np.ndarray, seed: int, n_resamples: int, facts: np.ndarray | None = None) -> dict:
+    """The gap over these pairs: ``value``, ``ci_low``, ``ci_high`` (resampling facts, :func:`fact_interval`),
+    both paired accuracies and the pair count."""
     difference = probe - output
-    found = interval(lambda index: float(difference[index].mean()), len(difference), "magnitude", seed=seed, n_resamples=n_resamples)
+    low, high = fact_interval(difference, None if facts is None else np.unique(facts, return_inverse=True)[1], seed, n_resamples)
     return {
-        "value": found.estimate,
-        "ci_low": found.low,
-        "ci_high": found.high,
+        "value": float(difference.mean()),
+        "ci_low": low,
+        "ci_high": high,
         "probe_paired_accuracy": float(probe.mean()),
         "output_paired_accuracy": float(output.mean()),
         "n_pairs": len(difference),
     }
 
 
-def gaps_by_relation(probe: np.ndarray, output: np.ndarray, relations: Sequence[str], seed: int, n_resamples: int) -> dict[str, dict]:
-    """:func:`gap_json` per relation (``relations``: one per pair)."""
+def gaps_by_relation(
+    probe: np.ndarray, output: np.ndarray, relations: Sequence[str], seed: int, n_resamples: int, facts: np.ndarray | None = None
+) -> dict[str, dict]:
+    """:func:`gap_json` per relation (``relations`` and ``facts``: one per pair)."""
     names = np.asarray(relations)
-    return {name: gap_json(probe[names == name], output[names == name], seed, n_resamples) for name in sorted(set(relations))}
+    out = {}
+    for name in sorted(set(relations)):
+        chosen = names == name
+        out[name] = gap_json(probe[chosen], output[chosen], seed, n_resamples, None if facts is None else facts[chosen])
+    return out
 
 
 def knows_but_does_not_say(per_relation: dict[str, dict]) -> list[str]:

@@ -1,8 +1,10 @@
 """What a probe reads from an evaluated run: its complete pairs, their prompts, token ids and object positions.
 
 The questions are the run's own (``--from-results``: no second scoring pass), in pairs: row ``2k`` is
-pair ``k``'s true question and ``2k + 1`` its false twin, so ``groups`` (the pair of every row) keeps
-both questions of a fact together in every split. Prompts are built as the evaluator built them
+pair ``k``'s true question and ``2k + 1`` its false twin. ``groups`` is the *fact* of every row: the
+dataset's ``fact_id`` where it has one (the ``paraphrase`` config asks one fact in several wordings, one
+pair each), else the pair; folds split by it, so no wording of a fact is tested while another one was
+trained on, and intervals resample facts. Prompts are built as the evaluator built them
 (:func:`fk_bench.prompts.build_prompt`, the run's format and few-shot examples) and tokenized as interp
 tokenizes them (:func:`fk_bench.prompts.encode_batch`, BOS as lm-eval's HFLM adds it): the last
 position is where the answer word is read. The object's last token comes from the tokenizer's
@@ -33,7 +35,7 @@ class ProbeInputs:
 
     rows: np.ndarray  # the run's row of each question
     labels: np.ndarray  # bool: the question's answer
-    groups: np.ndarray  # the pair index of each question
+    groups: np.ndarray  # the fact index of each question (fact_id, else the pair)
     pair_ids: list[str]
     relations: list[str]
     domains: list[str]
@@ -49,6 +51,11 @@ class ProbeInputs:
     def n_pairs(self) -> int:
         return len(self.pair_ids)
 
+    @property
+    def pair_facts(self) -> np.ndarray:
+        """The fact index of every pair."""
+        return self.groups[0::2]
+
     def __len__(self) -> int:
         return len(self.rows)
 
@@ -59,6 +66,14 @@ def _column(table: pd.DataFrame, name: str) -> list[Any]:
 
 def _text(value: Any, default: str = "") -> str:
     return value if isinstance(value, str) and value else default
+
+
+def fact_index(fact_ids: Sequence[Any], pair_ids: Sequence[str]) -> np.ndarray:
+    """0..n_facts-1 per pair: pairs of one ``fact_id`` share an index; a pair without one is a fact of its own."""
+    from fk_bench.pairs import is_id
+
+    keys = [("fact", f) if is_id(f) else ("pair", p) for f, p in zip(fact_ids, pair_ids)]
+    return np.unique(np.array([repr(k) for k in keys]), return_inverse=True)[1].astype(np.int64)
 
 
 def select_questions(table: pd.DataFrame, relation: str | None, where: str) -> pd.DataFrame:
@@ -123,7 +138,7 @@ def probe_inputs(table: pd.DataFrame, tokenizer: Any, prompt_format: str, exampl
     return ProbeInputs(
         rows=rows,
         labels=sub["answer"].to_numpy(dtype=bool),
-        groups=np.repeat(np.arange(len(pairs)), 2),
+        groups=np.repeat(fact_index(_column(sub, "fact_id")[0::2], [pair_id for _, _, pair_id in pairs]), 2),
         pair_ids=[pair_id for _, _, pair_id in pairs],
         relations=[_text(r, "(none)") for r in _column(sub, "relation")],
         domains=[_text(d, "(none)") for d in _column(sub, "domain")],

@@ -77,8 +77,8 @@ def sweep_layers(acts: Any, inputs: ProbeInputs, folds: np.ndarray, settings: Pr
         logistic[layer] = out_of_fold(x, y, folds, logistic_fit)
         mass[layer] = out_of_fold(x, y, folds, FITS["mass_mean"])
         control = score_layer(out_of_fold(x, y, folds, logistic_fit, rng), y, settings.seed, 0)
-        main = score_layer(logistic[layer], y, settings.seed, settings.n_resamples)
-        mm = score_layer(mass[layer], y, settings.seed, settings.n_resamples)
+        main = score_layer(logistic[layer], y, settings.seed, settings.n_resamples, inputs.pair_facts)
+        mm = score_layer(mass[layer], y, settings.seed, settings.n_resamples, inputs.pair_facts)
         obj = score_layer(out_of_fold(acts.layer("object", layer), y, folds, FITS["mass_mean"]), y, settings.seed, 0)
         for k, fold in enumerate(fold_ids):
             inner[k, layer] = inner_paired_accuracy(x, y, folds, fold)
@@ -107,10 +107,12 @@ def sweep_layers(acts: Any, inputs: ProbeInputs, folds: np.ndarray, settings: Pr
     return LayerSweep(layers, logistic, mass, chosen, fold_layers, best)
 
 
-def headline(scores: np.ndarray, fold_layers: np.ndarray, y: np.ndarray, probe: str, settings: ProbeSettings) -> tuple[dict, np.ndarray]:
+def headline(
+    scores: np.ndarray, fold_layers: np.ndarray, y: np.ndarray, probe: str, settings: ProbeSettings, facts: np.ndarray
+) -> tuple[dict, np.ndarray]:
     """Each question's held-out score at its fold's chosen layer: the probe's headline, and its per-pair verdicts."""
     chosen = scores[fold_layers, np.arange(len(y))]
-    found = score_layer(chosen, y, settings.seed, settings.n_resamples)
+    found = score_layer(chosen, y, settings.seed, settings.n_resamples, facts)
     entry = {"probe": probe, "accuracy": found.accuracy, "paired_accuracy": found.paired_accuracy, "ci_low": found.ci_low, "ci_high": found.ci_high}
     return entry, found.pair_correct
 
@@ -120,7 +122,9 @@ def baselines(acts: Any, inputs: ProbeInputs, folds: np.ndarray, settings: Probe
     out = {}
     for name, position in (("embedding_last", "last"), ("object_embedding", "object")):
         x = acts.layer(position, 0)
-        found = score_layer(out_of_fold(x, inputs.labels, folds, FITS["logistic"]), inputs.labels, settings.seed, settings.n_resamples)
+        found = score_layer(
+            out_of_fold(x, inputs.labels, folds, FITS["logistic"]), inputs.labels, settings.seed, settings.n_resamples, inputs.pair_facts
+        )
         out[name] = {
             "position": position,
             "layer": 0,
@@ -149,12 +153,14 @@ def fit_and_measure(model: Any, acts: Any, inputs: ProbeInputs, answers: Any, se
     with threadpool_limits(1, user_api="blas"):
         folds = pair_folds(inputs.groups, settings.n_folds)
         swept = sweep_layers(acts, inputs, folds, settings)
-        best, probe_verdicts = headline(swept.logistic_scores, swept.fold_layers, inputs.labels, "logistic", settings)
-        best_mm, _ = headline(swept.mass_mean_scores, swept.fold_layers, inputs.labels, "mass_mean", settings)
+        best, probe_verdicts = headline(swept.logistic_scores, swept.fold_layers, inputs.labels, "logistic", settings, inputs.pair_facts)
+        best_mm, _ = headline(swept.mass_mean_scores, swept.fold_layers, inputs.labels, "mass_mean", settings, inputs.pair_facts)
         seconds["probes"] = time.perf_counter() - t
         t = time.perf_counter()
         output_verdicts = pair_verdicts(inputs.output_log_odds)
-        per_relation = gaps_by_relation(probe_verdicts, output_verdicts, inputs.relations[0::2], settings.seed, settings.n_resamples)
+        per_relation = gaps_by_relation(
+            probe_verdicts, output_verdicts, inputs.relations[0::2], settings.seed, settings.n_resamples, inputs.pair_facts
+        )
         x_best = acts.layer("last", swept.best_layer)
         transfer = transfer_json(x_best, inputs.labels, inputs.groups, inputs.domains)
         direction, _ = mass_mean_direction(x_best.astype(np.float64), inputs.labels)
@@ -182,7 +188,7 @@ def fit_and_measure(model: Any, acts: Any, inputs: ProbeInputs, answers: Any, se
         "best_mass_mean": best_mm,
         "baselines": surface,
         "output_paired_accuracy": float(output_verdicts.mean()),
-        "gap": gap_json(probe_verdicts, output_verdicts, settings.seed, settings.n_resamples),
+        "gap": gap_json(probe_verdicts, output_verdicts, settings.seed, settings.n_resamples, inputs.pair_facts),
         "gap_per_relation": per_relation,
         "knows_but_does_not_say": knows_but_does_not_say(per_relation),
         "transfer": transfer,

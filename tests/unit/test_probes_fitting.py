@@ -139,3 +139,24 @@ def test_transfer_leaves_out_a_domain_with_one_pair():
     domains = ["geo"] * 18 + ["tiny"] * 2
     found = transfer_json(x, y, groups, domains, probe="mass_mean")
     assert found["domains"] == ["geo"] and found["left_out"] == {"tiny": 1} and found["leave_one_out"] == {}
+
+
+def test_pairs_of_one_fact_share_a_group_and_never_split():
+    from interp.probes.inputs import fact_index
+
+    fact_ids = ["f1", "f1", "f2", None, "", "f2", "f3"]  # two wordings of f1 and of f2; two pairs with no fact id
+    facts = fact_index(fact_ids, [f"p{i}" for i in range(7)])
+    assert facts[0] == facts[1] and facts[2] == facts[5] and len(set(facts.tolist())) == 5
+    groups = np.repeat(facts, 2)
+    folds = pair_folds(groups)
+    assert folds[0] == folds[2] and folds[4] == folds[10]  # rows of pairs 0 and 1 (fact f1), of pairs 2 and 5 (fact f2)
+
+
+def test_fact_interval_resamples_facts_not_pairs():
+    from interp.probes.fitting import fact_interval
+
+    values = np.r_[np.ones(50), np.zeros(50)]
+    by_pair = fact_interval(values, None, 0, 300)
+    two_facts = fact_interval(values, np.r_[np.zeros(50, dtype=int), np.ones(50, dtype=int)], 0, 300)
+    assert by_pair[0] is not None and by_pair[1] is not None and by_pair[1] - by_pair[0] < 0.3
+    assert two_facts[0] == 0.0 and two_facts[1] == 1.0  # two facts: the resample is all one or all the other
