@@ -11,10 +11,10 @@ import os
 import sys
 import traceback
 
-from fk_bench.cli import build_dataset, compare_reports, compare_runs, eval, export_model, leaderboard, models, report, tasks_dir, zoo
+from fk_bench.cli import build_dataset, compare_reports, compare_runs, eval, export_model, leaderboard, models, probe, report, tasks_dir, zoo
 from fk_bench.errors import FkBenchError
 
-COMMANDS = (eval, report, compare_reports, compare_runs, leaderboard, zoo, models, export_model, build_dataset, tasks_dir)
+COMMANDS = (eval, report, probe, compare_reports, compare_runs, leaderboard, zoo, models, export_model, build_dataset, tasks_dir)
 
 
 def build_parser() -> argparse.ArgumentParser:
