@@ -8,7 +8,7 @@ from pathlib import Path
 from fk_bench.cli._options import counted_int
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "compare-runs",
         help="compare two runs on their shared questions: differences with paired bootstrap intervals, exact McNemar tests",

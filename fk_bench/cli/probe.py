@@ -12,7 +12,7 @@ from interp.defaults import DEFAULT_SEED, N_RESAMPLES
 from interp.probes import probe_defaults as defaults
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "probe",
         help="truth probes per layer on a run fk-bench eval wrote: what the model knows vs what it says (probe.json + probe.html)",

@@ -15,7 +15,7 @@ import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fk_bench.dataset.checks import word_overlap
 from fk_bench.dataset.entities import name_key, name_tokens
@@ -30,16 +30,18 @@ NEW = "new"
 KEPT = "kept"
 
 
-def _questions(folder: Path) -> list[dict]:
+def _questions(folder: Path) -> list[dict[str, Any]]:
     """Every question of a build once: `full` (every fact, t0), the other templates, the few-shot pool."""
     import pyarrow.parquet as pq
 
-    rows = pq.read_table(folder / "full" / "test.parquet").to_pylist() + pq.read_table(folder / "all" / "train.parquet").to_pylist()
-    paraphrase = pq.read_table(folder / "paraphrase" / "test.parquet").to_pylist()
+    rows: list[dict[str, Any]] = (  # pyarrow is untyped: its rows are Any
+        pq.read_table(folder / "full" / "test.parquet").to_pylist() + pq.read_table(folder / "all" / "train.parquet").to_pylist()
+    )
+    paraphrase: list[dict[str, Any]] = pq.read_table(folder / "paraphrase" / "test.parquet").to_pylist()
     return rows + [row for row in paraphrase if row["template"] != "t0"]
 
 
-Rule = Callable[[dict, dict], "str | None"]
+Rule = Callable[[dict[str, Any], dict[str, Any]], "str | None"]
 """The reason a rule of this version no longer asks a question (given the question and its twin), or None."""
 
 
@@ -56,11 +58,11 @@ def _people_rules(kb: KnowledgeBase) -> dict[str, Rule]:
     from fk_bench.dataset.relations import organisations, people
 
     sport_of_name = {name: key for key, name in people.SPORT_NAMES.items()}
-    groups: dict[str, set] = defaultdict(set)
+    groups: dict[str, set[str | None]] = defaultdict(set)
     for name, sport in kb.lre("person_plays_pro_sport"):
         groups[people.person_key(name)].add(people.SPORT_GROUPS.get(sport))
 
-    def athlete(row: dict, twin: dict) -> str | None:
+    def athlete(row: dict[str, Any], twin: dict[str, Any]) -> str | None:
         if row["object"] in people.ATHLETES_KNOWN_FOR_OTHER_THINGS or twin["object"] in people.ATHLETES_KNOWN_FOR_OTHER_THINGS:
             return "athlete known for another career"
         false = row if not row["answer"] else twin
@@ -68,16 +70,16 @@ def _people_rules(kb: KnowledgeBase) -> dict[str, Rule]:
             return "false twin plays a sport of the same group (two-sport athletes: the North American leagues share them)"
         return None
 
-    def occupation(row: dict, twin: dict) -> str | None:
+    def occupation(row: dict[str, Any], twin: dict[str, Any]) -> str | None:
         job = row["subject"].split(" ", 1)[-1]
         return f"occupation left out: {people.LEFT_OUT_OCCUPATIONS[job]}" if job in people.LEFT_OUT_OCCUPATIONS else None
 
-    def native(row: dict, twin: dict) -> str | None:
+    def native(row: dict[str, Any], twin: dict[str, Any]) -> str | None:
         if row["subject"] in people.LEFT_OUT_LANGUAGES:
             return f"{row['subject']} left out: {people.LEFT_OUT_LANGUAGES[row['subject']]}"
         return "a people, not a person" if {row["object"], twin["object"]} & people.PEOPLES else None
 
-    def product(row: dict, twin: dict) -> str | None:
+    def product(row: dict[str, Any], twin: dict[str, Any]) -> str | None:
         if row["subject"] in organisations.MISATTRIBUTED_PRODUCTS:
             return f"misattributed product: {organisations.MISATTRIBUTED_PRODUCTS[row['subject']]}"
         marque = next((m for m in organisations.OTHER_MARQUES if name_key(row["subject"]).startswith(name_key(m) + " ")), None)
@@ -93,7 +95,7 @@ def _place_rules(kb: KnowledgeBase) -> dict[str, Rule]:
     from fk_bench.dataset import knowledge
     from fk_bench.dataset.relations import culture, organisations, science
 
-    def language(row: dict, twin: dict) -> str | None:
+    def language(row: dict[str, Any], twin: dict[str, Any]) -> str | None:
         names = {"Nigeria": ("Yoruba", "Hausa", "Igbo"), "Malawi": ("Nyanja",), "Nauru": ("Nauru",), "Botswana": ("Tswana",)}
         if row["object"] in names.get(row["subject"], ()):
             return "official status CLDR gives and the constitution does not"
@@ -105,16 +107,16 @@ def _place_rules(kb: KnowledgeBase) -> dict[str, Rule]:
 
     changed = {(organisations.ORGANISATIONS[of][0], kb.country(code).name): why for (of, code), why in organisations.CHANGED_MEMBERSHIPS.items()}
 
-    def membership(row: dict, twin: dict) -> str | None:
+    def membership(row: dict[str, Any], twin: dict[str, Any]) -> str | None:
         why = changed.get((row["subject"], row["object"])) or changed.get((twin["subject"], twin["object"]))
         return f"membership changed since 2013 or not quite one ({why})" if why else None
 
-    def star(row: dict, twin: dict) -> str | None:
+    def star(row: dict[str, Any], twin: dict[str, Any]) -> str | None:
         return "not a star (galaxy, quasar, planet)" if science.NOT_STARS.search(row["subject"]) else None
 
     states = {name_key(state.name) for state in us.states.STATES_AND_TERRITORIES}
 
-    def headquarters(row: dict, twin: dict) -> str | None:
+    def headquarters(row: dict[str, Any], twin: dict[str, Any]) -> str | None:
         if any(word in name_key(row["subject"]) for word in organisations.NOT_HEADQUARTERED):
             return "has campuses, not headquarters (school, hospital...)"
         if {name_key(row["object"]), name_key(twin["object"])} & states:
@@ -127,14 +129,14 @@ def _place_rules(kb: KnowledgeBase) -> dict[str, Rule]:
         for continent in continents
     }
 
-    def continent(row: dict, twin: dict) -> str | None:
+    def continent(row: dict[str, Any], twin: dict[str, Any]) -> str | None:
         why = partly.get((row["subject"], row["object"]))
         return f"an integral part of the country lies there ({why})" if why else None
 
-    def calling(row: dict, twin: dict) -> str | None:
+    def calling(row: dict[str, Any], twin: dict[str, Any]) -> str | None:
         return "overlapping calling codes (Vatican City)" if "Vatican" in row["question"] or "Vatican" in twin["question"] else None
 
-    def landmark(row: dict, twin: dict) -> str | None:
+    def landmark(row: dict[str, Any], twin: dict[str, Any]) -> str | None:
         return f"not a place: {culture.NOT_PLACES[row['subject']]}" if row["subject"] in culture.NOT_PLACES else None
 
     return {
@@ -148,7 +150,7 @@ def _place_rules(kb: KnowledgeBase) -> dict[str, Rule]:
     }
 
 
-def _generic_reason(row: dict, twin: dict) -> str | None:
+def _generic_reason(row: dict[str, Any], twin: dict[str, Any]) -> str | None:
     """The rules every relation follows since 2.1 (pairs.relation_build)."""
     true, false = (row, twin) if row["answer"] else (twin, row)
     words = name_tokens(false["object"]) - {"the"}
@@ -159,13 +161,14 @@ def _generic_reason(row: dict, twin: dict) -> str | None:
     return None
 
 
-def compare(old: list[dict], new: list[dict], relations: set[str]) -> dict:
+def compare(old: list[dict[str, Any]], new: list[dict[str, Any]], relations: set[str]) -> dict[str, Any]:
     """Counts of questions (every template) per relation and reason, and every old `t0` question a rule
     removed or relabelled."""
     now = {row["question"]: row for row in new}
     by_question = {row["question"]: row for row in old}
     rules = _rule_reasons()
-    counts: dict[str, Counter] = defaultdict(Counter)
+    no_rule: Rule = lambda *_: None
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
     changed = []
     for row in old:
         if row["relation"] == "paris":
@@ -175,13 +178,13 @@ def compare(old: list[dict], new: list[dict], relations: set[str]) -> dict:
             if now[row["question"]]["answer"] == row["answer"]:
                 counts[row["relation"]][KEPT] += 1
                 continue
-            reason = "label fixed: " + (rules.get(row["relation"], lambda *_: None)(row, twin) or "a rule of this version")
+            reason = "label fixed: " + (rules.get(row["relation"], no_rule)(row, twin) or "a rule of this version")
             new_value = str(now[row["question"]]["answer"])
         elif row["relation"] not in relations:
             counts[row["relation"]][DROPPED_RELATION] += 1
             continue
         else:
-            reason = rules.get(row["relation"], lambda *_: None)(row, twin) or _generic_reason(row, twin) or REDRAWN
+            reason = rules.get(row["relation"], no_rule)(row, twin) or _generic_reason(row, twin) or REDRAWN
             new_value = "not asked"
         counts[row["relation"]][reason] += 1
         if reason != REDRAWN and row["template"] == "t0":
@@ -193,12 +196,12 @@ def compare(old: list[dict], new: list[dict], relations: set[str]) -> dict:
     return {"counts": {relation: dict(sorted(reasons.items())) for relation, reasons in sorted(counts.items())}, "rows": sorted(changed)}
 
 
-def load_changes() -> dict:
+def load_changes() -> dict[str, Any]:
     """The committed comparison with the previous version (empty where none was written)."""
     return json.loads(CHANGES_FILE.read_text(encoding="utf-8")) if CHANGES_FILE.is_file() else {"counts": {}, "rows": []}
 
 
-def change_summary(changes: dict) -> list[dict]:
+def change_summary(changes: dict[str, Any]) -> list[dict[str, Any]]:
     """One line per relation for the card: questions kept, relabelled, removed by a rule, re-drawn, new."""
     lines = []
     for relation, reasons in changes["counts"].items():

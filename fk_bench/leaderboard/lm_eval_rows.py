@@ -34,19 +34,19 @@ def lm_eval_number(value: Any, where: str, low: float | None = None, high: float
         return math.nan
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{where} is {value!r}, not a number")
-    value = float(value)
-    if math.isinf(value) or (not math.isnan(value) and ((low is not None and value < low) or (high is not None and value > high))):
-        raise ValueError(f"{where} is {value}, outside [{low}, {high}]")
-    return value
+    number = float(value)
+    if math.isinf(number) or (not math.isnan(number) and ((low is not None and number < low) or (high is not None and number > high))):
+        raise ValueError(f"{where} is {number}, outside [{low}, {high}]")
+    return number
 
 
-def _metric(metrics: dict, name: str, task: str) -> float:
+def _metric(metrics: dict[str, Any], name: str, task: str) -> float:
     bounds = METRICS[name].bounds or (None, None)
     key = f"{lm_eval_name(name)},none"
     return lm_eval_number(metrics.get(key), f"results.{task}.{key}", *bounds)
 
 
-def _seconds(data: dict) -> float:
+def _seconds(data: dict[str, Any]) -> float:
     """lm-eval writes its total time as text: a positive finite number of seconds, else n/a."""
     try:
         seconds = float(data.get("total_evaluation_time_seconds") or "nan")
@@ -55,18 +55,18 @@ def _seconds(data: dict) -> float:
     return seconds if math.isfinite(seconds) and seconds > 0 else math.nan
 
 
-def _dict(value: Any) -> dict:
+def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def model_args(config: dict) -> dict:
+def model_args(config: dict[str, Any]) -> dict[str, Any]:
     args = config.get("model_args") or {}
     if isinstance(args, dict):
         return args
     return dict(part.split("=", 1) for part in str(args).split(",") if "=" in part)
 
 
-def device_used(config: dict, env_info: Any) -> str:
+def device_used(config: dict[str, Any], env_info: Any) -> str:
     """The device the run used: the one asked for (``device=`` in model_args, else ``--device``), except that
     lm-eval's HF model runs on the CPU where CUDA is not available (its environment report says so);
     ``n/a`` when the file cannot tell (a CUDA device asked for and no environment report)."""
@@ -82,7 +82,7 @@ def device_used(config: dict, env_info: Any) -> str:
     return asked
 
 
-def _samples(path: Path, task: str) -> list[dict] | None:
+def _samples(path: Path, task: str) -> list[dict[str, Any]] | None:
     """The ``--log_samples`` records of ``task`` written by the same run as ``path`` (same timestamp)."""
     from fk_bench.files import loads_strict, read_text
 
@@ -122,7 +122,7 @@ def _model_name(pretrained: str) -> str:
     return model_display_name(pretrained)
 
 
-def units(data: dict) -> list[tuple[str, list[str]]]:
+def units(data: dict[str, Any]) -> list[tuple[str, list[str]]]:
     """Each fk_yesno task or group the run scored at the top level, with the tasks it is made of. From
     lm-eval's ``group_subtasks`` where the file has it; else the ``fk_yesno`` group is every scored task
     but the standalone ones, and each other task stands alone."""
@@ -131,7 +131,7 @@ def units(data: dict) -> list[tuple[str, list[str]]]:
     groups = {k: list(v) for k, v in _dict(data.get("group_subtasks")).items() if isinstance(v, list)}
     if groups:
 
-        def leaves(name: str, seen: frozenset = frozenset()) -> list[str]:
+        def leaves(name: str, seen: frozenset[str] = frozenset()) -> list[str]:
             members = groups.get(name) or []
             if not members or name in seen:
                 return [name]
@@ -148,11 +148,11 @@ def units(data: dict) -> list[tuple[str, list[str]]]:
     return found
 
 
-def _task_config(data: dict, task: str) -> dict:
+def _task_config(data: dict[str, Any], task: str) -> dict[str, Any]:
     return _dict(_dict(data.get("configs")).get(task))
 
 
-def _questions(data: dict, unit: str, leaves: list[str]) -> dict[str, Any]:
+def _questions(data: dict[str, Any], unit: str, leaves: list[str]) -> dict[str, Any]:
     """Which questions a unit scored: the dataset and version (task metadata), config, relation, slice."""
     first = _task_config(data, leaves[0]) if leaves else {}
     metadata = _dict(first.get("metadata"))
@@ -174,7 +174,7 @@ def _questions(data: dict, unit: str, leaves: list[str]) -> dict[str, Any]:
     }
 
 
-def rows_from_lm_eval(path: Path, data: dict, threshold: float) -> list[dict]:
+def rows_from_lm_eval(path: Path, data: dict[str, Any], threshold: float) -> list[dict[str, Any]]:
     """One row per fk_yesno task or group of the run (:func:`units`); ValueError when the file holds none
     or a figure is out of its range."""
     results = _dict(data.get("results"))

@@ -52,7 +52,7 @@ from fk_bench.pages import figure_html, format_number, path_url, render_page
 UNIT_SCALE = ("paired_accuracy", "accuracy", "yes_rate", "auroc", "consistency", "paired_consistency")
 
 
-def _cell(name: str, row: pd.Series, best: float | None, band: float) -> dict:
+def _cell(name: str, row: pd.Series, best: float | None, band: float) -> dict[str, Any]:
     """One metric cell: its text, sort key, hover (the 95% interval) and what the page draws on it (best, a bar
     with the interval as a whisker, chance, bias)."""
     value, low, high = row.get(name), row.get(f"{name}_low"), row.get(f"{name}_high")
@@ -74,17 +74,17 @@ def _cell(name: str, row: pd.Series, best: float | None, band: float) -> dict:
     }
 
 
-def _column(key: str, label: str, title: str, higher_is_better: bool | None = True) -> dict:
+def _column(key: str, label: str, title: str, higher_is_better: bool | None = True) -> dict[str, Any]:
     return {"key": key, "label": label, "title": title, "dir": "asc" if higher_is_better is False else "desc"}
 
 
-def _metric_column(name: str) -> dict:
+def _metric_column(name: str) -> dict[str, Any]:
     metric = METRICS.get(name)
     title = f"{name}: {metric.description}" if metric else f"{name}: {CALIBRATED_DEFINITIONS.get(name, name.replace('_', ' '))}"
     return _column(name, SHORT_NAMES.get(name, name), title, metric.higher_is_better if metric else True)
 
 
-def _side_tables(rows: pd.DataFrame, best: dict[str, float], band: float, domain_names: list[str]) -> list[dict]:
+def _side_tables(rows: pd.DataFrame, best: dict[str, float], band: float, domain_names: list[str]) -> list[dict[str, Any]]:
     """The bias-and-calibration table, and paired accuracy per domain and popularity tercile, each row labelled."""
     breakdown = [f"paired_accuracy[domain:{d}]" for d in domain_names if rows[f"paired_accuracy[domain:{d}]"].notna().any()]
     breakdown += [f"paired_accuracy[popularity:{b}]" for b in popularity_bins(rows) if rows[f"paired_accuracy[popularity:{b}]"].notna().any()]
@@ -121,7 +121,7 @@ def _side_tables(rows: pd.DataFrame, best: dict[str, float], band: float, domain
     return tables
 
 
-def _figures(group: int, rows: pd.DataFrame, names: list[str], matrix: Matrix | None) -> list[dict]:
+def _figures(group: int, rows: pd.DataFrame, names: list[str], matrix: Matrix | None) -> list[dict[str, Any]]:
     figures = []
     if rows[["paired_accuracy", "paired_accuracy_low"]].notna().all(axis=1).sum() > 0:
         figures.append({"kind": "forest", "html": figure_html(forest_figure(rows), f"forest-{group}")})
@@ -140,7 +140,7 @@ def _figures(group: int, rows: pd.DataFrame, names: list[str], matrix: Matrix | 
     return figures
 
 
-def _leader(rows: pd.DataFrame, ties: dict[Any, bool]) -> dict:
+def _leader(rows: pd.DataFrame, ties: dict[Any, bool]) -> dict[str, Any]:
     """The first row and the score it leads by: paired accuracy, else accuracy (lm-eval groups report no
     overall paired accuracy), with its interval; whether its rank interval overlaps another row's."""
     first_index, first = rows.index[0], rows.iloc[0]
@@ -158,7 +158,7 @@ def _leader(rows: pd.DataFrame, ties: dict[Any, bool]) -> dict:
 
 def _html_group(
     group: int, rows: pd.DataFrame, n_groups: int, out_dir: Path, names: list[str], domain_names: list[str], matrix: Matrix | None
-) -> dict:
+) -> dict[str, Any]:
     best = best_values(rows)
     band = _chance_band(rows)
     ties = tied(rows)

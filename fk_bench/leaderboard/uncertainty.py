@@ -60,7 +60,7 @@ class Evidence:
     pair_ids: tuple[str, ...]
     pair_facts: tuple[str, ...]
     verdicts: np.ndarray
-    diagram: dict[str, list] = field(default_factory=dict)
+    diagram: dict[str, list[float]] = field(default_factory=dict)
 
 
 def _wilson(share: float | None, n: int) -> tuple[float, float]:

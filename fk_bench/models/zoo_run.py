@@ -58,7 +58,7 @@ def zoo_slice(per_relation: int = DEFAULT_PER_RELATION) -> Questions:
     if per_relation < 2 or per_relation % 2:
         raise FkBenchError(f"--per-relation {per_relation}: must be an even number >= 2 (each relation's slice is whole pairs)")
     questions = load_questions(split=DEFAULT_SPLIT, config=ZOO_CONFIG)
-    taken: Counter = Counter()
+    taken: Counter[str] = Counter()
     keep = []
     for index, relation in enumerate(questions["relation"]):
         if taken[relation] < per_relation:

@@ -67,7 +67,7 @@ def brier_decomposition(p_true: np.ndarray, labels: np.ndarray, n_bins: int = N_
     }
 
 
-def reliability_diagram(p_true: np.ndarray, labels: np.ndarray, n_bins: int = N_BINS) -> dict[str, list]:
+def reliability_diagram(p_true: np.ndarray, labels: np.ndarray, n_bins: int = N_BINS) -> dict[str, list[float]]:
     """Per non-empty equal-width bin: its mean p(True), the share of true questions, and its size."""
     p, y = _as_arrays(p_true, labels)
     bins = equal_width_bins(p, n_bins)

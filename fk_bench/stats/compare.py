@@ -86,7 +86,8 @@ def compare_runs(a: RunResult, b: RunResult, n_resamples: int = N_RESAMPLES, see
     auroc_a, auroc_b = auroc(t_a, labels), auroc(t_b, labels)
     low, high = percentile_interval(weighted_auroc(t_a, labels, weights) - weighted_auroc(t_b, labels, weights))
     out["auroc"] = _score(auroc_a, auroc_b, low, high, len(left))
-    return _json_ready(out)
+    ready: dict[str, Any] = _json_ready(out)
+    return ready
 
 
 def _json_ready(value: Any) -> Any:

@@ -18,7 +18,8 @@ def ranks_of(scores: np.ndarray, higher_is_better: bool = True) -> np.ndarray:
     values = np.where(np.isnan(values), -np.inf if higher_is_better else np.inf, values)
     if not higher_is_better:
         values = -values
-    return 1 + (values[..., None, :] > values[..., :, None]).sum(axis=-1)
+    ranks: np.ndarray = 1 + (values[..., None, :] > values[..., :, None]).sum(axis=-1)  # numpy types indexing with None as Any
+    return ranks
 
 
 def rank_intervals(replicates: np.ndarray, higher_is_better: bool = True, confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:

@@ -82,6 +82,7 @@ def table_rows(reports: list[ModelReport]) -> list[dict[str, Any]]:
                     "mlp_share": interval_text(row.get("mlp_share"), percent=True),
                     "fact_sits": str(row.get("fact_sits") or "n/a"),
                     "knockout": knockout_text(row),
+                    "probe_gap": report.probe_gaps.get(str(row.get("relation") or "all"), "—"),
                     "report": report,
                 }
             )

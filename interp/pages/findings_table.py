@@ -34,9 +34,11 @@ NOTEBOOK_ROW = {
 """The original study's numbers (no intervals were computed there), shown beside the generated rows."""
 HEADER = (
     "| model (prompt) | relation | pairs | where the answer direction jumps (fraction of depth, 95% interval) "
-    "| MLPs' share of the DLA (layers ≥ 1) | where the fact sits (tracing, ≥ 50% restored) | attention knockout peak (relative drop) |"
+    "| MLPs' share of the DLA (layers ≥ 1) | where the fact sits (tracing, ≥ 50% restored) | attention knockout peak (relative drop) "
+    "| probe − output (paired accuracy, 95% interval; fk-bench probe) |"
 )
-SEPARATOR = "|---|---|---:|---|---|---|---|"
+SEPARATOR = "|---|---|---:|---|---|---|---|---|"
+N_COLUMNS = SEPARATOR.count("|") - 1
 SOURCES_LINE = "Generated from {n} report{s}:"
 
 
@@ -51,7 +53,7 @@ class Merged:
 
 def _notebook_line() -> str:
     nb = NOTEBOOK_ROW
-    return f"| {nb['model']}, {nb['prompt']} | {nb['relation']} | — | {nb['jump']} | {nb['mlp_share']} | {nb['fact_sits']} | {nb['knockout']} |"
+    return f"| {nb['model']}, {nb['prompt']} | {nb['relation']} | — | {nb['jump']} | {nb['mlp_share']} | {nb['fact_sits']} | {nb['knockout']} | — |"
 
 
 def _rows_and_sources(reports: list[ModelReport]) -> tuple[list[str], list[str]]:
@@ -68,6 +70,7 @@ def _rows_and_sources(reports: list[ModelReport]) -> tuple[list[str], list[str]]
             row["mlp_share"],
             row["fact_sits"],
             row["knockout"],
+            row["probe_gap"],
         ]
         rows.append("| " + " | ".join(markdown_text(cell) for cell in cells) + " |")
     sources = []
@@ -104,9 +107,16 @@ def _model_of(line: str, prefix: str, names: dict[str, str]) -> str | None:
 def _old_lines(block: str) -> tuple[list[str], list[str]]:
     """The generated table rows and source lines of an existing block (the header and the notebook's row left out)."""
     lines = block.strip("\n").splitlines()
-    rows = [line for line in lines if line.startswith("| ") and line not in (HEADER, _notebook_line())]
+    notebook = _notebook_line().split(" | ")[0]
+    rows = [line for line in lines if line.startswith("| ") and line.split(" | ")[0] != notebook][1:]  # [0]: the header
     sources = [line for line in lines if line.startswith("- ")]
-    return rows, sources
+    return [_padded(row) for row in rows], sources
+
+
+def _padded(row: str) -> str:
+    """An old row with the columns added since it was written, as "—" (a kept row of an older table)."""
+    missing = N_COLUMNS - (row.count(" | ") + 1)
+    return row[: -len(" |")] + " | —" * missing + " |" if missing > 0 and row.endswith(" |") else row
 
 
 def _model_names(lines: list[str]) -> list[str]:

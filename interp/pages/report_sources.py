@@ -32,6 +32,8 @@ class ModelReport:
     dataset: str
     rows: list[dict[str, Any]]
     corruption: str
+    probe_gaps: dict[str, str] = field(default_factory=dict)
+    """relation -> "probe − output" cell, from the probe.json beside the report when it probed the same run."""
 
 
 @dataclass
@@ -112,7 +114,24 @@ def model_report(path: Path, report: ReportFile) -> ModelReport:
         dataset=_dataset_text(report),
         rows=[row.model_dump() for row in report.summary_table],
         corruption=report.corruption.kind,
+        probe_gaps=_probe_gaps(path.parent, report),
     )
+
+
+def _probe_gaps(folder: Path, report: ReportFile) -> dict[str, str]:
+    """The probe − output cells of ``folder``'s probe.json, when it probed the run this report studied (else none)."""
+    from interp.probes.columns import gap_cells
+    from interp.probes.probe_defaults import PROBE_JSON
+    from interp.probes.probe_schema import read_probe
+
+    path = folder / PROBE_JSON
+    if not path.is_file():
+        return {}
+    try:
+        probe = read_probe(path)
+    except FkBenchError:
+        return {}  # a bad probe.json leaves the column empty; `fk-bench probe` names the problem when it is read there
+    return gap_cells(probe) if probe.run_spec == report.run.spec.model_dump(mode="json") else {}
 
 
 def load_reports(sources: list[str | Path], strict: bool = False, warn: Callable[[str], None] | None = None) -> Reports:

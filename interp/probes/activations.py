@@ -93,7 +93,7 @@ def gather(
         rows = np.asarray(batch)
         taken: dict[int, torch.Tensor] = {}
 
-        def keep(x: torch.Tensor, hook: Any, layer: int, taken: dict = taken, where: torch.Tensor = where) -> torch.Tensor:
+        def keep(x: torch.Tensor, hook: Any, layer: int, taken: dict[int, torch.Tensor] = taken, where: torch.Tensor = where) -> torch.Tensor:
             taken[layer] = torch.stack([x[:, -1], x[torch.arange(x.shape[0], device=x.device), where]]).float().cpu()
             return x
 

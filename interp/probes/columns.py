@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fk_bench.errors import FkBenchError
+from fk_bench.prompt_formats import prompt_label
 from interp.probes.probe_defaults import KNOWS_MARGIN, PROBE_JSON
 from interp.probes.probe_schema import Gap, ProbeReport, read_probe
 
@@ -35,7 +36,7 @@ def find_probe_reports(sources: Sequence[str | Path]) -> list[Path]:
 
 
 def prompt_text(report: ProbeReport) -> str:
-    return report.prompt_format + (f" (k={report.fewshot_k})" if report.prompt_format == "fewshot" else "")
+    return prompt_label(report.prompt_format, report.fewshot_k)
 
 
 def gap_text(gap: Gap) -> str:
@@ -55,11 +56,16 @@ def probe_gap_column(reports: Sequence[ProbeReport]) -> dict[tuple[str, str, str
     column: dict[tuple[str, str, str], str] = {}
     for report in reports:
         model, prompt = report.model.name, prompt_text(report)
-        column[model, prompt, report.relation] = gap_text(report.gap)
-        if report.relation == "all":
-            for relation, gap in report.gap_per_relation.items():
-                column[model, prompt, relation] = gap_text(gap)
+        column.update({(model, prompt, relation): cell for relation, cell in gap_cells(report).items()})
     return column
+
+
+def gap_cells(report: ProbeReport) -> dict[str, str]:
+    """relation -> the "probe − output" cell of one probe report (``all``: the whole run)."""
+    cells = {report.relation: gap_text(report.gap)}
+    if report.relation == "all":
+        cells.update({relation: gap_text(gap) for relation, gap in report.gap_per_relation.items()})
+    return cells
 
 
 def load_probe_column(sources: Sequence[str | Path]) -> dict[tuple[str, str, str], str]:

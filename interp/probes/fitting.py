@@ -78,7 +78,8 @@ def shuffled_labels(y: np.ndarray, groups: np.ndarray, rng: np.random.Generator)
     pairs = np.unique(groups)
     swap = np.zeros(int(groups.max()) + 1, dtype=bool)
     swap[rng.choice(pairs, size=len(pairs) // 2, replace=False)] = True
-    return y ^ swap[groups]
+    swapped: np.ndarray = y ^ swap[groups]  # numpy types ^ of two arrays as Any
+    return swapped
 
 
 def out_of_fold(x: np.ndarray, y: np.ndarray, folds: np.ndarray, fit: Fit, control: np.random.Generator | None = None) -> np.ndarray:
@@ -105,7 +106,8 @@ def pair_verdicts(true_log_odds: np.ndarray) -> np.ndarray:
     """Per pair (rows in pair order): 1 where the true question scores above its twin, 0.5 for a tie, else 0
     (:func:`fk_bench.metrics.paired_accuracy`'s rule)."""
     true_side, false_side = true_log_odds[0::2], true_log_odds[1::2]
-    return (true_side > false_side) + 0.5 * (true_side == false_side)
+    verdicts: np.ndarray = (true_side > false_side) + 0.5 * (true_side == false_side)  # numpy types array comparisons as Any
+    return verdicts
 
 
 @dataclass

@@ -12,6 +12,7 @@ model *knows but does not say*.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from interp.probes.fitting import fact_interval
 from interp.probes.probe_defaults import KNOWS_MARGIN
 
 
-def gap_json(probe: np.ndarray, output: np.ndarray, seed: int, n_resamples: int, facts: np.ndarray | None = None) -> dict:
+def gap_json(probe: np.ndarray, output: np.ndarray, seed: int, n_resamples: int, facts: np.ndarray | None = None) -> dict[str, Any]:
     """The gap over these pairs: ``value``, ``ci_low``, ``ci_high`` (resampling facts, :func:`fact_interval`),
     both paired accuracies and the pair count."""
     difference = probe - output
@@ -36,7 +37,7 @@ def gap_json(probe: np.ndarray, output: np.ndarray, seed: int, n_resamples: int,
 
 def gaps_by_relation(
     probe: np.ndarray, output: np.ndarray, relations: Sequence[str], seed: int, n_resamples: int, facts: np.ndarray | None = None
-) -> dict[str, dict]:
+) -> dict[str, dict[str, Any]]:
     """:func:`gap_json` per relation (``relations`` and ``facts``: one per pair)."""
     names = np.asarray(relations)
     out = {}
@@ -46,6 +47,6 @@ def gaps_by_relation(
     return out
 
 
-def knows_but_does_not_say(per_relation: dict[str, dict]) -> list[str]:
+def knows_but_does_not_say(per_relation: dict[str, dict[str, Any]]) -> list[str]:
     """The relations whose gap interval lies wholly above the margin."""
     return [name for name, gap in per_relation.items() if gap["ci_low"] is not None and gap["ci_low"] > KNOWS_MARGIN]

@@ -88,7 +88,12 @@ def select_questions(table: pd.DataFrame, relation: str | None, where: str) -> p
 
 
 def object_last_tokens(
-    prompts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], questions: Sequence[str], subjects, objects, twins
+    prompts: Sequence[str],
+    spans: Sequence[Sequence[tuple[int, int]]],
+    questions: Sequence[str],
+    subjects: Sequence[object],
+    objects: Sequence[object],
+    twins: Sequence[object],
 ) -> np.ndarray:
     """The last token overlapping the object in each prompt (-1 where the object is not found)."""
     positions = np.full(len(prompts), -1, dtype=np.int64)
@@ -119,7 +124,7 @@ def checked_pairs(table: pd.DataFrame, where: str) -> list[tuple[int, int, str]]
     return pairs
 
 
-def probe_inputs(table: pd.DataFrame, tokenizer: Any, prompt_format: str, examples: Sequence[dict], where: str) -> ProbeInputs:
+def probe_inputs(table: pd.DataFrame, tokenizer: Any, prompt_format: str, examples: Sequence[dict[str, Any]], where: str) -> ProbeInputs:
     """The complete pairs of ``table`` (a run's per-question table, or a relation's slice of it) as :class:`ProbeInputs`."""
     pairs = checked_pairs(table, where)
     table = table.reset_index(drop=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fk_bench.pages import plain_text
+from fk_bench.prompt_formats import prompt_label
 
 TEMPLATES = Path(__file__).parent / "templates"
 COLORS = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bc4c00", "#57606a")
@@ -21,14 +22,14 @@ COLORS = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bc4c00", "#57606a")
 
 def made_by(report: Any) -> str:
     """What made the numbers, for every figure's title: model, prompt format, dtype and data."""
-    few = f" (k={report.fewshot_k})" if report.prompt_format == "fewshot" else ""
+
     return plain_text(
-        f"{report.model.name}, {report.prompt_format}{few} prompt, {report.dtype}, {dataset_text(report.dataset)}, "
+        f"{report.model.name}, {prompt_label(report.prompt_format, report.fewshot_k)} prompt, {report.dtype}, {dataset_text(report.dataset)}, "
         f"relation {report.relation}, {report.n_pairs} pairs"
     )
 
 
-def dataset_text(dataset: dict) -> str:
+def dataset_text(dataset: dict[str, Any]) -> str:
     """``fk_yesno 2.0.0 (all, test, first 400)``: the data, its version, config, split and limit."""
     parts = [str(dataset[k]) for k in ("config", "split") if dataset.get(k)]
     if dataset.get("limit"):
@@ -37,7 +38,7 @@ def dataset_text(dataset: dict) -> str:
     return name + (f" ({', '.join(parts)})" if parts else "")
 
 
-def _band(x: list[int], mean: list, low: list, high: list, color: str, name: str) -> list[Any]:
+def _band(x: list[int], mean: list[float], low: list[float | None], high: list[float | None], color: str, name: str) -> list[Any]:
     import plotly.graph_objects as go
 
     traces = [go.Scatter(x=x, y=mean, mode="lines+markers", name=name, line={"color": color})]
@@ -172,7 +173,7 @@ def probe_figures(report: Any) -> list[tuple[str, str, Any]]:
     return figures
 
 
-def probe_section_context(report: Any, offset: int = 0) -> dict:
+def probe_section_context(report: Any, offset: int = 0) -> dict[str, Any]:
     """What ``probe_section.html.j2`` shows: the report, its figures as HTML (ids from ``offset``) and its headline rows."""
     from fk_bench.pages import figure_html
 

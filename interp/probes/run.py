@@ -54,7 +54,7 @@ class ProbeSettings:
 class LayerSweep:
     """Per-layer results, and what the headline needs from them."""
 
-    layers: list[dict]
+    layers: list[dict[str, Any]]
     logistic_scores: np.ndarray  # [layer, question] out of fold
     mass_mean_scores: np.ndarray
     chosen: np.ndarray  # each fold's chosen layer, in fold order
@@ -109,7 +109,7 @@ def sweep_layers(acts: Any, inputs: ProbeInputs, folds: np.ndarray, settings: Pr
 
 def headline(
     scores: np.ndarray, fold_layers: np.ndarray, y: np.ndarray, probe: str, settings: ProbeSettings, facts: np.ndarray
-) -> tuple[dict, np.ndarray]:
+) -> tuple[dict[str, Any], np.ndarray]:
     """Each question's held-out score at its fold's chosen layer: the probe's headline, and its per-pair verdicts."""
     chosen = scores[fold_layers, np.arange(len(y))]
     found = score_layer(chosen, y, settings.seed, settings.n_resamples, facts)
@@ -117,7 +117,7 @@ def headline(
     return entry, found.pair_correct
 
 
-def baselines(acts: Any, inputs: ProbeInputs, folds: np.ndarray, settings: ProbeSettings) -> dict[str, dict]:
+def baselines(acts: Any, inputs: ProbeInputs, folds: np.ndarray, settings: ProbeSettings) -> dict[str, dict[str, Any]]:
     """The logistic probe on what carries no computation: the last token's embedding, the object token's embedding."""
     out = {}
     for name, position in (("embedding_last", "last"), ("object_embedding", "object")):
@@ -137,7 +137,7 @@ def baselines(acts: Any, inputs: ProbeInputs, folds: np.ndarray, settings: Probe
     return out
 
 
-def fit_and_measure(model: Any, acts: Any, inputs: ProbeInputs, answers: Any, settings: ProbeSettings, batch_hooks: Any = None) -> dict:
+def fit_and_measure(model: Any, acts: Any, inputs: ProbeInputs, answers: Any, settings: ProbeSettings, batch_hooks: Any = None) -> dict[str, Any]:
     """Everything probe.json holds about the numbers (no model, dataset or run records)."""
     from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 
@@ -202,7 +202,7 @@ def relation_label(relation: str | None) -> str:
     return relation if relation not in (None, "all") else "all"
 
 
-def run_record(loaded: Any, model: Any, run: Any, label: str) -> dict:
+def run_record(loaded: Any, model: Any, run: Any, label: str) -> dict[str, Any]:
     """What made the numbers: the model (the run's record and the bridge's shape), prompt format, dtype, data and run spec."""
     import fk_bench
 
@@ -227,7 +227,7 @@ def run_record(loaded: Any, model: Any, run: Any, label: str) -> dict:
     }
 
 
-def settings_record(settings: ProbeSettings, inputs: ProbeInputs, n_steer: int) -> dict:
+def settings_record(settings: ProbeSettings, inputs: ProbeInputs, n_steer: int) -> dict[str, Any]:
     return {
         "n_folds": len(np.unique(pair_folds(inputs.groups, settings.n_folds))),
         "logistic_c": settings.logistic_c,

@@ -48,7 +48,7 @@ class SteeringResult:
         share = float(flipped.sum() / eligible.sum()) if eligible.any() else None
         return share, float(np.mean(self.push * (steered - self.baseline))), int(eligible.sum())
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         along, random = self.effect(self.along), self.effect(self.random)
         return {
             "layer": self.layer,

@@ -10,6 +10,7 @@ than :data:`~interp.probes.inputs.MIN_PAIRS` pairs are left out (and listed).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ def _score(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(accuracy.mean()), float(paired.mean())
 
 
-def transfer_json(x: np.ndarray, y: np.ndarray, groups: np.ndarray, domains: Sequence[str], probe: str = "logistic") -> dict:
+def transfer_json(x: np.ndarray, y: np.ndarray, groups: np.ndarray, domains: Sequence[str], probe: str = "logistic") -> dict[str, Any]:
     """The domain x domain matrices and leave-one-domain-out scores of ``probe`` on features ``x`` (rows in pair order)."""
     fit = FITS[probe]
     names = np.asarray(domains)
@@ -42,7 +43,7 @@ def transfer_json(x: np.ndarray, y: np.ndarray, groups: np.ndarray, domains: Seq
             else:
                 scores = scorer(x[test])
             matrix[i][j], paired[i][j] = _score(scores, y[test])
-    leave_one_out: dict[str, dict] = {}
+    leave_one_out: dict[str, dict[str, Any]] = {}
     if len(kept) > 1:
         for target in kept:
             test = masks[target]

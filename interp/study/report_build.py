@@ -212,7 +212,7 @@ def build_report(loaded: Any, run: EvaluatedRun, groups: Any, out_dir: str | Pat
     }
     from interp.pages.report_page import render_html
 
-    page, data["n_figures"] = render_html(data)
+    page, data["n_figures"] = render_html(data, model_dir)
     _write_report(model_dir, data, page)
     return ReportResult(model_dir, True, gate, data, seconds)
 

@@ -5,21 +5,25 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from fk_bench.dataset.entities import Entity, country_text, is_plural_name, name_key, near_cost, plain
 from fk_bench.dataset.knowledge import KnowledgeBase
 from fk_bench.dataset.relations.base import Fact, FactTable, Relation, shuffled
 from fk_bench.dataset.relations.geography import place_where
 
+if TYPE_CHECKING:
+    from us.states import State
 
-def _us_states() -> list:
+
+def _us_states() -> list[State]:
     """The 50 states, the District of Columbia and the five inhabited territories, by postal abbreviation."""
     import us
 
     return sorted((*us.states.STATES, us.states.DC, *us.states.TERRITORIES), key=lambda state: state.abbr)
 
 
-def _state_text(state) -> str:
+def _state_text(state: State) -> str:
     """A state or territory as a sentence writes it: 'Texas', 'the District of Columbia', 'the Northern Mariana Islands'."""
     return "the " + state.name if state.name.startswith("District of ") else country_text(state.name)
 
@@ -58,7 +62,7 @@ def state_abbreviation_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable
     states, the District of Columbia and the inhabited territories."""
     import pycountry
 
-    iso = {subdivision.code.split("-")[1]: name_key(subdivision.name) for subdivision in pycountry.subdivisions.get(country_code="US")}
+    iso = {subdivision.code.split("-")[1]: name_key(subdivision.name) for subdivision in pycountry.subdivisions.get(country_code="US")}  # type: ignore[no-untyped-call]  # pycountry leaves it untyped
     popularity = _state_popularity(kb)
     facts, dropped = [], 0
     for state in _us_states():
