@@ -159,7 +159,7 @@ def test_report_json_holds_every_array_and_setting(plain_report):
         assert np.allclose(np.sum(values, axis=1), 1.0, atol=1e-3)
 
 
-@pytest.mark.slow  # among the slowest outside tests/slow (tests/conftest.py: the fast lane)
+@pytest.mark.slow  # the fast lane leaves out the slowest tests (tests/conftest.py)
 def test_chat_every_relation_with_many_top_heads(chat_report):
     """--relation all: one gated section per relation; --top-k beyond the model's heads draws (no late failure)."""
     data = chat_report.data
@@ -179,7 +179,6 @@ def test_chat_every_relation_with_many_top_heads(chat_report):
     assert page.count('class="figure"') == data["n_figures"]
 
 
-@pytest.mark.slow  # among the slowest outside tests/slow (tests/conftest.py: the fast lane)
 def test_noise_corruption_skips_nothing_and_records_its_scale(setup):
     result = _report(setup, "llama", "noise", corruption="noise", noise_span="subject", seed=3)
     data = result.data
@@ -190,7 +189,6 @@ def test_noise_corruption_skips_nothing_and_records_its_scale(setup):
     assert all(p["attribution_log_odds"] is None for p in data["sections"][0]["pairs"])  # no token twin is patched under noise
 
 
-@pytest.mark.slow  # among the slowest outside tests/slow (tests/conftest.py: the fast lane)
 def test_the_notebooks_paris_questions_are_paired_with_their_corrupted_questions(setup):
     """No twin is a row there: each corrupted question is scored for the report, with the evaluator's scorer."""
     loaded = build_family_model("llama", setup["root"] / "llama-paris")
@@ -215,7 +213,6 @@ def evaluated_run(setup):
     return write_results(result, setup["root"] / "eval").parent
 
 
-@pytest.mark.slow  # among the slowest outside tests/slow (tests/conftest.py: the fast lane)
 def test_cli_report_from_results_reads_the_run_and_refuses_another(setup, evaluated_run, capsys):
     out = setup["root"] / "cli"
     args = ["report", "--from-results", str(evaluated_run), "--out", str(out), "--pair-margin", "1e-6", "--max-pairs", "2", "--exact-pairs", "1"]

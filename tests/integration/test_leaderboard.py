@@ -275,7 +275,6 @@ def test_page_in_headless_chromium(results_dir, tmp_path):
     ]
 
 
-@pytest.mark.slow  # among the slowest outside tests/slow (tests/conftest.py: the fast lane)
 def test_zoo_slice_is_whole_facts_in_every_wording_the_same_per_relation():
     from fk_bench.models.zoo_run import zoo_slice
 
@@ -292,7 +291,7 @@ def test_zoo_slice_is_whole_facts_in_every_wording_the_same_per_relation():
         zoo_slice(3)
 
 
-@pytest.mark.slow  # among the slowest outside tests/slow (tests/conftest.py: the fast lane)
+@pytest.mark.slow  # the fast lane leaves out the slowest tests (tests/conftest.py)
 def test_zoo_run_on_a_tiny_model_then_the_leaderboard_renders_it(tmp_path, tiny_model, capsys):
     out = tmp_path / "results"
     args = ["zoo", "run", "--out", str(out), "--models", str(tiny_model.path), "--per-relation", "6", "--fewshot-k", "2"]

@@ -69,7 +69,6 @@ def tiny_chat_model(request, tiny_model):
     return dataclasses.replace(tiny_model, tokenizer=tokenizer)
 
 
-@pytest.mark.slow  # among the slowest outside tests/slow (tests/conftest.py: the fast lane)
 @pytest.mark.parametrize("task, config, prompt_format", [("fk_yesno_paris", "paris", "plain"), ("fk_yesno_fewshot", "all", "fewshot")])
 def test_lm_eval_equals_native_on_tiny_model(tiny_model, tiny_hflm, task, config, prompt_format):
     out = run_lm_eval(tiny_hflm, task, limit=LIMIT)
@@ -96,7 +95,7 @@ def test_apply_chat_template_equals_native_chat(tiny_chat_model):
     assert_same_aggregates(out["results"]["fk_yesno_paris"], native)
 
 
-@pytest.mark.slow  # among the slowest outside tests/slow (tests/conftest.py: the fast lane)
+@pytest.mark.slow  # the fast lane leaves out the slowest tests (tests/conftest.py)
 def test_group_means_are_corpus_values_and_corpus_only_metrics_stay_per_task(tiny_model, tiny_hflm):
     """The fk_yesno group's size-weighted means equal the metrics over all its questions; paired_accuracy,
     auroc and ece (not means over questions) are reported per relation only."""

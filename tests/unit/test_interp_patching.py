@@ -195,7 +195,6 @@ def test_attribution_is_the_first_order_change(pair):
         assert raw[site][layer, index] == pytest.approx(slope, rel=0.05, abs=2e-3), site
 
 
-@pytest.mark.slow  # among the slowest outside tests/slow (tests/conftest.py: the fast lane)
 def test_sliding_window_shorter_than_the_prompt_matches_transformer_lens(tmp_path):
     """A Gemma 3 window of 3 tokens: the prefix cache and the patched rows must respect it."""
     from interp.core.model import InterpModel
