@@ -25,8 +25,8 @@ def run(args: argparse.Namespace) -> None:
     import json
 
     from fk_bench.results import read_results
-    from fk_bench.stats.compare import compare_runs, comparison_text
     from fk_bench.stats.intervals import BOOTSTRAP_SEED, N_RESAMPLES
+    from fk_bench.stats.run_comparison import compare_runs, comparison_text
 
     a, b = read_results(args.run_a), read_results(args.run_b)
     result = compare_runs(a, b, args.resamples or N_RESAMPLES, BOOTSTRAP_SEED if args.seed is None else args.seed)

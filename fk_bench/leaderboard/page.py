@@ -2,7 +2,7 @@
 
 Per group: the ranked table (each score with its 95% interval as hover and whisker, each rank with its
 rank interval, ties marked), the bias-and-calibration table, the breakdowns, and the figures
-(:mod:`fk_bench.leaderboard.figures`); then the definitions. Every name is data: Jinja2 escapes it, links
+(:mod:`fk_bench.leaderboard.board_figures`); then the definitions. Every name is data: Jinja2 escapes it, links
 go through :func:`fk_bench.pages.path_url`.
 """
 
@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fk_bench.leaderboard.collect import data_label, domains, popularity_bins, prompt_label, relations, relative_link
-from fk_bench.leaderboard.figures import (
+from fk_bench.leaderboard.board_figures import (
     HEATMAP_METRICS,
     _chance_band,
     forest_figure,
@@ -28,6 +27,7 @@ from fk_bench.leaderboard.figures import (
     scatter_figure,
     significance_figure,
 )
+from fk_bench.leaderboard.collect import data_label, domains, popularity_bins, prompt_label, relations, relative_link
 from fk_bench.leaderboard.render import (
     BOARD_METRICS,
     CALIBRATED_DEFINITIONS,

@@ -23,11 +23,11 @@ import pandas as pd
 
 from fk_bench.errors import FkBenchError
 from fk_bench.files import write_atomic, write_text_atomic
-from fk_bench.leaderboard.collect import DISPLAY_METRICS, data_label, domains, popularity_bins, prompt_label, relations, relative_link
-from fk_bench.leaderboard.figures import (
+from fk_bench.leaderboard.board_figures import (
     rank_text,
     row_label,
 )
+from fk_bench.leaderboard.collect import DISPLAY_METRICS, data_label, domains, popularity_bins, prompt_label, relations, relative_link
 from fk_bench.leaderboard.uncertainty import SIGNIFICANCE_LEVEL, Matrix, significance
 from fk_bench.metrics import METRICS
 from fk_bench.pages import format_number, path_url

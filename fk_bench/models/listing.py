@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fk_bench.models.cache import cache_problem, directory_size, models_dir
-from fk_bench.models.zoo import EMBEDDED, ZOO, ZooModel, is_installed
+from fk_bench.models.zoo_catalog import EMBEDDED, ZOO, ZooModel, is_installed
 
 COLUMNS = ("name", "architecture", "parameters", "chat template", "weights from", "installed", "cached", "size on disk")
 

@@ -22,7 +22,7 @@ from fk_bench.files import atomic_dir, check_writable_dir
 from fk_bench.hub import require_hub
 from fk_bench.models.cache import MANIFEST, cache_problem, cached_model, content_problem, model_dir_problems, models_dir, read_manifest
 from fk_bench.models.gguf import SPECIAL_TOKENS
-from fk_bench.models.zoo import EMBEDDED, ZooModel, part_paths, require_zoo_model, zoo_model
+from fk_bench.models.zoo_catalog import EMBEDDED, ZooModel, part_paths, require_zoo_model, zoo_model
 
 # Device and dtype live in fk_bench.torch_settings; re-exported for the callers that import them from here.
 from fk_bench.torch_settings import default_device as default_device

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from fk_bench.errors import FkBenchError
 from fk_bench.files import check_writable_dir
-from fk_bench.models.zoo import ZooModel, require_zoo_model
+from fk_bench.models.zoo_catalog import ZooModel, require_zoo_model
 
 if TYPE_CHECKING:
     from fk_bench.data import Questions
@@ -72,7 +72,7 @@ def zoo_slice(per_relation: int = DEFAULT_PER_RELATION) -> Questions:
 
 def _check_installed(entries: Iterable[ZooModel]) -> None:
     """All requested models installed, or one error listing the pip commands, before hours of work start."""
-    from fk_bench.models.zoo import is_installed, zoo_model
+    from fk_bench.models.zoo_catalog import is_installed, zoo_model
 
     commands = []
     for entry in entries:
@@ -134,7 +134,7 @@ def run_zoo(
     from fk_bench.evaluation import evaluate, write_results
     from fk_bench.models import load_run_model
     from fk_bench.models.loading import model_display_name
-    from fk_bench.models.zoo import zoo_model
+    from fk_bench.models.zoo_catalog import zoo_model
     from fk_bench.run_folder import check_run_folder
     from fk_bench.torch_settings import spec_names
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from interp.pages.causal_figures import knockout_figures, tracing_figures
 from interp.pages.figures import dla_figures, patching_figures, pattern_figures
-from interp.probes.page import TEMPLATES as PROBE_TEMPLATES
+from interp.probes.probe_page import TEMPLATES as PROBE_TEMPLATES
 from interp.study.aggregate import shown_token
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -33,8 +33,8 @@ def probe_context(data: dict[str, Any], folder: Path, offset: int) -> dict[str, 
     run (same run spec); None when there is none, or one of another run (a warning line says so)."""
     import sys
 
-    from interp.probes.page import probe_section_context
     from interp.probes.probe_defaults import PROBE_JSON
+    from interp.probes.probe_page import probe_section_context
     from interp.probes.probe_schema import read_probe
 
     path = folder / PROBE_JSON

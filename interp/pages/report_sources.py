@@ -120,7 +120,7 @@ def model_report(path: Path, report: ReportFile) -> ModelReport:
 
 def _probe_gaps(folder: Path, report: ReportFile) -> dict[str, str]:
     """The probe − output cells of ``folder``'s probe.json, when it probed the run this report studied (else none)."""
-    from interp.probes.columns import gap_cells
+    from interp.probes.gap_column import gap_cells
     from interp.probes.probe_defaults import PROBE_JSON
     from interp.probes.probe_schema import read_probe
 

@@ -8,6 +8,6 @@
 - :mod:`interp.probes.gap`: probe minus output paired accuracy with a paired bootstrap interval;
 - :mod:`interp.probes.steering`: adding the mass-mean direction at the chosen layer, against a random one;
 - :mod:`interp.probes.probe_schema`: probe.json (pydantic, versioned, one reader);
-- :mod:`interp.probes.page`: the HTML page and the report section; :mod:`interp.probes.columns`: the compare column;
+- :mod:`interp.probes.probe_page`: the HTML page and the report section; :mod:`interp.probes.gap_column`: the compare column;
 - :mod:`interp.probes.run`: the steps, from the run folder to probe.json and probe.html.
 """

@@ -7,7 +7,7 @@ layer, streamed from disk: logistic and mass-mean probes, the shuffled control, 
 the inner cross-validation that chooses each fold's layer (:mod:`interp.probes.fitting`) -> the
 headline at the chosen layers, the surface baselines, the gap (:mod:`interp.probes.gap`), the domain
 transfer (:mod:`interp.probes.transfer`) and the steering check (:mod:`interp.probes.steering`) ->
-probe.json (:mod:`interp.probes.probe_schema`) and the page (:mod:`interp.probes.page`), written atomically.
+probe.json (:mod:`interp.probes.probe_schema`) and the page (:mod:`interp.probes.probe_page`), written atomically.
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ def settings_record(settings: ProbeSettings, inputs: ProbeInputs, n_steer: int) 
 def write_probe(model_dir: Path, report: Any, activations: Path) -> None:
     """probe.json, probe.html and the activations into ``model_dir`` as one unit (what else is there is kept)."""
     from fk_bench.files import atomic_dir
-    from interp.probes.page import render_probe_page
+    from interp.probes.probe_page import render_probe_page
 
     page = render_probe_page(report)
     with atomic_dir(model_dir, keep_existing=True) as staging:  # results.json and an interp report are kept

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.stats import binomtest
+from support.runs import with_true_log_odds
 
 from fk_bench.cli import main
 
@@ -21,7 +22,7 @@ def base() -> dict:
     """A committed result cut to its first 40 questions (whole pairs): hand-made runs start from it."""
     data = json.loads(COMMITTED.read_text(encoding="utf-8"))
     data["questions"] = data["questions"][:40]
-    return data
+    return with_true_log_odds(data)
 
 
 def _write(tmp_path: Path, name: str, data: dict) -> Path:
@@ -32,15 +33,8 @@ def _write(tmp_path: Path, name: str, data: dict) -> Path:
 
 
 def _with_log_odds(data: dict, true_log_odds: list[float]) -> dict:
-    """A copy whose questions have the given log(p_True/p_False) and the verdicts that follow from it."""
-    out = copy.deepcopy(data)
-    for row, value in zip(out["questions"], true_log_odds):
-        sign = 1.0 if row["answer"] else -1.0
-        row["true_log_odds"], row["log_odds"] = value, sign * value
-        row["accuracy"] = float(sign * value > 0)
-        row["p_true"] = float(1 / (1 + np.exp(-value)))
-        row["brier"] = (row["p_true"] - float(row["answer"])) ** 2
-    return out
+    """A copy whose questions have the given log(p_True/p_False), every figure recomputed from its rows."""
+    return with_true_log_odds(data, true_log_odds)
 
 
 def _run_json(capsys, *args: str) -> dict:
@@ -81,6 +75,7 @@ def test_a_run_against_itself_differs_by_nothing(tmp_path, capsys, base):
 def test_only_shared_questions_count(tmp_path, capsys, base):
     half = copy.deepcopy(base)
     half["questions"] = half["questions"][:20]
+    half = with_true_log_odds(half)
     result = _run_json(capsys, _write(tmp_path, "a", base), _write(tmp_path, "b", half))
     assert result["accuracy"]["n"] == 20 and result["paired_accuracy"]["n"] == 10
 

@@ -3,7 +3,6 @@ the Holm-corrected significance matrix, per-relation MDE, the bias corrections, 
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from support.runs import with_true_log_odds
 
 from fk_bench.leaderboard import collect_rows, render
 from fk_bench.leaderboard.uncertainty import significance
@@ -21,28 +21,8 @@ COMMITTED = Path(__file__).parents[2] / "leaderboard" / "results" / "random-gemm
 
 
 def _run(base: dict, name: str, true_log_odds: np.ndarray) -> dict:
-    """A copy of ``base`` as model ``name`` with these log(p_True/p_False), its rows and summary made to match."""
-    from fk_bench.metrics import summarize
-    from fk_bench.pair_index import PairIndex
-
-    out = copy.deepcopy(base)
-    out["model"]["name"] = name
-    labels = np.array([row["answer"] for row in out["questions"]])
-    for row, value in zip(out["questions"], true_log_odds):
-        sign = 1.0 if row["answer"] else -1.0
-        row.update(true_log_odds=float(value), log_odds=float(sign * value), accuracy=float(sign * value > 0))
-        row["p_true"] = float(1 / (1 + np.exp(-value)))
-        row["brier"] = (row["p_true"] - float(row["answer"])) ** 2
-    per_question = {
-        k: np.array([row[k] for row in out["questions"]])
-        for k in ("true_log_odds", "log_odds", "accuracy", "p_true", "brier", "logit_diff", "prob_diff")
-    }
-    pairs = PairIndex.from_ids([row["pair_id"] for row in out["questions"]], labels)
-    summary = summarize(per_question, labels, 0.1, pairs, [row["fact_id"] for row in out["questions"]])
-    out["summary"] = {k: v for k, v in summary.items() if k != "contextual_calibration"}
-    out["summary"]["contextual_calibration"] = None
-    out["per_relation"], out["per_domain"], out["by_popularity"] = {}, {}, {}
-    return out
+    """A copy of ``base`` as model ``name`` with these log(p_True/p_False), every figure recomputed from its rows."""
+    return with_true_log_odds(base, [float(v) for v in true_log_odds], name=name)
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,7 @@ def test_two_runs_give_identical_numbers(embedded_model):
 def test_embedded_cache_is_verified_and_records_its_source(embedded_model):
     from fk_bench.models import load_model
     from fk_bench.models.cache import cache_problem
-    from fk_bench.models.zoo import zoo_model
+    from fk_bench.models.zoo_catalog import zoo_model
 
     assert cache_problem(embedded_model.path) is None
     source = embedded_model.describe()["source"]

@@ -13,7 +13,7 @@ from support.lm_eval_task import assert_same_aggregates, assert_same_numbers, re
 from fk_bench.answer_groups import DEFAULT_GROUPS
 from fk_bench.data import load_questions
 from fk_bench.evaluation import evaluate
-from fk_bench.models.zoo import is_installed, zoo_model
+from fk_bench.models.zoo_catalog import is_installed, zoo_model
 from fk_bench.task_plugin import tasks_dir
 
 MODEL = "smollm2-135m-instruct"

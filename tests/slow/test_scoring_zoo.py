@@ -9,7 +9,7 @@ import pytest
 
 from fk_bench.answer_groups import DEFAULT_GROUPS
 from fk_bench.data import fewshot_pool, load_questions
-from fk_bench.models.zoo import is_installed, require_zoo_model
+from fk_bench.models.zoo_catalog import is_installed, require_zoo_model
 from fk_bench.prompts import encode, encode_continuations, encode_many, split_context
 from fk_bench.scoring import plan_prompts, score_answer_words, shared_prefix
 

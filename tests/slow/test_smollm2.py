@@ -10,7 +10,7 @@ import pytest
 
 from fk_bench.answer_groups import DEFAULT_GROUPS
 from fk_bench.models.cache import cache_problem
-from fk_bench.models.zoo import is_installed, zoo_model
+from fk_bench.models.zoo_catalog import is_installed, zoo_model
 from fk_bench.prompt_formats import build_prompt
 from fk_bench.scoring import score_answer_words
 

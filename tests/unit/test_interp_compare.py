@@ -38,7 +38,7 @@ def test_findings_table_escapes_names_and_replaces_only_its_block(tmp_path):
     text = doc.read_text()
     assert text.startswith("intro\n\n") and text.endswith("\n\noutro\n") and "\nold\n" not in text
     rows = [line for line in text.splitlines() if line.startswith("| x")]
-    assert len(rows) == 1 and "<script>" not in rows[0] and rows[0].count(" | ") == 6  # the name's | cannot add a cell
+    assert len(rows) == 1 and "<script>" not in rows[0] and rows[0].count(" | ") == 7  # the name's | cannot add a cell
     findings_table.update_findings(doc, reports)
     assert doc.read_text() == text  # regenerating gives the same file
     half = tmp_path / "half.md"
@@ -75,7 +75,8 @@ def test_findings_merge_on_the_committed_doc_keeps_every_qwen_row(tmp_path):
     write_report(tmp_path / "reports", "gemma-3-270m-q4_k_m")
     merged = findings_table.update_findings(doc, load_reports([tmp_path / "reports"]).reports)
     lines = doc.read_text().splitlines()
-    assert qwen and [line for line in lines if line.startswith("| qwen2.5-coder-1.5b-instruct (")] == qwen
+    padded = [line[: -len(" |")] + " | — |" for line in qwen]  # kept rows get the probe column (no probe.json for them yet)
+    assert qwen and [line for line in lines if line.startswith("| qwen2.5-coder-1.5b-instruct (")] == padded
     assert merged.kept == ["qwen2.5-coder-1.5b-instruct"] and merged.replaced == ["gemma-3-270m-q4_k_m"]
     assert len([line for line in lines if line.startswith("| gemma-3-270m-q4_k_m (")]) == 1
 

@@ -145,7 +145,7 @@ def test_probe_json_round_trips_and_names_what_made_it(probed):
 
 
 def test_the_compare_column_has_a_cell_per_relation_and_the_whole_run(probed):
-    from interp.probes.columns import COLUMN, gap_text, load_probe_column
+    from interp.probes.gap_column import COLUMN, gap_text, load_probe_column
 
     folder, report, _ = probed
     column = load_probe_column([folder.parent])
@@ -156,7 +156,7 @@ def test_the_compare_column_has_a_cell_per_relation_and_the_whole_run(probed):
 
 
 def test_the_section_context_gives_figures_that_name_model_format_dtype_and_data(probed):
-    from interp.probes.page import made_by, probe_figures, probe_section_context
+    from interp.probes.probe_page import made_by, probe_figures, probe_section_context
 
     _, report, _ = probed
     context = probe_section_context(report, offset=7)

@@ -21,7 +21,7 @@ from fk_bench.files import LOCK_NAME, STAGING_PREFIX
 from fk_bench.models import ZOO, model_display_name, zoo_model, zoo_model_dir
 from fk_bench.models.cache import MANIFEST, cache_problem, cached_model, content_problem, models_dir
 from fk_bench.models.gguf import verified_gguf, write_random_model
-from fk_bench.models.zoo import PackagedGGUF, PackagePart, ZooModel, part_paths, require_zoo_model
+from fk_bench.models.zoo_catalog import PackagedGGUF, PackagePart, ZooModel, part_paths, require_zoo_model
 
 # ---- the registry -------------------------------------------------------------------------------
 
