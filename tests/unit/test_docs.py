@@ -72,10 +72,13 @@ def test_figures_quoted_in_metrics_md_are_the_committed_leaderboards():
 def test_the_readme_leaderboard_table_is_the_committed_leaderboards():
     table = pd.read_csv(LEADERBOARD)
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| (\d+) \| ([\w.-]+) \| ([^|]+) \| \**([\d.]+)\** \| \**([\d.]+)\** \| \**([\d.]+)\** \|", readme, flags=re.M)
+    value = r"\**([\d.]+)\**(?: \[([\d.]+), ([\d.]+)\])?"  # 0.761, **0.761**, 0.761 [0.72, 0.80]
+    rows = re.findall(rf"^\| (\d+) \| ([\w.-]+) \| ([^|]+) \| {value} \| {value} \| {value} \|", readme, flags=re.M)
     assert len(rows) == len(table)
-    for rank, model, prompt, paired, accuracy, yes_rate in rows:
+    for rank, model, prompt, *cells in rows:
         fmt = prompt.split(" ")[0]
         row = table[(table["model"] == model) & (table["prompt_format"] == fmt)].iloc[0]
         assert int(rank) == row["rank"]
-        assert (paired, accuracy, yes_rate) == tuple(f"{row[m]:.3f}" for m in ("paired_accuracy", "accuracy", "yes_rate")), model
+        for (number, low, high), metric in zip(zip(*[iter(cells)] * 3), ("paired_accuracy", "accuracy", "yes_rate")):
+            assert number == f"{row[metric]:.3f}", (model, metric)
+            assert not low or (low, high) == (f"{row[metric + '_low']:.2f}", f"{row[metric + '_high']:.2f}"), (model, metric)
