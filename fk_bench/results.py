@@ -287,7 +287,8 @@ def _upgrade_v1(data: dict) -> dict:
     }
 
 
-def _first_error(err: ValidationError) -> str:
+def first_error(err: ValidationError) -> str:
+    """The first problem pydantic found, in one line (where, what, the value when it is short), and how many more."""
     first = err.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "top level"
     value = first.get("input")
@@ -432,7 +433,7 @@ def parse_results(data: Any, where: str) -> RunResult:
     try:
         result = RunResult.model_validate(data)
     except ValidationError as err:
-        raise FkBenchError(f"{where}: not a valid fk-bench result: {_first_error(err)}") from None
+        raise FkBenchError(f"{where}: not a valid fk-bench result: {first_error(err)}") from None
     problem = verify(result)
     if problem is not None:
         raise FkBenchError(f"{where}: {problem}; the file was changed after fk-bench wrote it, rerun fk-bench eval")

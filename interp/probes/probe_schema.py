@@ -12,9 +12,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from fk_bench.errors import FkBenchError
+from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
 JSON_SCHEMA = Path(__file__).resolve().parents[2] / "fk_bench" / "resources" / "probe.schema.json"
@@ -157,46 +155,23 @@ class ProbeReport(_Base):
         return self.model_dump_json(indent=1) + "\n"
 
 
-def _first_error(err: ValidationError) -> str:
-    first = err.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "top level"
-    more = f"; {err.error_count() - 1} more problem(s)" if err.error_count() > 1 else ""
-    return f"{where}: {first['msg']}{more}"
-
-
 def parse_probe(data: Any, where: str) -> ProbeReport:
     """A :class:`ProbeReport` from parsed JSON (``where`` names it in errors)."""
-    if not isinstance(data, dict):
-        raise FkBenchError(f"{where}: holds a JSON {type(data).__name__}, not an fk-bench probe report")
-    version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise FkBenchError(f"{where}: probe schema version {version!r}; this fk-bench reads version {SCHEMA_VERSION}")
-    try:
-        return ProbeReport.model_validate(data)
-    except ValidationError as err:
-        raise FkBenchError(f"{where}: not a valid probe report: {_first_error(err)}") from None
+    from interp.core.versioned_json import parse_versioned
 
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"holds {name}, not a number strict JSON allows")
+    return parse_versioned(data, ProbeReport, SCHEMA_VERSION, where, "probe report", "fk-bench probe")
 
 
 def read_probe(path: str | Path) -> ProbeReport:
-    """Read ``path`` (a probe.json, or the folder holding one): the one reader of probe reports."""
-    from fk_bench.files import read_text
+    """Read ``path`` (a probe.json, or the folder holding one): the one reader of probe reports (strict JSON within
+    interp's limits, :mod:`interp.core.versioned_json`)."""
+    from interp.core.versioned_json import read_json_file
     from interp.probes.probe_defaults import PROBE_JSON
 
     path = Path(path)
     if path.is_dir():
         path = path / PROBE_JSON
-    text = read_text(path, "probe report")
-    try:
-        data = json.loads(text, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as err:
-        raise FkBenchError(f"{path}: not valid JSON ({err})") from None
-    except ValueError as err:
-        raise FkBenchError(f"{path}: {err}") from None
-    return parse_probe(data, str(path))
+    return parse_probe(read_json_file(path, "probe report"), str(path))
 
 
 def json_schema() -> str:

@@ -43,8 +43,9 @@ def test_the_schema_has_the_keys_the_issue_names():
     [
         ("{not json", "not valid JSON"),
         ("[1, 2]", "holds a JSON list"),
-        ('{"schema_version": 99}', "probe schema version 99"),
+        ('{"schema_version": 99}', "a probe report of schema version 99; this fk-bench reads version 1: upgrade fk-bench"),
         ('{"schema_version": 1, "best_layer": NaN}', "NaN"),
+        ('{"schema_version": 1, "schema_version": 1}', "duplicate key 'schema_version'"),
         (json.dumps({"schema_version": SCHEMA_VERSION}), "not a valid probe report"),
     ],
 )
