@@ -87,13 +87,13 @@ def _parse_number(value: Any, where: str, field: str) -> float | None:
     return number
 
 
-def normalize_rows(rows: Iterable[tuple[str, dict]], source: str) -> list[dict]:
+def normalize_rows(rows: Iterable[tuple[str, dict[str, Any]]], source: str) -> list[dict[str, Any]]:
     """Validate ``(location, row)`` pairs, fill the optional columns and the pair ids.
 
     Checks: required columns present, question a non-empty string, label boolean, the same question
     never given two different labels, and the pairs (see :func:`find_pairs`).
     """
-    normalized: list[dict] = []
+    normalized: list[dict[str, Any]] = []
     wheres: list[str] = []
     label_of: dict[str, tuple[bool, str]] = {}
     stem = Path(source).stem or "q"
@@ -134,7 +134,7 @@ def normalize_rows(rows: Iterable[tuple[str, dict]], source: str) -> list[dict]:
     return normalized
 
 
-def find_pairs(rows: list[dict], wheres: list[str]) -> None:
+def find_pairs(rows: list[dict[str, Any]], wheres: list[str]) -> None:
     """Check the rows' ``pair_id`` or, where no row has one, derive it from ``corrupted_question`` (in place).
 
     Given pair ids are used as they are: a pair id names one or two rows (one when the twin is not in
@@ -203,7 +203,7 @@ def find_pairs(rows: list[dict], wheres: list[str]) -> None:
         rows[first]["pair_id"] = rows[second]["pair_id"] = f"pair-{number}"
 
 
-def _check_opposite_labels(rows: list[dict], wheres: list[str], first: int, second: int, why: str) -> None:
+def _check_opposite_labels(rows: list[dict[str, Any]], wheres: list[str], first: int, second: int, why: str) -> None:
     if rows[first]["answer"] == rows[second]["answer"]:
         first, second = sorted((first, second))
         raise FkBenchError(
@@ -212,7 +212,7 @@ def _check_opposite_labels(rows: list[dict], wheres: list[str], first: int, seco
         )
 
 
-def _csv_rows(path: Path) -> Iterable[tuple[str, dict]]:
+def _csv_rows(path: Path) -> Iterable[tuple[str, dict[str, Any]]]:
     reader = csv.reader(io.StringIO(read_text(path, "dataset file"), newline=""))
     header = next(reader, None)
     if header is None:
@@ -233,7 +233,7 @@ def _csv_rows(path: Path) -> Iterable[tuple[str, dict]]:
         yield where, {name: (value if value != "" else None) for name, value in zip(header, fields)}
 
 
-def _jsonl_rows(path: Path) -> Iterable[tuple[str, dict]]:
+def _jsonl_rows(path: Path) -> Iterable[tuple[str, dict[str, Any]]]:
     text = read_text(path, "dataset file")
     for line_number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
@@ -258,7 +258,7 @@ def _whole_document_error(path: Path, text: str) -> str | None:
     return None if kind is None else f"{path}: holds {kind}; {_JSONL_HINT}"
 
 
-def _parquet_rows(path: Path) -> Iterable[tuple[str, dict]]:
+def _parquet_rows(path: Path) -> Iterable[tuple[str, dict[str, Any]]]:
     import pyarrow
     import pyarrow.parquet
 
@@ -278,7 +278,7 @@ def _first_line(err: Exception) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
-def _dataset_rows(dataset: datasets.Dataset, source: str) -> Iterable[tuple[str, dict]]:
+def _dataset_rows(dataset: datasets.Dataset, source: str) -> Iterable[tuple[str, dict[str, Any]]]:
     for index, row in enumerate(dataset):
         yield f"{source}, row {index}", row
 
@@ -306,7 +306,7 @@ def _is_single_file(path: Path) -> bool:
     return path.suffix.lower() in FILE_SUFFIXES or path.is_file()
 
 
-def _source_rows(source: str | Path | None, config: str | None, split: str | None) -> tuple[Iterable[tuple[str, dict]], str]:
+def _source_rows(source: str | Path | None, config: str | None, split: str | None) -> tuple[Iterable[tuple[str, dict[str, Any]]], str]:
     """The rows of ``source`` as ``(location, row)`` pairs, and the label naming the source."""
     path = Path(source) if source is not None else DEFAULT_DATASET
     suffix = path.suffix.lower()
@@ -360,12 +360,14 @@ class Questions:
     def __len__(self) -> int:
         return len(self.table)
 
-    def __getitem__(self, column: str) -> list:
-        return self.table[column]
+    def __getitem__(self, column: str) -> Sequence[Any]:
+        column_values: Sequence[Any] = self.table[column]  # a datasets Column: a Sequence of the column's values
+        return column_values
 
     @property
-    def labels(self) -> list[bool]:
-        return self.table["answer"]
+    def labels(self) -> Sequence[bool]:
+        answers: Sequence[bool] = self.table["answer"]  # the validated answer column: bools only
+        return answers
 
     def select(self, rows: Sequence[int], dataset: DatasetSpec | None = None) -> Questions:
         """The questions at ``rows`` (pairs cut in two by the choice count as unpaired), described by ``dataset``."""
@@ -417,11 +419,11 @@ def load_questions(
 
 
 @functools.lru_cache(maxsize=1)
-def _fewshot_rows() -> tuple[dict, ...]:
+def _fewshot_rows() -> tuple[dict[str, Any], ...]:
     return tuple(load_questions(split="train").table.to_list())
 
 
-def fewshot_pool(k: int) -> list[dict]:
+def fewshot_pool(k: int) -> list[dict[str, Any]]:
     """The deterministic few-shot examples: the first ``k`` rows of the packaged ``train`` split, where
     the answers alternate True/False and the relations take turns."""
     rows = _fewshot_rows()

@@ -110,11 +110,11 @@ def relative_to_delimiter(loglik: np.ndarray) -> np.ndarray:
     HFLM moves a prompt's trailing whitespace ("\n") into every continuation; subtracting the
     delimiter's own log-likelihood leaves log P(word | prompt including the delimiter).
     """
-    loglik = np.asarray(loglik, dtype=np.float64)
-    return loglik[..., 1:] - loglik[..., :1]
+    values = np.asarray(loglik, dtype=np.float64)
+    return values[..., 1:] - values[..., :1]
 
 
-def _split(scores: np.ndarray, is_true_word: np.ndarray, labels: np.ndarray):
+def _split(scores: np.ndarray, is_true_word: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
     is_true_word = np.asarray(is_true_word, dtype=bool)
     labels = np.atleast_1d(np.asarray(labels, dtype=bool))
@@ -236,11 +236,11 @@ def popularity_terciles(popularity: Sequence[Any], relations: Sequence[str], pai
     return bins
 
 
-def by_popularity(true_log_odds: np.ndarray, popularity: Sequence[Any], relations: Sequence[str], pairs: PairIndex) -> dict[str, dict]:
+def by_popularity(true_log_odds: np.ndarray, popularity: Sequence[Any], relations: Sequence[str], pairs: PairIndex) -> dict[str, dict[str, float]]:
     """Paired accuracy per popularity tercile (:func:`popularity_terciles`); empty when no pair has a popularity."""
     bins = popularity_terciles(popularity, relations, pairs)
     verdicts = pairs.verdicts(true_log_odds)
-    out = {}
+    out: dict[str, dict[str, float]] = {}
     for number, name in enumerate(POPULARITY_BINS):
         chosen = bins == number
         if chosen.any():

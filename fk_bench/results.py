@@ -237,7 +237,7 @@ def portable_path(path: str | Path) -> str:
 # ---- reading -------------------------------------------------------------------------------------
 
 
-def _upgrade_v1(data: dict) -> dict:
+def _upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:
     """A version-1 file (settings, dataset and model side by side, flat ``score[...]`` columns) as version 2."""
     settings, dataset, model, summary = data["settings"], data["dataset"], data["model"], data["summary"]
     dataset_id = dataset.get("id")
@@ -262,10 +262,10 @@ def _upgrade_v1(data: dict) -> dict:
         filter_threshold=settings["filter_threshold"],
     )
 
-    def summary_v2(old: dict) -> dict:
+    def summary_v2(old: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in old.items() if k not in ("filter_threshold", "questions_per_second")}
 
-    questions = []
+    questions: list[dict[str, Any]] = []
     for row in data["questions"]:
         row = dict(row)
         scores = {word: row.pop(f"score[{word}]") for word in words}

@@ -8,7 +8,7 @@ from pathlib import Path
 from fk_bench.dataset.pairs import DEFAULT_SEED
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("build-dataset", help="generate the yes/no dataset from offline knowledge bases (needs the 'build' extra)")
     parser.add_argument(
         "--out",

@@ -11,10 +11,10 @@ import argparse
 from pathlib import Path
 
 from fk_bench.cli._options import add_model_and_data_arguments, check_output_folder, load_inputs, prob_diff_threshold
-from fk_bench.spec import DEFAULT_FILTER_THRESHOLD
+from fk_bench.spec import DEFAULT_FILTER_THRESHOLD, RunSpec
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("eval", help="score a model on factual yes/no questions")
     add_model_and_data_arguments(parser)
     parser.add_argument(
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> None:
 
     check_output_folder(args.out, "--out")
 
-    def check_target(spec) -> None:  # before the model loads: a refused folder costs nothing
+    def check_target(spec: RunSpec) -> None:  # before the model loads: a refused folder costs nothing
         check_run_folder(args.out / spec.run_name(model_display_name(spec.model)), spec, overwrite=args.overwrite)
 
     groups, questions, loaded, spec = load_inputs(args, filter_threshold=args.filter_threshold, before_load=check_target)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("export-model", help="write a model as a Hugging Face directory (for lm_eval --model hf)")
     parser.add_argument("model", help="a zoo name, a local directory or a Hub id")
     parser.add_argument("out_dir", type=Path, help="a new folder, best outside any git repository (~/fk-models/<name>)")

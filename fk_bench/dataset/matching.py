@@ -41,8 +41,8 @@ _INVALID = 1e9
 class Counts:
     """How often each object (by key) is already a true and a false object, from earlier assignments."""
 
-    true: Counter
-    false: Counter
+    true: Counter[str]
+    false: Counter[str]
 
     @classmethod
     def empty(cls) -> Counts:

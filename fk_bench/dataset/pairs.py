@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ TRAIN_PAIRS_PER_RELATION = 2
 PAIRS_PER_RELATION = 240
 """The cap on a relation's pairs in ``all`` (the rest are in ``full``)."""
 
-Rows = dict[str, dict[str, list[dict]]]
+Rows = dict[str, dict[str, list[dict[str, Any]]]]
 """Rows by config, then by split."""
 Pair = tuple[Fact, Entity]
 
@@ -106,8 +107,9 @@ def embedded_token_counter() -> Callable[[str], int]:
 def _cap_per_object(facts: list[Fact]) -> list[Fact]:
     """The facts in order, each object kept as the true object at most :data:`MAX_FALSE` times, each
     true question once."""
-    uses: Counter = Counter()
-    seen, kept = set(), []
+    uses: Counter[str] = Counter()
+    seen: set[tuple[str, str]] = set()
+    kept: list[Fact] = []
     for fact in facts:
         key = (fact.subject.key, fact.obj.key)
         if uses[fact.obj.key] < MAX_FALSE and key not in seen:
@@ -144,7 +146,7 @@ def relation_build(relation: Relation, kb: KnowledgeBase, seed: int, token_count
             return None
         return table.cost(fact, twin)
 
-    def false_key(fact: Fact, twin: Entity) -> tuple:
+    def false_key(fact: Fact, twin: Entity) -> tuple[Hashable, ...]:
         return (frozenset((fact.subject.key, twin.key)),) if relation.symmetric else (fact.subject.key, twin.key)
 
     def bad_twin(fact: Fact, twin: Entity) -> bool:
@@ -152,7 +154,7 @@ def relation_build(relation: Relation, kb: KnowledgeBase, seed: int, token_count
             return False
         return any(relation.question(t, fact.subject, twin) in PARIS_QUESTIONS for t in range(len(relation.templates)))
 
-    taken: set = set()
+    taken: set[Hashable] = set()
 
     def assign(part: list[Fact], before: Counts | None = None) -> list[Pair]:
         pairs = assign_twins(
@@ -183,7 +185,7 @@ def relation_build(relation: Relation, kb: KnowledgeBase, seed: int, token_count
     return RelationBuild(relation, train, chosen, rest, len(facts), table.dropped, confirmed, table.notes)
 
 
-def _rows(relation: Relation, fact_id: str, pair: Pair, template: int, token_count: Callable[[str], int]) -> tuple[dict, dict]:
+def _rows(relation: Relation, fact_id: str, pair: Pair, template: int, token_count: Callable[[str], int]) -> tuple[dict[str, Any], dict[str, Any]]:
     fact, twin = pair
     name = relation.template_names[template]
     true_question = relation.question(template, fact.subject, fact.obj)
@@ -216,7 +218,7 @@ def _rows(relation: Relation, fact_id: str, pair: Pair, template: int, token_cou
     return {**true_row, **common}, {**false_row, **common}
 
 
-def _interleave(groups: list[list[list[dict]]]) -> list[dict]:
+def _interleave(groups: list[list[list[dict[str, Any]]]]) -> list[dict[str, Any]]:
     """Test order: one item of each relation in turn, so any prefix (``--limit``) is balanced."""
     rows = []
     for turn in range(max((len(group) for group in groups), default=0)):
@@ -226,11 +228,11 @@ def _interleave(groups: list[list[list[dict]]]) -> list[dict]:
     return rows
 
 
-def _fewshot_order(pairs_by_relation: list[list[tuple[dict, dict]]]) -> list[dict]:
+def _fewshot_order(pairs_by_relation: list[list[tuple[dict[str, Any], dict[str, Any]]]]) -> list[dict[str, Any]]:
     """Train order: relations in turn and answers alternating True/False, so the first k rows are a
     balanced few-shot prompt; the two questions of a pair are never next to each other."""
     queues = [{True: [pair[0] for pair in pairs], False: [pair[1] for pair in pairs]} for pairs in pairs_by_relation]
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     turn = 0
     while any(queue[True] or queue[False] for queue in queues):
         answer = len(rows) % 2 == 0
@@ -245,7 +247,7 @@ def _fewshot_order(pairs_by_relation: list[list[tuple[dict, dict]]]) -> list[dic
     return rows
 
 
-def paris_rows(token_count: Callable[[str], int]) -> list[dict]:
+def paris_rows(token_count: Callable[[str], int]) -> list[dict[str, Any]]:
     """The original study's Paris questions with their hand-written corrupted questions. Their twins are
     not in the data, so they have no pair_id (nor fact_id, domain or template)."""
     return [

@@ -13,7 +13,7 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fk_bench.dataset.card import CARD_MARKER, data_files, dataset_card
 from fk_bench.dataset.pairs import DEFAULT_SEED, Build, build_dataset
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 CARD = "README.md"
 
 
-def arrow_table(rows: list[dict]) -> pyarrow.Table:
+def arrow_table(rows: list[dict[str, Any]]) -> pyarrow.Table:
     """Rows with the fixed schema and no pandas metadata."""
     import pyarrow as pa
 

@@ -24,6 +24,7 @@ import re
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -80,7 +81,7 @@ def spec_key(spec: RunSpec) -> str:
     return json.dumps(spec.model_dump(mode="json"), sort_keys=True)
 
 
-def _row_from_fk_bench(path: Path, result: RunResult, threshold: float) -> dict:
+def _row_from_fk_bench(path: Path, result: RunResult, threshold: float) -> dict[str, Any]:
     spec, dataset, summary = result.spec, result.spec.dataset, result.summary.model_dump()
     return {
         "model": result.model.name,
@@ -155,7 +156,7 @@ def _result_files(paths: Iterable[Path], skip: _Skips) -> list[Path]:
     return files
 
 
-def _read_rows(path: Path, threshold: float, skip: _Skips) -> list[dict]:
+def _read_rows(path: Path, threshold: float, skip: _Skips) -> list[dict[str, Any]]:
     """The rows of one result file, or none (said by ``skip``) when it is not a readable, sound result."""
     try:
         if path.name == RESULTS_FILE:
@@ -191,7 +192,7 @@ def _report_specs(folders: Iterable[Path], skip: _Skips) -> dict[str, str]:
     return found
 
 
-def group_key(row: dict | pd.Series) -> tuple:
+def group_key(row: dict[str, Any] | pd.Series) -> tuple[str | int, ...]:
     """The settings that must be equal for two rows to be ranked together."""
     return tuple(str(row[name]) for name in GROUP_SETTINGS) + (int(row["n"]),)
 
@@ -221,7 +222,7 @@ def collect_rows(
         raise FkBenchError("leaderboard: no readable results among the given paths (see the warnings above)")
     folders = list(dict.fromkeys(path for path in [*given, *map(Path, reports), *(Path(r["source"]).parent for r in rows)] if path.is_dir()))
     reports_by_spec = _report_specs(folders, skip)
-    kept: dict[tuple, dict] = {}
+    kept: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:
         row["report"] = reports_by_spec.get(row["run_spec"]) if row["run_spec"] else None
         identity = tuple(row[name] for name in ROW_SETTINGS) + group_key(row)
@@ -241,13 +242,13 @@ def collect_rows(
     return ranked[[*COLUMNS, *relation_columns, "report", "source", "evidence"]].reset_index(drop=True)
 
 
-def prompt_label(row: dict | pd.Series) -> str:
+def prompt_label(row: dict[str, Any] | pd.Series) -> str:
     """``plain``, ``fewshot (k=4)`` or ``chat``."""
     fmt, k = row["prompt_format"], row["fewshot_k"]
     return format_label(str(fmt), None if k == NA else k)
 
 
-def data_label(row: dict | pd.Series) -> str:
+def data_label(row: dict[str, Any] | pd.Series) -> str:
     """The questions a row was scored on, in one line: ``fk_yesno 2.0.0 · all · test · first 100 per relation``."""
     dataset = row["dataset"] if row["version"] in ("", NA) else f"{row['dataset']} {row['version']}"
     parts = [dataset, row["config"], row["split"]]

@@ -29,7 +29,7 @@ import struct
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fk_bench.errors import FkBenchError
 from fk_bench.files import atomic_dir, check_writable_dir, folder_lock, remove_stale_staging
@@ -112,7 +112,7 @@ def model_dir_problems(path: Path) -> list[str]:
     return problems
 
 
-def read_manifest(path: Path) -> dict | None:
+def read_manifest(path: Path) -> dict[str, Any] | None:
     try:
         manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError):
@@ -145,7 +145,15 @@ def cache_problem(path: Path) -> str | None:
     return f"damaged: {problems[0]}" if problems else None
 
 
-def _new_hash(algorithm: str) -> Any:
+class _Digest(Protocol):
+    """What :func:`file_hash` uses of a hash object (hashlib's sha256 and xxhash's xxh3_128 both have it)."""
+
+    def update(self, data: memoryview, /) -> None: ...
+
+    def hexdigest(self) -> str: ...
+
+
+def _new_hash(algorithm: str) -> _Digest:
     if algorithm == "sha256":
         return hashlib.sha256()
     import xxhash
@@ -169,7 +177,7 @@ def file_hash(path: Path, algorithm: str = CONTENT_HASH) -> str:
     return digest.hexdigest()
 
 
-def _file_problem(path: Path, name: str, entry: dict) -> str | None:
+def _file_problem(path: Path, name: str, entry: dict[str, Any]) -> str | None:
     algorithm = CONTENT_HASH if CONTENT_HASH in entry else "sha256"
     expected = entry[algorithm]
     try:
@@ -194,7 +202,7 @@ def content_problem(path: Path) -> str | None:
     return next((problem for problem in problems if problem), None)
 
 
-def cached_model(name: str, build: Callable[[Path], dict], what: str, verify: bool = True) -> Path:
+def cached_model(name: str, build: Callable[[Path], dict[str, Any]], what: str, verify: bool = True) -> Path:
     """The cached directory ``models_dir()/name``, built by ``build(staging)`` when absent or damaged.
 
     ``build`` writes the model files into the staging folder and returns what to record about their
@@ -228,7 +236,7 @@ def cached_model(name: str, build: Callable[[Path], dict], what: str, verify: bo
     return target
 
 
-def _build_into(target: Path, build: Callable[[Path], dict]) -> None:
+def _build_into(target: Path, build: Callable[[Path], dict[str, Any]]) -> None:
     """Run ``build`` in a staging folder, write the manifest last, check the result, rename it over ``target``."""
     with atomic_dir(target) as staging:
         source = build(staging)

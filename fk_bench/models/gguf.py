@@ -11,9 +11,12 @@ import hashlib
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fk_bench.errors import FkBenchError
+
+if TYPE_CHECKING:
+    import torch
 
 CHUNK_BYTES = 8 * 1024 * 1024
 SPECIAL_TOKENS = ("bos_token", "eos_token", "unk_token", "pad_token", "mask_token")
@@ -62,7 +65,7 @@ def verified_gguf(name: str, parts: Sequence[Path], size: int, sha256: str, pip_
     return scratch
 
 
-def write_hf_dir(model: Any, tokenizer: Any, target: Path, name_or_path: str, storage_dtype: Any, generic_tokenizer: bool) -> None:
+def write_hf_dir(model: Any, tokenizer: Any, target: Path, name_or_path: str, storage_dtype: torch.dtype, generic_tokenizer: bool) -> None:
     """Save a GGUF-loaded model as plain safetensors + config + tokenizer in ``target``.
 
     transformers refuses ``save_pretrained`` on a model that still carries its GGUF quantizer; the
@@ -82,11 +85,11 @@ def write_hf_dir(model: Any, tokenizer: Any, target: Path, name_or_path: str, st
     model.save_pretrained(target)
     if generic_tokenizer:
         special = {key: getattr(tokenizer, key) for key in SPECIAL_TOKENS}
-        tokenizer = PreTrainedTokenizerFast(tokenizer_object=tokenizer.backend_tokenizer, **special)
+        tokenizer = PreTrainedTokenizerFast(tokenizer_object=tokenizer.backend_tokenizer, **special)  # type: ignore[no-untyped-call]  # transformers leaves it untyped
     tokenizer.save_pretrained(target)
 
 
-def dequantize_gguf(gguf_path: Path, target: Path, name_or_path: str, storage_dtype: Any, generic_tokenizer: bool) -> None:
+def dequantize_gguf(gguf_path: Path, target: Path, name_or_path: str, storage_dtype: torch.dtype, generic_tokenizer: bool) -> None:
     """Dequantize ``gguf_path`` (float32 weights) and write it to ``target`` as a Hugging Face directory."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -99,7 +102,7 @@ def dequantize_gguf(gguf_path: Path, target: Path, name_or_path: str, storage_dt
     write_hf_dir(model, tokenizer, target, name_or_path, storage_dtype, generic_tokenizer)
 
 
-def write_random_model(base_dir: Path, target: Path, seed: int, name_or_path: str, storage_dtype: Any) -> None:
+def write_random_model(base_dir: Path, target: Path, seed: int, name_or_path: str, storage_dtype: torch.dtype) -> None:
     """The architecture and tokenizer of the model in ``base_dir`` with weights drawn from its initializer
     under ``seed``: the same files for the same seed, torch and transformers versions."""
     import torch
@@ -110,7 +113,7 @@ def write_random_model(base_dir: Path, target: Path, seed: int, name_or_path: st
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
-        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)  # type: ignore[no-untyped-call]  # transformers leaves it untyped
     finally:
         torch.random.set_rng_state(generator_state)
     model.to(storage_dtype)

@@ -24,7 +24,11 @@ import re
 import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import jinja2
+    from markupsafe import Markup
 
 TEMPLATES = Path(__file__).parent / "templates"
 ALLOWED_SCHEMES = ("http", "https")
@@ -39,7 +43,7 @@ _PLOTLY_TAG = re.compile(r"<(/?)([^ >]*)(\s+(.*))?>", re.IGNORECASE | re.DOTALL)
 
 
 @functools.lru_cache(maxsize=8)
-def _environment(search_path: tuple[str, ...]) -> Any:
+def _environment(search_path: tuple[str, ...]) -> jinja2.Environment:
     import jinja2
 
     loader = jinja2.FileSystemLoader([*search_path, str(TEMPLATES)])
@@ -54,7 +58,8 @@ def plotly_js() -> str:
     """plotly.js's minified source, inlined once per page."""
     import plotly.offline
 
-    return plotly.offline.get_plotlyjs()
+    source: str = plotly.offline.get_plotlyjs()  # plotly is untyped
+    return source
 
 
 def format_number(value: Any, digits: int = 3) -> str:
@@ -107,7 +112,7 @@ def path_url(path: Any) -> str | None:
     return safe_url("/".join(urllib.parse.quote(part, safe="") for part in path.split("/")))
 
 
-def link(url: Any, text: Any) -> Any:
+def link(url: Any, text: Any) -> Markup:
     """``<a href="url">text</a>`` when ``url`` is safe (:func:`safe_url`), else ``text`` alone; both escaped."""
     from markupsafe import Markup, escape
 
@@ -163,7 +168,8 @@ def figure_html(fig: Any, div_id: str) -> str:
 
     fig.update_layout(template="plotly_white")
     spec = _without_links(fig.to_plotly_json())
-    return plotly.io.to_html(spec, full_html=False, include_plotlyjs=False, div_id=div_id, config={"responsive": True}, validate=False)
+    html: str = plotly.io.to_html(spec, full_html=False, include_plotlyjs=False, div_id=div_id, config={"responsive": True}, validate=False)
+    return html  # plotly is untyped
 
 
 def render_page(template: str, search_path: Iterable[str | Path] = (), **context: Any) -> str:

@@ -19,7 +19,7 @@ def find_chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
-def _run(page: Path, args: list[str], profile: Path, budget_ms: int) -> subprocess.CompletedProcess:
+def _run(page: Path, args: list[str], profile: Path, budget_ms: int) -> subprocess.CompletedProcess[str]:
     chromium = find_chromium()
     if chromium is None:
         raise FkBenchError("headless Chromium is not installed (Debian: apt-get install chromium)")

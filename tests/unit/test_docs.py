@@ -82,3 +82,20 @@ def test_the_readme_leaderboard_table_is_the_committed_leaderboards():
         for (number, low, high), metric in zip(zip(*[iter(cells)] * 3), ("paired_accuracy", "accuracy", "yes_rate")):
             assert number == f"{row[metric]:.3f}", (model, metric)
             assert not low or (low, high) == (f"{row[metric + '_low']:.2f}", f"{row[metric + '_high']:.2f}"), (model, metric)
+
+
+def test_the_main_job_the_readme_quotes_is_the_packaged_default_and_its_last_measurement():
+    """The quick start's question count is the packaged default config's, and its time the last main-job
+    measurement in BENCHMARKS.md (so a new dataset or a new measurement cannot leave the README behind)."""
+    from fk_bench.data import load_questions
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quoted = re.search(r"Install and run the main job on the embedded model \(([\d,]+) questions: about (\d+) minutes?", readme)
+    assert quoted, "the quick start names the size and time of the main job"
+    assert int(quoted.group(1).replace(",", "")) == len(load_questions())
+    benchmarks = (ROOT / "BENCHMARKS.md").read_text(encoding="utf-8")
+    measured = re.findall(r"\((\d[\d,]*) questions, \d+\s+relations\): \*\*(\d+) min (\d+(?:\.\d+)?) s wall\*\*", benchmarks)
+    assert measured, "BENCHMARKS.md records the main job's wall time"
+    n, minutes, seconds = measured[-1]
+    assert int(n.replace(",", "")) == len(load_questions()), "the last measurement is of the current default config"
+    assert int(quoted.group(2)) == round(int(minutes) + float(seconds) / 60), "README's time is the measured one, rounded"

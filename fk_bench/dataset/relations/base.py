@@ -15,12 +15,14 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from fk_bench.dataset.entities import Entity, render
 
 if TYPE_CHECKING:
     from fk_bench.dataset.knowledge import KnowledgeBase
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ class Relation:
         return tuple(f"t{index}" for index in range(len(self.templates)))
 
 
-def shuffled(items: Iterable, rng: random.Random) -> list:
+def shuffled(items: Iterable[T], rng: random.Random) -> list[T]:
     """The items in a seeded random order."""
     items = list(items)
     rng.shuffle(items)

@@ -241,7 +241,7 @@ def border_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
         a, b = sorted(pair)
         known.setdefault(a, set()).add(b)
         known.setdefault(b, set()).add(a)
-    uses: Counter = Counter()
+    uses: Counter[str] = Counter()
     facts = []
     for pair in shuffled(agreed, rng):
         a, b = sorted(pair)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import re
+from typing import Any
 
 from fk_bench.dataset.entities import Entity, name_key, plain
 from fk_bench.dataset.knowledge import KnowledgeBase
@@ -28,7 +29,7 @@ NOT_STARS = re.compile(
 )  # the last: a planet of a star ("Gliese 436 b")
 
 
-def _elements(kb: KnowledgeBase) -> tuple[list, int]:
+def _elements(kb: KnowledgeBase) -> tuple[list[Any], int]:  # periodictable's elements (an untyped library)
     """periodictable's elements 1-118 where molmass (1-109) agrees on the symbol or has no entry; and the
     number of disagreements."""
     import periodictable
@@ -54,7 +55,7 @@ def symbol_facts(kb: KnowledgeBase, rng: random.Random) -> FactTable:
     """'Is Fe the chemical symbol of iron?': false twins start with the element name's first letter (so the
     first letter gives nothing away), then are symbols of nearby elements."""
     elements, dropped = _elements(kb)
-    number_of = {element.symbol: element.number for element in elements}
+    number_of: dict[str, int] = {element.symbol: element.number for element in elements}
     facts = [
         Fact(plain(element.name, key=str(element.number)), plain(element.symbol), frozenset({name_key(element.symbol)}), None) for element in elements
     ]
