@@ -1,5 +1,5 @@
 """Refactoring changes no interp number: the embedded report on the version-1 capital_of questions gives the
-DLA and exact-patching numbers the code before interp v2 (commit 6f7617f) gave, within 2e-4.
+DLA and exact-patching numbers the code before interp v2 (commit 6f7617f) gave, within 1e-3.
 
 The golden file tests/data/golden/embedded_report_capital_of.json was written by that commit:
 ``fk-bench report --model embedded --dataset tests/data/golden/v1_capital_of.csv --gate-threshold 0
@@ -17,9 +17,11 @@ from fk_bench.cli import main
 
 pytestmark = pytest.mark.embedded
 GOLDEN = Path(__file__).parents[1] / "data" / "golden"
-TOLERANCE = 2e-4
-"""float32 rounding only: with transformers 5.25 one exact-patching cell moves by 1.1e-4 on main's unchanged code
-(the golden file predates it); a behaviour change moves cells by orders of magnitude more."""
+TOLERANCE = 1e-3
+"""float32 rounding only. Measured 2026-12-06 on this machine's packages (transformers 5.25): the code before
+this wave (69f9169) differs from the golden file by up to 3.8e-4 (an exact-patching cell of mlp_out), the
+code after it from the code before by exactly 0 in every number of report.json; a behaviour change moves
+cells by orders of magnitude more."""
 
 
 def _close(ours, golden, what: str) -> None:
