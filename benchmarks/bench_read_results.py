@@ -1,7 +1,7 @@
 """What checking a result before showing it costs: reading a committed zoo results.json (1,500 questions)
 with plain ``json.loads``, with the strict reader (``fk_bench.files.read_json``: duplicate keys, NaN,
 size and bracket depth checked first) and with ``read_results`` (the schema, then every figure
-recomputed from the per-question rows by ``fk_bench.results.verify``).
+recomputed from the per-question rows by ``fk_bench.result_checks.verify``).
 
     pytest benchmarks/bench_read_results.py --benchmark-only
 """
@@ -20,7 +20,8 @@ RESULTS = Path(__file__).resolve().parents[1] / "leaderboard" / "results" / "gem
 @pytest.mark.skipif(not RESULTS.exists(), reason="no committed leaderboard results in this checkout")
 def test_read_results(figure, benchmark, pytestconfig):
     from fk_bench.files import read_json
-    from fk_bench.results import read_results, verify
+    from fk_bench.result_checks import verify
+    from fk_bench.results import read_results
 
     sides = {
         "json.loads": lambda: json.loads(RESULTS.read_text(encoding="utf-8")),

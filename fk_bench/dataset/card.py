@@ -23,6 +23,7 @@ from fk_bench.dataset.pairs import (
     Rows,
 )
 from fk_bench.dataset.relations import country_codes
+from fk_bench.dataset.relations.base import Relation
 from fk_bench.dataset.relations.geography import CITY_MIN_POPULATION, DISTRICT_RADIUS_KM
 from fk_bench.dataset.relations.organisations import CHANGED_MEMBERSHIPS, METRO_KM, MISATTRIBUTED_PRODUCTS, ORGANISATIONS, OTHER_MARQUES
 from fk_bench.dataset.relations.people import ATHLETES_KNOWN_FOR_OTHER_THINGS, LEFT_OUT_LANGUAGES, LEFT_OUT_OCCUPATIONS
@@ -202,15 +203,40 @@ def relation_rows(build: Build) -> list[dict[str, Any]]:
     return lines
 
 
-def dataset_card(build: Build, split_bytes: dict[tuple[str, str], int]) -> str:
-    """The README dataset card: YAML configs for ``datasets.load_dataset``, then the documentation."""
-    from importlib.metadata import version
+def _exclusions() -> dict[str, str]:
+    """Every table of facts left out as ambiguous, with its reasons, as the card prints them."""
+    return {
+        "countries": _reasons(knowledge.EXCLUDED_COUNTRIES),
+        "capitals": _reasons(knowledge.AMBIGUOUS_CAPITALS),
+        "city_regions": _reasons(knowledge.DISPUTED_CITY_REGIONS),
+        "transcontinental": _reasons(knowledge.TRANSCONTINENTAL),
+        "partly": _reasons(
+            {
+                f"{code} in {', '.join(knowledge.CONTINENT_NAMES[c] for c in continents)}": why
+                for code, (continents, why) in knowledge.PARTLY_ON_ANOTHER_CONTINENT.items()
+            }
+        ),
+        "overlapping_codes": _reasons(country_codes.OVERLAPPING_CALLING_CODES),
+        "currencies": _reasons(knowledge.AMBIGUOUS_CURRENCIES),
+        "currencies_in_part": _reasons({code: why for code, (_, why) in knowledge.CURRENCIES_IN_PART.items()}),
+        "borders": _reasons(knowledge.BORDER_EXCLUSIONS),
+        "dependencies": _reasons(knowledge.DEPENDENCIES),
+        "codes": ", ".join(f"+{code}" for code in sorted(knowledge.NON_GEOGRAPHIC_CODES)),
+        "languages": _reasons(knowledge.CHANGED_LANGUAGES),
+        "constitutions": _reasons({code: source for code, (source, _) in country_codes.CONSTITUTIONAL_LANGUAGES.items()}),
+        "not_constitutional": _reasons(country_codes.NOT_CONSTITUTIONAL_LANGUAGES),
+        "athletes": _reasons(ATHLETES_KNOWN_FOR_OTHER_THINGS),
+        "languages_native": _reasons(LEFT_OUT_LANGUAGES),
+        "occupations": _reasons(LEFT_OUT_OCCUPATIONS),
+        "marques": ", ".join(OTHER_MARQUES),
+        "products": _reasons(MISATTRIBUTED_PRODUCTS),
+        "memberships": _reasons({(ORGANISATIONS[of][0], code): why for (of, code), why in CHANGED_MEMBERSHIPS.items()}),
+        "extended": ", ".join(sorted(EXTENDED_OBJECTS)),
+    }
 
-    import jinja2
-    from huggingface_hub import DatasetCard
 
-    configs = build.configs
-    relations = {relation_build.relation.name: relation_build.relation for relation_build in build.relations}
+def _config_counts(configs: dict[str, dict[str, list[dict[str, Any]]]], relations: dict[str, Relation]) -> list[dict[str, Any]]:
+    """Per config: what it is, its rows per split, its true questions, complete pairs and same-length twins."""
     descriptions = {
         ALL_CONFIG: f"every relation, each fact once (template `t0`), at most {PAIRS_PER_RELATION} pairs per relation",
         FULL_CONFIG: "every fact of every relation once (template `t0`)",
@@ -229,6 +255,19 @@ def dataset_card(build: Build, split_bytes: dict[tuple[str, str], int]) -> str:
         }
         for name, splits in configs.items()
     ]
+    return config_counts
+
+
+def dataset_card(build: Build, split_bytes: dict[tuple[str, str], int]) -> str:
+    """The README dataset card: YAML configs for ``datasets.load_dataset``, then the documentation."""
+    from importlib.metadata import version
+
+    import jinja2
+    from huggingface_hub import DatasetCard
+
+    configs = build.configs
+    relations = {relation_build.relation.name: relation_build.relation for relation_build in build.relations}
+    config_counts = _config_counts(configs, relations)
     samples = [row for name in relations for row in configs[name]["test"][:SAMPLE_ROWS]] + configs[PARIS_CONFIG]["test"][:2]
     lines = relation_rows(build)
     environment = jinja2.Environment(trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
@@ -255,34 +294,7 @@ def dataset_card(build: Build, split_bytes: dict[tuple[str, str], int]) -> str:
             {"title": source.title, "licence": source.licence, "version": version(source.package) if source.package else None}
             for source in knowledge.SOURCES.values()
         ],
-        excluded={
-            "countries": _reasons(knowledge.EXCLUDED_COUNTRIES),
-            "capitals": _reasons(knowledge.AMBIGUOUS_CAPITALS),
-            "city_regions": _reasons(knowledge.DISPUTED_CITY_REGIONS),
-            "transcontinental": _reasons(knowledge.TRANSCONTINENTAL),
-            "partly": _reasons(
-                {
-                    f"{code} in {', '.join(knowledge.CONTINENT_NAMES[c] for c in continents)}": why
-                    for code, (continents, why) in knowledge.PARTLY_ON_ANOTHER_CONTINENT.items()
-                }
-            ),
-            "overlapping_codes": _reasons(country_codes.OVERLAPPING_CALLING_CODES),
-            "currencies": _reasons(knowledge.AMBIGUOUS_CURRENCIES),
-            "currencies_in_part": _reasons({code: why for code, (_, why) in knowledge.CURRENCIES_IN_PART.items()}),
-            "borders": _reasons(knowledge.BORDER_EXCLUSIONS),
-            "dependencies": _reasons(knowledge.DEPENDENCIES),
-            "codes": ", ".join(f"+{code}" for code in sorted(knowledge.NON_GEOGRAPHIC_CODES)),
-            "languages": _reasons(knowledge.CHANGED_LANGUAGES),
-            "constitutions": _reasons({code: source for code, (source, _) in country_codes.CONSTITUTIONAL_LANGUAGES.items()}),
-            "not_constitutional": _reasons(country_codes.NOT_CONSTITUTIONAL_LANGUAGES),
-            "athletes": _reasons(ATHLETES_KNOWN_FOR_OTHER_THINGS),
-            "languages_native": _reasons(LEFT_OUT_LANGUAGES),
-            "occupations": _reasons(LEFT_OUT_OCCUPATIONS),
-            "marques": ", ".join(OTHER_MARQUES),
-            "products": _reasons(MISATTRIBUTED_PRODUCTS),
-            "memberships": _reasons({(ORGANISATIONS[of][0], code): why for (of, code), why in CHANGED_MEMBERSHIPS.items()}),
-            "extended": ", ".join(sorted(EXTENDED_OBJECTS)),
-        },
+        excluded=_exclusions(),
         city_min_population=CITY_MIN_POPULATION,
         district_radius=DISTRICT_RADIUS_KM,
         metro_km=METRO_KM,

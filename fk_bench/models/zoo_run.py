@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from fk_bench.errors import FkBenchError
 from fk_bench.files import check_writable_dir
-from fk_bench.models.zoo_catalog import ZooModel, require_zoo_model
+from fk_bench.models.zoo_catalog import ZooModel, require_zoo_model, zoo_model
 
 if TYPE_CHECKING:
     from fk_bench.data import Questions
@@ -109,6 +109,21 @@ def _reusable(results_dir: Path, wanted: dict[RunSpec, str]) -> dict[RunSpec, tu
     return found
 
 
+def _checked_request(models: Iterable[str], formats: Iterable[str]) -> tuple[list[str], dict[str, ZooModel | None]]:
+    """The prompt formats and models asked for, without repeats, checked before any work: known formats, zoo
+    names or model folders, zoo models installed. Each model maps to its zoo entry (None: a local folder)."""
+    formats = list(dict.fromkeys(formats))
+    unknown = [f for f in formats if f not in PROMPT_FORMATS]
+    if unknown:
+        raise FkBenchError(f"prompt format(s) {unknown}: choose from {', '.join(PROMPT_FORMATS)}")
+    entries = {name: zoo_model(name) for name in dict.fromkeys(models)}
+    for name, entry in entries.items():
+        if entry is None and not Path(name).is_dir():
+            require_zoo_model(name)  # raises: neither a zoo name nor a model folder
+    _check_installed(e for e in entries.values() if e is not None)
+    return formats, entries
+
+
 def run_zoo(
     out_dir: str | Path,
     models: Iterable[str] = ZOO_MODELS,
@@ -134,21 +149,12 @@ def run_zoo(
     from fk_bench.evaluation import evaluate, write_results
     from fk_bench.models import load_run_model
     from fk_bench.models.loading import model_display_name
-    from fk_bench.models.zoo_catalog import zoo_model
     from fk_bench.run_folder import check_run_folder
     from fk_bench.torch_settings import spec_names
 
     results_dir = check_writable_dir(Path(out_dir), "zoo results folder")
-    formats = list(dict.fromkeys(formats))
-    unknown = [f for f in formats if f not in PROMPT_FORMATS]
-    if unknown:
-        raise FkBenchError(f"prompt format(s) {unknown}: choose from {', '.join(PROMPT_FORMATS)}")
-    names = list(dict.fromkeys(models))
-    entries = {name: zoo_model(name) for name in names}
-    for name, entry in entries.items():
-        if entry is None and not Path(name).is_dir():
-            require_zoo_model(name)  # raises: neither a zoo name nor a model folder
-    _check_installed(e for e in entries.values() if e is not None)
+    formats, entries = _checked_request(models, formats)
+    names = list(entries)
     device, dtype = spec_names(device, dtype)
     questions = zoo_slice(per_relation)
 

@@ -156,7 +156,7 @@ def test_a_folder_of_another_spec_is_refused_before_the_model_loads(tmp_path, ca
     data = json.loads(before)
     data["spec"]["filter_threshold"] = 0.5  # a run of another spec in the folder this run is named after
     changed = json.dumps(data)
-    import fk_bench.results as results
+    import fk_bench.result_checks as results
 
     (folder / "results.json").write_text(changed)
     monkeypatch.setattr(results, "verify", lambda result: None)  # the figures follow the threshold; only the spec matters here

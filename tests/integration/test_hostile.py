@@ -24,7 +24,8 @@ from fk_bench.cli import main
 from fk_bench.data import load_questions
 from fk_bench.evaluation import evaluate, write_results
 from fk_bench.files import STAGING_PREFIX
-from fk_bench.results import RunResult, _recomputed
+from fk_bench.result_checks import recomputed
+from fk_bench.results import RunResult
 
 ROOT = Path(__file__).resolve().parents[2]
 DEEP = "[" * 100_000 + "]" * 100_000
@@ -76,7 +77,7 @@ def restated(data: dict) -> dict:
     """``data`` with every figure recomputed from its rows: a consistent file (a hostile name, not a tampered number)."""
     from fk_bench.metrics import passes_filter
 
-    figures = _recomputed(RunResult.model_validate(data))
+    figures = recomputed(RunResult.model_validate(data))
     passed = passes_filter(figures["per_question"], data["spec"]["filter_threshold"])
     questions = [{**row, "passes_filter": bool(passed[i])} for i, row in enumerate(data["questions"])]
     return {**data, "questions": questions, **{k: figures[k] for k in ("summary", "per_relation", "per_domain", "by_popularity")}}

@@ -441,7 +441,7 @@ def test_zoo_resume_keeps_only_a_sound_run_of_the_same_spec_in_its_own_folder(tm
     data["spec"]["filter_threshold"] = 0.5
     changed = json.dumps(data)
     (folder / "results.json").write_text(changed)
-    import fk_bench.results as results
+    import fk_bench.result_checks as results
 
     monkeypatch.setattr(results, "verify", lambda result: None)
     for extra in ([], ["--resume"]):

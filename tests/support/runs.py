@@ -15,7 +15,8 @@ def with_true_log_odds(data: dict[str, Any], true_log_odds: Sequence[float] | No
     ``name``: the answer words' scores are set to give them, and every per-question figure, the summary and the
     per-relation, per-domain and popularity figures are recomputed from the rows, as fk-bench eval writes them."""
     from fk_bench.metrics import PER_QUESTION_METRICS, passes_filter
-    from fk_bench.results import RunResult, _recomputed
+    from fk_bench.result_checks import recomputed
+    from fk_bench.results import RunResult
 
     out = copy.deepcopy(data)
     if name is not None:
@@ -29,7 +30,7 @@ def with_true_log_odds(data: dict[str, Any], true_log_odds: Sequence[float] | No
                 **{w: float(np.log(p_true / len(true_words))) for w in true_words},
                 **{w: float(np.log((0.9 - p_true) / len(false_words))) for w in false_words},
             }
-    computed = _recomputed(RunResult.model_validate(out))
+    computed = recomputed(RunResult.model_validate(out))
     per_question = computed["per_question"]
     filtered = passes_filter(per_question, out["spec"]["filter_threshold"])
     for i, row in enumerate(rows):

@@ -17,10 +17,11 @@ V1_FILE = Path(__file__).parents[1] / "data" / "results_v1_paris.json"
 def restated(data: dict, **changes) -> dict:
     """``data`` (a results.json's contents) with ``changes``, and every figure recomputed from its rows, as
     fk-bench writes them (readers refuse a file whose figures disagree with its rows)."""
-    from fk_bench.results import RunResult, _recomputed
+    from fk_bench.result_checks import recomputed
+    from fk_bench.results import RunResult
 
     data = {**data, **changes}
-    figures = _recomputed(RunResult.model_validate(data))
+    figures = recomputed(RunResult.model_validate(data))
     return {**data, **{name: figures[name] for name in ("summary", "per_relation", "per_domain", "by_popularity")}}
 
 
