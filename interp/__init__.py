@@ -20,7 +20,10 @@ One sub-package per concept (the folder tree is the architecture):
   page), ``report_sources`` (the reports a comparison reads, bad ones skipped), ``compare`` and
   ``templates/compare.html.j2`` (every model's reports on one page), ``findings_table`` (the docs' table,
   merged), ``compare_command`` (compare-reports' steps);
-- :mod:`interp.defaults`: every default and enumeration of the report.
-
-``interp.probes`` (linear probes) is kept for its own sub-package.
+- :mod:`interp.probes`: linear truth probes (``fk-bench probe``): ``inputs`` and ``activations`` (the run's
+  prompts, the residual stream gathered once), ``fitting`` (mass-mean and logistic probes, fact-grouped
+  folds, the layer chosen inside them), ``transfer``, ``gap``, ``steering`` (the causal check),
+  ``probe_schema`` (probe.json), ``probe_page`` and ``gap_column`` (the page, the report section, the
+  compare-reports column), ``run`` (the steps);
+- :mod:`interp.defaults`: every default and enumeration of the report (``interp.probes.probe_defaults``: the probes').
 """
