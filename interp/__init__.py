@@ -8,7 +8,7 @@ One sub-package per concept (the folder tree is the architecture):
   ``answer_tokens`` (answer words as single tokens, log_odds and logit_diff), ``studied_pairs`` (the pairs
   studied and their prompts), ``corruption`` (twin and noise corruptions, token roles, alignment),
   ``evaluated`` (the evaluated run a report reads, opened with its model), ``bootstrap`` (intervals over pairs),
-  ``versioned_json`` (the defensive reader of versioned JSON files), ``path_checks`` (paths checked before work);
+  ``versioned_json`` (the defensive reader of versioned JSON files);
 - :mod:`interp.attribution`: ``dla``, the logit lens and direct logit attribution (per layer, per head);
 - :mod:`interp.patching`: ``activation_patching`` (exact and attribution patching), ``tracing`` (causal
   tracing), ``knockout`` (attention knockout);

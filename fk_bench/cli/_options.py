@@ -81,25 +81,6 @@ def positive_float(text: str) -> float:
     return value
 
 
-def check_input_path(value: str | Path | None, flag: str) -> None:
-    """Refuse at once an input that is a FIFO, socket or device (reading one would wait forever), or a
-    path too long to exist; anything else is left to the reader that knows what it needs."""
-    import stat
-
-    from fk_bench.errors import FkBenchError
-    from fk_bench.files import check_path_length
-
-    if value is None:
-        return
-    check_path_length(value, flag)
-    try:
-        mode = Path(value).expanduser().stat().st_mode
-    except OSError:
-        return  # absent (a Hub id, a typo): the reader names it
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-        raise FkBenchError(f"{flag} {value}: is a FIFO, socket or device, not a file or folder; give a file or folder")
-
-
 def check_output_folder(path: Path, flag: str) -> Path:
     """``path`` can be the output folder ``flag`` names (checked before any work): not too long, no file,
     FIFO or device, writable; else one line naming the flag and the fix."""
@@ -135,6 +116,7 @@ def load_inputs(
     from fk_bench.answer_groups import load_answer_groups
     from fk_bench.data import load_questions
     from fk_bench.models import load_run_model
+    from fk_bench.path_checks import check_input_path
     from fk_bench.spec import DEFAULT_FILTER_THRESHOLD, RunSpec
     from fk_bench.torch_settings import spec_names
 

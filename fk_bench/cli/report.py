@@ -182,9 +182,9 @@ def _settings(args: argparse.Namespace) -> ReportSettings:
 
 
 def run(args: argparse.Namespace) -> None:
+    from fk_bench.path_checks import check_input_path
     from fk_bench.spec import DEFAULT_FEWSHOT_K, DEFAULT_PROMPT_FORMAT
     from interp.core.evaluated import open_run
-    from interp.core.path_checks import check_input_path
     from interp.study.report_build import build_report, check_out_dir, evaluate_for_report, report_lines
 
     settings = _settings(args)

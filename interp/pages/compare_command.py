@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fk_bench.errors import FkBenchError
-from interp.core.path_checks import check_output_file
+from fk_bench.path_checks import check_output_file
 
 
 def _check_outputs(out: Path | None, findings: Path | None, screenshot: Path | None) -> None:

@@ -75,12 +75,11 @@ class ReportResult:
 def check_out_dir(out: Path) -> Path:
     """Refuse, before any work, an output folder the report could not be written into at its end: not a writable
     folder, or a path so long that ``OUT/<run>/report.html`` would pass what the file system takes."""
-    from fk_bench.files import check_writable_dir
-    from interp.core.path_checks import NAME_MAX, PATH_MAX, check_path_length
+    from fk_bench.files import NAME_MAX_BYTES, PATH_MAX_BYTES, check_path_length, check_writable_dir
 
     check_path_length(out, "--out")
-    room = PATH_MAX - len(str(out.absolute()).encode()) - len(f"/{REPORT_HTML}")
-    if room < NAME_MAX // 2:
+    room = PATH_MAX_BYTES - len(str(out.absolute()).encode()) - len(f"/{REPORT_HTML}")
+    if room < NAME_MAX_BYTES // 2:
         raise FkBenchError(f"--out {str(out)[:60]}...: too long a path to hold OUT/<run>/{REPORT_HTML}; give a shorter one")
     return check_writable_dir(out)
 

@@ -148,7 +148,7 @@ def test_cli_skips_bad_reports_with_one_warning_and_merges(tmp_path, capsys):
         (["--out", "page.txt"], "give a .html or .htm path"),
         (["--out", "page.html", "--screenshot", "shot.txt"], "--screenshot .*shot.txt: give a .png path"),
         (["--findings", "findings.txt"], "give a .md or .markdown path"),
-        (["--out", "x" * 300 + ".html"], "a name of 305 bytes"),
+        (["--out", "x" * 300 + ".html"], "is longer than 191 bytes; choose a shorter one"),
         (["--out", "missing-folder/sub/page.html", "--screenshot", "/dev/null.png"], "folder"),
         (["--findings", "f.md", "--screenshot", "s.png"], "--screenshot needs --out"),
     ],

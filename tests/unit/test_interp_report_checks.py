@@ -32,8 +32,8 @@ def no_model(monkeypatch):
 @pytest.mark.parametrize(
     ("flags", "expected"),
     [
-        (["--out", "x" * 300], "a name of 300 bytes"),
-        (["--out", "/".join(["d" * 200] * 21)], "the path is .* bytes long"),
+        (["--out", "x" * 300], "is longer than 191 bytes; choose a shorter one"),
+        (["--out", "/".join(["d" * 150] * 28)], "longer than 3840 bytes; choose a shorter path"),
         (["--out", "/dev/null"], "exists and is not a folder"),
         (["--dataset", "FIFO"], "--dataset .*FIFO: is a FIFO, socket or device"),
         (["--from-results", "FIFO"], "--from-results .*FIFO: is a FIFO, socket or device"),

@@ -1,7 +1,8 @@
-"""Paths checked before any work: a long report or page never fails at its last step on its path, never hangs on input.
+"""Paths checked before any work: a long run, report or page never fails at its last step on its path, never
+hangs on input. Every command's input and output files go through these (folders: :func:`fk_bench.files.check_writable_dir`).
 
 :func:`check_output_file` refuses, in one line naming the flag, a path whose name or whole length is
-past what the file system takes, a folder, FIFO, socket or device in its place, a suffix the output
+past what the file system takes (:func:`fk_bench.files.check_path_length`), a folder, FIFO, socket or device in its place, a suffix the output
 does not have, or a folder it cannot be written into (:func:`fk_bench.files.check_writable_dir`);
 :func:`check_input_path` refuses a FIFO, socket or device given as input.
 """
@@ -14,27 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fk_bench.errors import FkBenchError
-
-NAME_MAX = 255
-"""The longest file or folder name (bytes) of common file systems (ext4, XFS, APFS, NTFS)."""
-PATH_MAX = 4096
-"""The longest path (bytes) Linux takes."""
-
-
-def check_path_length(path: Path, flag: str) -> None:
-    """Refuse a path with a name longer than :data:`NAME_MAX` bytes or longer than :data:`PATH_MAX` in all."""
-    absolute = os.fsencode(path.absolute())
-    if len(absolute) >= PATH_MAX:
-        raise FkBenchError(f"{flag} {str(path)[:60]}...: the path is {len(absolute)} bytes long, past the {PATH_MAX} the system takes")
-    for part in path.parts:
-        if len(os.fsencode(part)) > NAME_MAX:
-            raise FkBenchError(f"{flag} {str(path)[:60]}...: a name of {len(os.fsencode(part))} bytes, past the {NAME_MAX} a file system takes")
+from fk_bench.files import check_path_length, check_writable_dir
 
 
 def check_output_file(path: Path, flag: str, suffixes: Sequence[str] = ()) -> Path:
     """``path`` if a file can be written there; else one line naming ``flag`` and why (see the module's docstring)."""
-    from fk_bench.files import check_writable_dir
-
     check_path_length(path, flag)
     if suffixes and path.suffix.lower() not in suffixes:
         raise FkBenchError(f"{flag} {path}: give a {' or '.join(suffixes)} path")
@@ -52,13 +37,15 @@ def check_output_file(path: Path, flag: str, suffixes: Sequence[str] = ()) -> Pa
     return path
 
 
-def check_input_path(path: Path, flag: str) -> Path:
-    """Refuse at once an input that is a FIFO, socket or device (reading it could hang or never end); a missing
-    path, a file or a folder is left to the reader, which names what it expected."""
+def check_input_path(value: str | Path | None, flag: str) -> None:
+    """Refuse at once an input that is a FIFO, socket or device (reading one would wait forever), or a path too long
+    to exist; anything else (absent: a Hub id, a typo; a file; a folder) is left to the reader that knows what it needs."""
+    if value is None:
+        return
+    check_path_length(value, flag)
     try:
-        mode = os.stat(path).st_mode
+        mode = Path(value).expanduser().stat().st_mode
     except OSError:
-        return path
+        return
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-        raise FkBenchError(f"{flag} {path}: is a FIFO, socket or device; give a file or folder")
-    return path
+        raise FkBenchError(f"{flag} {value}: is a FIFO, socket or device, not a file or folder; give a file or folder")
