@@ -11,8 +11,9 @@ This module imports no torch (``fk-bench --help`` reads the defaults from here).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -86,6 +87,19 @@ class DatasetSpec(BaseModel):
     limit: int | None = Field(default=None, ge=1)
     limit_per_relation: bool = False
     """``limit`` counts the first questions of each relation (the zoo's slice), not of the whole set."""
+
+
+def dataset_label(dataset: Mapping[str, Any]) -> str:
+    """``fk_yesno 2.1.0 (all, test, relation capital_of, first 100 per relation): 900 questions``: the questions of a
+    :class:`DatasetSpec` (and its ``n_questions`` where a record has one) in one line, as pages and figure titles name them."""
+    parts = [str(dataset[key]) for key in ("config", "split") if dataset.get(key)]
+    if dataset.get("relation"):
+        parts.append(f"relation {dataset['relation']}")
+    if dataset.get("limit"):
+        parts.append(f"first {dataset['limit']}" + (" per relation" if dataset.get("limit_per_relation") else ""))
+    name = str(dataset.get("id", "?")) + (f" {dataset['version']}" if dataset.get("version") else "")
+    count = f": {dataset['n_questions']} questions" if dataset.get("n_questions") else ""
+    return name + (f" ({', '.join(parts)})" if parts else "") + count
 
 
 class RunSpec(BaseModel):

@@ -16,6 +16,7 @@ from typing import Any
 
 from fk_bench.errors import FkBenchError
 from fk_bench.prompt_formats import prompt_label
+from fk_bench.spec import dataset_label
 from interp.defaults import REPORT_JSON
 from interp.study.report_file import ReportFile, read_report
 
@@ -91,18 +92,6 @@ def _prompt_text(report: ReportFile) -> str:
     return f"{prompt}, {corruption.kind}" + (f" on the {corruption.span}" if corruption.span else "")
 
 
-def _dataset_text(report: ReportFile) -> str:
-    """``fk_yesno 2.0.0 (all, test, first 100 per relation): 900 questions``."""
-    dataset = report.dataset
-    parts = [str(value) for value in (dataset.config, dataset.split) if value]
-    if dataset.relation:
-        parts.append(f"relation {dataset.relation}")
-    if dataset.limit:
-        parts.append(f"first {dataset.limit}" + (" per relation" if dataset.limit_per_relation else ""))
-    name = dataset.id + (f" {dataset.version}" if dataset.version else "")
-    return name + (f" ({', '.join(parts)})" if parts else "") + (f": {dataset.n_questions} questions" if dataset.n_questions else "")
-
-
 def model_report(path: Path, report: ReportFile) -> ModelReport:
     """What the pages show of one report."""
     return ModelReport(
@@ -111,7 +100,7 @@ def model_report(path: Path, report: ReportFile) -> ModelReport:
         prompt=_prompt_text(report),
         architecture=report.model.architecture,
         n_layers=report.model.n_layers,
-        dataset=_dataset_text(report),
+        dataset=dataset_label(report.dataset.model_dump()),
         rows=[row.model_dump() for row in report.summary_table],
         corruption=report.corruption.kind,
         probe_gaps=_probe_gaps(path.parent, report),

@@ -15,6 +15,7 @@ from typing import Any
 
 from fk_bench.pages import plain_text
 from fk_bench.prompt_formats import prompt_label
+from fk_bench.spec import dataset_label
 
 TEMPLATES = Path(__file__).parent / "templates"
 COLORS = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bc4c00", "#57606a")
@@ -24,18 +25,9 @@ def made_by(report: Any) -> str:
     """What made the numbers, for every figure's title: model, prompt format, dtype and data."""
 
     return plain_text(
-        f"{report.model.name}, {prompt_label(report.prompt_format, report.fewshot_k)} prompt, {report.dtype}, {dataset_text(report.dataset)}, "
+        f"{report.model.name}, {prompt_label(report.prompt_format, report.fewshot_k)} prompt, {report.dtype}, {dataset_label(report.dataset)}, "
         f"relation {report.relation}, {report.n_pairs} pairs"
     )
-
-
-def dataset_text(dataset: dict[str, Any]) -> str:
-    """``fk_yesno 2.0.0 (all, test, first 400)``: the data, its version, config, split and limit."""
-    parts = [str(dataset[k]) for k in ("config", "split") if dataset.get(k)]
-    if dataset.get("limit"):
-        parts.append(f"first {dataset['limit']}" + (" per relation" if dataset.get("limit_per_relation") else ""))
-    name = str(dataset.get("id", "?")) + (f" {dataset['version']}" if dataset.get("version") else "")
-    return name + (f" ({', '.join(parts)})" if parts else "")
 
 
 def _band(x: list[int], mean: list[float], low: list[float | None], high: list[float | None], color: str, name: str) -> list[Any]:
