@@ -12,10 +12,8 @@ import numpy as np
 from scipy.special import expit, logit
 
 from fk_bench.answer_groups import AnswerGroups
-from fk_bench.data import fewshot_pool
 from fk_bench.metrics import true_vs_false
 from fk_bench.models import LoadedModel
-from fk_bench.prompt_formats import build_prompt
 from fk_bench.prompts import split_context
 from fk_bench.scoring import score_answer_words
 from fk_bench.spec import RunSpec
@@ -28,8 +26,7 @@ P_TRUE_LIMIT = 1e-6
 
 def content_free_prompts(spec: RunSpec, tokenizer: object, model_name: str | None = None) -> list[str]:
     """Each content-free input as a prompt of the spec's format (with its few-shot examples, if any)."""
-    examples = fewshot_pool(spec.fewshot_k) if spec.fewshot_k is not None else []
-    return [build_prompt(text, spec.prompt_format, tokenizer, examples, model_name=model_name) for text in CONTENT_FREE_INPUTS]
+    return spec.format.prompts(CONTENT_FREE_INPUTS, tokenizer, spec.fewshot_k, model_name)
 
 
 def content_free_log_odds(loaded: LoadedModel, spec: RunSpec, answer_groups: AnswerGroups) -> float | None:
