@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from fk_bench.cli._options import batch_size, positive_int
-from fk_bench.models.zoo_run import DEFAULT_PER_RELATION, ZOO_MODELS
+from fk_bench.models.zoo_run import DEFAULT_PER_RELATION, ZOO_MODELS, ZOO_QUESTION_SETS
 from fk_bench.spec import DEFAULT_BATCH_SIZE, DEFAULT_FEWSHOT_K, DTYPES, PROMPT_FORMATS
 
 
@@ -24,9 +24,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     listing.set_defaults(func=run_list)
     run = commands.add_parser(
         "run",
-        help="score every zoo model under each prompt format on the zoo slice; writes OUT/<run>/results.json",
-        description="Score every zoo model under each prompt format that applies (chat needs a chat template) on the first "
-        "--per-relation questions of each relation of the packaged paraphrase config, and write one result folder per run. "
+        help="score every zoo model under each prompt format on the zoo's question sets; writes OUT/<run>/results.json",
+        description="Score every zoo model under each prompt format that applies (chat needs a chat template) on each question set: "
+        "'full', the packaged dataset's whole default test split, and 'paraphrase', the first --per-relation questions of each "
+        "relation of the packaged paraphrase config (whole facts in every wording: consistency); write one result folder per run. "
         "Render them with 'fk-bench leaderboard OUT --out page.html'.",
     )
     run.add_argument("--out", type=Path, required=True, help="results folder (the repository's leaderboard/results)")
@@ -34,6 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     run.add_argument("--formats", nargs="+", default=None, choices=tuple(PROMPT_FORMATS), help="prompt formats (default: all that apply)")
     run.add_argument(
         "--per-relation", type=positive_int, default=DEFAULT_PER_RELATION, help="first N paraphrase questions of each relation (even: whole pairs)"
+    )
+    run.add_argument(
+        "--question-sets", nargs="+", default=None, choices=ZOO_QUESTION_SETS, help="which question sets (default: all: full paraphrase)"
     )
     run.add_argument("--fewshot-k", type=positive_int, default=DEFAULT_FEWSHOT_K)
     run.add_argument("--dtype", choices=DTYPES, default=None, help="weights' dtype (default: see 'fk-bench models')")
@@ -57,6 +61,8 @@ def _command(args: argparse.Namespace) -> str:
         words += ["--models", *args.models]
     if args.formats:
         words += ["--formats", *args.formats]
+    if args.question_sets:
+        words += ["--question-sets", *args.question_sets]
     defaults = {"per_relation": DEFAULT_PER_RELATION, "fewshot_k": DEFAULT_FEWSHOT_K, "batch_size": DEFAULT_BATCH_SIZE, "dtype": None, "device": None}
     for name, default in defaults.items():
         if getattr(args, name) != default:
@@ -75,6 +81,7 @@ def run_zoo(args: argparse.Namespace) -> None:
         models=args.models or ZOO_MODELS,
         formats=args.formats or tuple(PROMPT_FORMATS),
         per_relation=args.per_relation,
+        question_sets=args.question_sets or ZOO_QUESTION_SETS,
         fewshot_k=args.fewshot_k,
         dtype=args.dtype,
         device=args.device,

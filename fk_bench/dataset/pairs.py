@@ -119,18 +119,17 @@ def _cap_per_object(facts: list[Fact]) -> list[Fact]:
     return kept
 
 
+def _asks_paris(relation: Relation, subject: Entity, obj: Entity) -> bool:
+    """Whether some wording of (subject, obj) is a question of the ``paris`` config (kept out of every other config)."""
+    return any(relation.question(t, subject, obj) in PARIS_QUESTIONS for t in range(len(relation.templates)))
+
+
 def relation_build(relation: Relation, kb: KnowledgeBase, seed: int, token_count: Callable[[str], int]) -> RelationBuild:
     """One relation's pairs: train, all and rest, each balanced (all + rest balanced too)."""
     rng = random.Random(f"{seed}:{relation.name}")
     noise = np.random.default_rng(rng.getrandbits(64))
     table = relation.build(kb, rng)
-    facts = _cap_per_object(
-        [
-            fact
-            for fact in table.facts
-            if not any(relation.question(t, fact.subject, fact.obj) in PARIS_QUESTIONS for t in range(len(relation.templates)))
-        ]
-    )
+    facts = _cap_per_object([fact for fact in table.facts if not _asks_paris(relation, fact.subject, fact.obj)])
 
     def length(entity: Entity) -> int:
         return token_count(f"Is it {entity.text}?")
@@ -150,14 +149,12 @@ def relation_build(relation: Relation, kb: KnowledgeBase, seed: int, token_count
         return (frozenset((fact.subject.key, twin.key)),) if relation.symmetric else (fact.subject.key, twin.key)
 
     def bad_twin(fact: Fact, twin: Entity) -> bool:
-        if fact.subject.text not in _PARIS_TEXT or twin.text not in _PARIS_TEXT:
-            return False
-        return any(relation.question(t, fact.subject, twin) in PARIS_QUESTIONS for t in range(len(relation.templates)))
+        return fact.subject.text in _PARIS_TEXT and twin.text in _PARIS_TEXT and _asks_paris(relation, fact.subject, twin)
 
     taken: set[Hashable] = set()
 
     def assign(part: list[Fact], before: Counts | None = None) -> list[Pair]:
-        pairs = assign_twins(
+        return assign_twins(
             part,
             cost,
             noise,
@@ -168,7 +165,6 @@ def relation_build(relation: Relation, kb: KnowledgeBase, seed: int, token_count
             before=before,
             taken=frozenset(taken),
         )
-        return pairs
 
     train = assign(facts[: 4 * TRAIN_PAIRS_PER_RELATION])[:TRAIN_PAIRS_PER_RELATION]
     taken.update(false_key(fact, twin) for fact, twin in train)

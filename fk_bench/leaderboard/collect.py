@@ -69,6 +69,7 @@ COLUMNS = (
     "filter_threshold",
     "questions_per_second",
     "batch_size",
+    "consistency_from",
 )
 __all__ = ["NA", "RELATION_METRICS", "TASK_PREFIX", "collect_rows", "data_label", "domains", "popularity_bins", "prompt_label", "relations"]
 
@@ -237,9 +238,31 @@ def collect_rows(
     table["group"] = keys.map({key: index + 1 for index, key in enumerate(order)})
     ranked = pd.concat([_rank(part) for _, part in table.groupby("group", sort=True)])
     ranked["rank"] = ranked.groupby("group").cumcount() + 1
-    ranked = complete_rows(ranked)
+    ranked = _borrow_consistency(complete_rows(ranked))
     relation_columns = sorted(c for c in ranked.columns if "[" in c)
     return ranked[[*COLUMNS, *relation_columns, "report", "source", "evidence"]].reset_index(drop=True)
+
+
+CONSISTENCY_COLUMNS = tuple(f"{name}{end}" for name in ("consistency", "paired_consistency") for end in ("", "_low", "_high"))
+COMPANION_SETTINGS = (*ROW_SETTINGS, "dataset", "version", "split", "relation", "answer_map")
+"""What a row without paraphrases shares with the paraphrase run whose consistency it shows: the same model,
+prompt and settings on another slice of the same dataset version (the zoo's full split and paraphrase slice)."""
+
+
+def _borrow_consistency(table: pd.DataFrame) -> pd.DataFrame:
+    """Consistency for rows scored on one wording per fact (the zoo's full test split), taken from the run of
+    the same model and settings on the paraphrase config of the same dataset version, with ``consistency_from``
+    naming that run's questions. A row with its own consistency, or with no such run, keeps what it has."""
+    table = table.assign(consistency_from="")
+    own = table["consistency"].notna()
+    donors = table[own & (table["config"] == "paraphrase")]
+    for index, row in table[~own].iterrows():
+        match = donors[(donors[list(COMPANION_SETTINGS)] == row[list(COMPANION_SETTINGS)]).all(axis=1)]
+        if len(match):
+            donor = match.iloc[0]
+            table.loc[index, list(CONSISTENCY_COLUMNS)] = donor[list(CONSISTENCY_COLUMNS)].to_numpy()
+            table.loc[index, "consistency_from"] = f"{data_label(donor)}, {int(donor['n']):,} questions"
+    return table
 
 
 def prompt_label(row: dict[str, Any] | pd.Series) -> str:

@@ -42,6 +42,7 @@ from fk_bench.leaderboard.render import (
     _settings_columns,
     _shown,
     best_values,
+    consistency_note,
     tied,
     with_interval,
 )
@@ -194,6 +195,7 @@ def _html_group(
         "data": data_label(first),
         "n": int(first["n"]),
         "threshold": float(first["filter_threshold"]),
+        "consistency_note": consistency_note(rows),
         "columns": columns,
         "varying": varying,
         "show_dtype": show_dtype,

@@ -181,6 +181,17 @@ def tied(rows: pd.DataFrame) -> dict[Any, bool]:
     }
 
 
+def consistency_note(rows: pd.DataFrame) -> str:
+    """The sentence that says where a group's borrowed consistency comes from ("" when every row has its own)."""
+    sources = sorted({str(s) for s in rows.get("consistency_from", pd.Series(dtype=str)).fillna("") if s})
+    if not sources:
+        return ""
+    return (
+        "Consistency and paired consistency: these questions ask each fact in one wording, so both come from the same model, "
+        f"prompt and settings on {'; '.join(sources)} (every fact in several wordings)."
+    )
+
+
 def _markdown_cell(row: pd.Series, key: str, best: float | None = None) -> str:
     """The value (escaped like every cell) and its interval, ``0.761 [0.74, 0.78]``: numbers only, so the
     brackets stay plain (they link nothing without a following ``(...)``)."""
@@ -269,6 +280,8 @@ def markdown(table: pd.DataFrame, out_dir: Path, command: str | None) -> str:
                 *([f"[report]({link})" if link else ""] if linked else []),
             ]
             lines.append("| " + " | ".join(cells) + " |")
+        if note := consistency_note(rows):
+            lines += ["", markdown_text(note)]
         lines += _markdown_significance(rows, matrices.get(group))
         lines += _markdown_table("Bias and calibration:", rows, [(SHORT_NAMES.get(m, m), m) for m in _shown(rows, CALIBRATION_METRICS)], best)
         names = [r for r in relations(table) if rows[f"paired_accuracy[{r}]"].notna().any()] if relations(table) else []

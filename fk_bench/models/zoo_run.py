@@ -1,10 +1,12 @@
-"""Run the model zoo (``fk-bench zoo run``): every zoo model, each prompt format that applies, one fixed
-slice of the packaged dataset, written as ordinary results that ``fk-bench leaderboard`` renders.
+"""Run the model zoo (``fk-bench zoo run``): every zoo model, each prompt format that applies, two fixed
+question sets of the packaged dataset, written as ordinary results that ``fk-bench leaderboard`` renders.
 
-The slice (:func:`zoo_slice`) is the first ``per_relation`` questions of every relation of the
-``paraphrase`` config, in its own order (each fact's wordings together): whole facts asked in every
-wording, so paired accuracy and consistency are defined on every row, the same questions for every
-model. Prompt formats: every format for every model whose tokenizer supports it (chat needs a chat
+The question sets (:data:`ZOO_QUESTION_SETS`): ``full``, the whole default test split (every fact in its
+first wording: the narrowest intervals the data allows), and ``paraphrase`` (:func:`zoo_slice`), the
+first ``per_relation`` questions of every relation of the ``paraphrase`` config in its own order (each
+fact's wordings together: whole facts asked in every wording, so consistency is defined); the leaderboard
+shows the paraphrase run's consistency beside the full run's scores. The same questions for every model.
+Prompt formats: every format for every model whose tokenizer supports it (chat needs a chat
 template). Each model is loaded once, scored under its formats, and freed before the next one loads
 (the 1.5B Qwen model takes 7 GB in float32).
 """
@@ -32,6 +34,8 @@ from fk_bench.spec import DEFAULT_BATCH_SIZE, DEFAULT_FEWSHOT_K, DEFAULT_SPLIT, 
 ZOO_MODELS = ("embedded", "random-gemma-3-270m", "smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct")
 """The leaderboard's models, cheapest first (a failure shows early)."""
 ZOO_CONFIG = "paraphrase"
+ZOO_QUESTION_SETS = ("full", "paraphrase")
+"""``full``: the default config's whole test split; ``paraphrase``: :func:`zoo_slice` (consistency)."""
 DEFAULT_PER_RELATION = 60
 """Questions per relation: 10 facts in 3 wordings, a true question and its twin each."""
 
@@ -42,6 +46,7 @@ class ZooRun:
 
     model: str
     prompt_format: str
+    question_set: str = ""
     result: Path | None = None
     load_seconds: float = 0.0
     eval_seconds: float = 0.0
@@ -68,6 +73,17 @@ def zoo_slice(per_relation: int = DEFAULT_PER_RELATION) -> Questions:
     if 2 * len(chosen.pairs) != len(chosen):
         raise FkBenchError(f"the first {per_relation} test questions per relation do not form whole pairs; choose another --per-relation")
     return chosen
+
+
+def zoo_questions(question_sets: Iterable[str] = ZOO_QUESTION_SETS, per_relation: int = DEFAULT_PER_RELATION) -> list[Questions]:
+    """The questions of each set of :data:`ZOO_QUESTION_SETS` asked for, in that order, checked before any model loads."""
+    from fk_bench.data import load_questions
+
+    question_sets = list(dict.fromkeys(question_sets))
+    unknown = [name for name in question_sets if name not in ZOO_QUESTION_SETS]
+    if unknown or not question_sets:
+        raise FkBenchError(f"question set(s) {unknown}: choose from {', '.join(ZOO_QUESTION_SETS)}")
+    return [load_questions(split=DEFAULT_SPLIT) if name == "full" else zoo_slice(per_relation) for name in question_sets]
 
 
 def _check_installed(entries: Iterable[ZooModel]) -> None:
@@ -129,6 +145,7 @@ def run_zoo(
     models: Iterable[str] = ZOO_MODELS,
     formats: Iterable[str] = tuple(PROMPT_FORMATS),
     per_relation: int = DEFAULT_PER_RELATION,
+    question_sets: Iterable[str] = ZOO_QUESTION_SETS,
     fewshot_k: int = DEFAULT_FEWSHOT_K,
     dtype: str | None = None,
     device: str | None = None,
@@ -138,7 +155,7 @@ def run_zoo(
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> list[ZooRun]:
-    """Score every (model, prompt format) on :func:`zoo_slice` and write ``<out_dir>/<run>/results.json``.
+    """Score every (model, prompt format) on each of ``question_sets`` (:func:`zoo_questions`) and write ``<out_dir>/<run>/results.json``.
 
     ``models`` are zoo names or local model folders (tests use tiny ones). With ``resume``, a result
     already in its run's folder with the same run spec is kept, not recomputed (a long run that was
@@ -156,15 +173,20 @@ def run_zoo(
     formats, entries = _checked_request(models, formats)
     names = list(entries)
     device, dtype = spec_names(device, dtype)
-    questions = zoo_slice(per_relation)
+    sets = dict(zip(dict.fromkeys(question_sets), zoo_questions(question_sets, per_relation)))
 
-    def spec_of(name: str, fmt: str) -> RunSpec:  # fewshot_k is kept by the formats that use examples only
+    def spec_of(name: str, fmt: str, questions: Questions) -> RunSpec:  # fewshot_k is kept by the formats that use examples only
         return RunSpec(
             model=name, prompt_format=fmt, fewshot_k=fewshot_k, dtype=dtype, device=device, batch_size=batch_size, dataset=questions.dataset
         )
 
     planned = {name: _formats(entry, formats) if entry is not None else formats for name, entry in entries.items()}
-    folders = {spec_of(name, fmt): spec_of(name, fmt).run_name(model_display_name(name)) for name in names for fmt in planned[name]}
+    jobs = {name: [(fmt, set_name) for fmt in planned[name] for set_name in sets] for name in names}
+    folders = {
+        spec_of(name, fmt, sets[set_name]): spec_of(name, fmt, sets[set_name]).run_name(model_display_name(name))
+        for name in names
+        for fmt, set_name in jobs[name]
+    }
     reusable = _reusable(results_dir, folders) if resume else {}
     for spec, folder in folders.items():  # before any model loads: a refused folder costs nothing
         if spec not in reusable:
@@ -176,30 +198,32 @@ def run_zoo(
                 runs.append(ZooRun(name, fmt, skipped="no chat template"))
                 log(f"{name} {fmt}: not run, the model has no chat template")
         todo = []
-        for fmt in planned[name]:
-            if spec_of(name, fmt) in reusable:
-                path, seconds = reusable[spec_of(name, fmt)]
-                runs.append(ZooRun(name, fmt, path, eval_seconds=seconds, reused=True, n_questions=len(questions)))
-                log(f"{name} {fmt}: kept {path}")
+        for fmt, set_name in jobs[name]:
+            questions = sets[set_name]
+            if spec_of(name, fmt, questions) in reusable:
+                path, seconds = reusable[spec_of(name, fmt, questions)]
+                runs.append(ZooRun(name, fmt, set_name, path, eval_seconds=seconds, reused=True, n_questions=len(questions)))
+                log(f"{name} {fmt} {set_name}: kept {path}")
             else:
-                todo.append(fmt)
+                todo.append((fmt, set_name))
         if not todo:
             continue
         start = time.perf_counter()
-        loaded = load_run_model(spec_of(name, todo[0]))
+        loaded = load_run_model(spec_of(name, todo[0][0], sets[todo[0][1]]))
         load_seconds = time.perf_counter() - start
         log(f"{name}: loaded in {load_seconds:.1f} s ({dtype} on {device})")
-        for fmt in todo:
-            run = ZooRun(name, fmt, load_seconds=load_seconds, n_questions=len(questions))
+        for fmt, set_name in todo:
+            questions = sets[set_name]
+            run = ZooRun(name, fmt, set_name, load_seconds=load_seconds, n_questions=len(questions))
             runs.append(run)
             if not PROMPT_FORMATS[fmt].applies_to(bool(getattr(loaded.tokenizer, "chat_template", None))):
                 run.skipped = "no chat template"
                 log(f"{name} {fmt}: skipped, its tokenizer has no chat template")
                 continue
-            result = evaluate(loaded, questions, DEFAULT_GROUPS, spec_of(name, fmt), progress=progress)
+            result = evaluate(loaded, questions, DEFAULT_GROUPS, spec_of(name, fmt, questions), progress=progress)
             run.result = write_results(result, results_dir)
             run.eval_seconds = result.scoring.seconds
-            log(f"{name} {fmt}: {result.headline()} [{result.scoring.seconds:.1f} s]")
+            log(f"{name} {fmt} {set_name}: {result.headline()} [{result.scoring.seconds:.1f} s]")
         del loaded
         gc.collect()
     return runs
@@ -207,19 +231,19 @@ def run_zoo(
 
 def timing_table(runs: list[ZooRun], wall_seconds: float) -> str:
     """The run's cost per (model, format), as Markdown (for BENCHMARKS.md)."""
-    lines = ["| model | prompt | questions | model load | scoring | questions/s |", "|---|---|---:|---:|---:|---:|"]
+    lines = ["| model | prompt | question set | questions | model load | scoring | questions/s |", "|---|---|---|---:|---:|---:|---:|"]
     loads_shown = set()
     for run in runs:
         if run.skipped:
-            lines.append(f"| {run.model} | {run.prompt_format} | | | not run: {run.skipped} | |")
+            lines.append(f"| {run.model} | {run.prompt_format} | {run.question_set} | | | not run: {run.skipped} | |")
             continue
         load = "earlier run" if run.reused else "" if run.model in loads_shown else f"{run.load_seconds:.1f} s"
         loads_shown.add(run.model)
         rate = f"{run.n_questions / run.eval_seconds:.1f}" if run.eval_seconds else ""
         scoring = f"{run.eval_seconds:.1f} s" + (" (earlier run)" if run.reused else "")
-        lines.append(f"| {run.model} | {run.prompt_format} | {run.n_questions} | {load} | {scoring} | {rate} |")
-    lines.append(f"| **all** | | | | **{wall_seconds / 60:.1f} min wall** (this run) | |")
+        lines.append(f"| {run.model} | {run.prompt_format} | {run.question_set} | {run.n_questions} | {load} | {scoring} | {rate} |")
+    lines.append(f"| **all** | | | | | **{wall_seconds / 60:.1f} min wall** (this run) | |")
     return "\n".join(lines)
 
 
-__all__ = ["ZOO_MODELS", "ZooRun", "run_zoo", "timing_table", "zoo_slice"]
+__all__ = ["ZOO_MODELS", "ZOO_QUESTION_SETS", "ZooRun", "run_zoo", "timing_table", "zoo_questions", "zoo_slice"]

@@ -191,7 +191,7 @@ def run_folder_holding(content: Callable[[World], str | bytes | dict]) -> Callab
 LONG = "n" * 300
 LB = ["leaderboard", "{tmp}/in", "--out", "{tmp}/board.csv"]
 EVAL = ["eval", "--model", "{model}", "--config", "paris", "--out", "{tmp}/out"]
-ZOO = ["zoo", "run", "--models", "{model}", "--per-relation", "2", "--formats", "plain", "--out", "{tmp}/zoo"]
+ZOO = ["zoo", "run", "--models", "{model}", "--per-relation", "2", "--formats", "plain", "--question-sets", "paraphrase", "--out", "{tmp}/zoo"]
 is_root = os.geteuid() == 0
 
 # ---------------------------------------------------------------- the cases
@@ -545,6 +545,7 @@ CASES += [
     Case("zoo-per-relation-0", [*ZOO[:4], "--per-relation", "0", "--out", "{tmp}/zoo"], 2, "must be at least 1"),
     Case("zoo-format-bogus", [*ZOO[:6], "--formats", "poem", "--out", "{tmp}/zoo"], 2, "invalid choice"),
     Case("zoo-dtype-bogus", [*ZOO, "--dtype", "int3"], 2, "invalid choice"),
+    Case("zoo-question-set-bogus", [*ZOO[:8], "--question-sets", "everything", "--out", "{tmp}/zoo"], 2, "invalid choice"),
     Case(
         "zoo-junk-in-run-folder",
         ZOO,

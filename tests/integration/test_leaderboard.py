@@ -19,7 +19,7 @@ from fk_bench.data import load_questions
 from fk_bench.errors import FkBenchError
 from fk_bench.evaluation import evaluate, write_results
 from fk_bench.leaderboard import collect_rows, render
-from fk_bench.leaderboard.collect import DISPLAY_METRICS
+from fk_bench.leaderboard.collect import DISPLAY_METRICS, data_label
 from fk_bench.metrics import METRICS
 from fk_bench.models.zoo_run import DEFAULT_PER_RELATION
 from fk_bench.pages import plain_text, plotly_js, safe_url
@@ -293,10 +293,24 @@ def test_zoo_slice_is_whole_facts_in_every_wording_the_same_per_relation():
 @pytest.mark.slow  # the fast lane leaves out the slowest tests (tests/conftest.py)
 def test_zoo_run_on_a_tiny_model_then_the_leaderboard_renders_it(tmp_path, tiny_model, capsys):
     out = tmp_path / "results"
-    args = ["zoo", "run", "--out", str(out), "--models", str(tiny_model.path), "--per-relation", "6", "--fewshot-k", "2"]
+    args = [
+        "zoo",
+        "run",
+        "--out",
+        str(out),
+        "--models",
+        str(tiny_model.path),
+        "--per-relation",
+        "6",
+        "--fewshot-k",
+        "2",
+        "--question-sets",
+        "paraphrase",
+    ]
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "no chat template" in printed and "min wall" in printed and "--per-relation 6" in printed
+    assert "no chat template" in printed and "min wall" in printed and "--per-relation 6 --fewshot-k 2" in printed
+    assert "--question-sets paraphrase" in printed
     assert main(["leaderboard", str(out), "--out", str(tmp_path / "board"), "--all"]) == 0
     table = pd.read_csv(tmp_path / "board" / "leaderboard.csv")
     assert sorted(table["prompt_format"]) == ["fewshot", "plain"]
@@ -333,10 +347,15 @@ def test_committed_leaderboard_is_what_its_results_give(tmp_path):
     rebuilt_path = render(collect_rows(sorted((COMMITTED / "results").glob("*/results.json"))), tmp_path / "leaderboard.csv")
     rebuilt = pd.read_csv(rebuilt_path).drop(columns=["report", "source"])
     pd.testing.assert_frame_equal(committed.drop(columns=["report", "source"]), rebuilt)
-    assert set(committed["limit"]) == {f"first {DEFAULT_PER_RELATION} per relation"} and committed["group"].eq(1).all()
+    # Group 1: the whole default test split; group 2: the paraphrase slice, whose consistency group 1 shows.
+    full, paraphrase = committed[committed["group"] == 1], committed[committed["group"] == 2]
+    assert set(committed["group"]) == {1, 2} and len(full) == len(paraphrase)
+    assert set(full["limit"]) == {"all"} and set(full["config"]) == {"all"} and full["n"].eq(len(load_questions(split="test"))).all()
+    assert set(paraphrase["limit"]) == {f"first {DEFAULT_PER_RELATION} per relation"} and set(paraphrase["config"]) == {"paraphrase"}
+    assert full["consistency"].notna().all() and full["consistency_from"].str.contains("paraphrase").all()
     # The board is of the dataset version the README names for it (regenerated on a new version, both change).
-    named = re.search(r"on the zoo slice of dataset \*\*([\d.]+)\*\*", (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8"))
-    assert named and set(committed["config"]) == {"paraphrase"} and set(committed["version"]) == {named.group(1)}
+    named = re.search(r"on the full test split of dataset \*\*([\d.]+)\*\*", (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8"))
+    assert named and set(committed["version"]) == {named.group(1)}
     assert {"embedded", "random-gemma-3-270m", "smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct"} == {
         read_results(COMMITTED / source).spec.model for source in committed["source"]
     }
@@ -345,9 +364,9 @@ def test_committed_leaderboard_is_what_its_results_give(tmp_path):
     if find_chromium() is not None:
         dom, _log = dump_dom(COMMITTED / "leaderboard.html")
         attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', re.search(r"<body([^>]*)>", dom).group(1)))
-        # intervals, significance, bias picture, reliability diagrams, per relation, popularity
-        assert attrs["data-js-errors"] == "0" and attrs["data-expected"] == "6" and attrs["data-rendered"] == "6"
-        assert dom.count('<table class="board"') == 1, "one ranked table (the side tables are class 'board side')"
+        # per group: intervals, significance, bias picture, reliability diagrams, per relation, popularity
+        assert attrs["data-js-errors"] == "0" and attrs["data-expected"] == "12" and attrs["data-rendered"] == "12"
+        assert dom.count('<table class="board"') == 2, "one ranked table per group (the side tables are class 'board side')"
 
 
 # ---------------------------------------------------------------- shared pages: hostile names and folders
@@ -426,7 +445,20 @@ def test_zoo_resume_keeps_only_a_sound_run_of_the_same_spec_in_its_own_folder(tm
     from fk_bench.files import STAGING_PREFIX
 
     out = tmp_path / "results"
-    args = ["zoo", "run", "--out", str(out), "--models", str(tiny_model.path), "--per-relation", "2", "--formats", "plain"]
+    args = [
+        "zoo",
+        "run",
+        "--out",
+        str(out),
+        "--models",
+        str(tiny_model.path),
+        "--per-relation",
+        "2",
+        "--formats",
+        "plain",
+        "--question-sets",
+        "paraphrase",
+    ]
     assert main(args) == 0
     (folder,) = [p for p in out.iterdir() if p.is_dir()]
     assert folder.name.endswith("--paraphrase--first2-per-relation")
@@ -524,3 +556,26 @@ def test_lm_eval_batch_calibrated_accuracy_is_read_and_checked(tmp_path):
     table, warned = collect(tmp_path)
     assert list(table["model"]) == ["calibrated"] and table["batch_calibrated_accuracy"].iloc[0] == 0.7
     assert "batch_calibrated_accuracy is 1.7, outside [0, 1]" in warned
+
+
+def test_a_run_on_one_wording_per_fact_shows_the_consistency_of_its_paraphrase_run(tmp_path, tiny_model):
+    """The zoo's full split asks each fact once: its rows show the consistency of the same model and settings on
+    the paraphrase slice, saying so; a row with no such run (another prompt format) shows none."""
+    from fk_bench.models.zoo_run import zoo_questions
+
+    full, paraphrase = zoo_questions(["full", "paraphrase"], per_relation=4)
+    facts = set(paraphrase["fact_id"])
+    keep = [i for i, fact in enumerate(full["fact_id"]) if fact in facts]
+    full = full.select(keep, full.dataset.model_copy(update={"limit": len(keep)}))
+    for questions, settings in ((full, {}), (paraphrase, {}), (full, {"prompt_format": "fewshot", "fewshot_k": 2})):
+        write_results(evaluate(tiny_model, questions, DEFAULT_GROUPS, progress=False, **settings), tmp_path / "runs")
+    table = collect_rows([tmp_path / "runs"])
+    rows = {(row["config"], row["prompt_format"]): row for _, row in table.iterrows()}
+    own, borrowed, alone = rows[("paraphrase", "plain")], rows[("all", "plain")], rows[("all", "fewshot")]
+    assert own["group"] != borrowed["group"], "different questions: still never ranked together"
+    for column in ("consistency", "consistency_low", "consistency_high", "paired_consistency"):
+        assert borrowed[column] == own[column] and not math.isnan(own[column])
+    assert borrowed["consistency_from"] == f"{data_label(own)}, {int(own['n']):,} questions" and own["consistency_from"] == ""
+    assert math.isnan(alone["consistency"]) and alone["consistency_from"] == ""
+    page = render(table, tmp_path / "board.md").read_text(encoding="utf-8")
+    assert "both come from the same model, prompt and settings on fk" in page and "first 4 per relation" in page

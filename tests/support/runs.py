@@ -35,8 +35,7 @@ def with_true_log_odds(data: dict[str, Any], true_log_odds: Sequence[float] | No
     filtered = passes_filter(per_question, out["spec"]["filter_threshold"])
     for i, row in enumerate(rows):
         row.update({metric: float(per_question[metric][i]) for metric in PER_QUESTION_METRICS}, passes_filter=bool(filtered[i]))
-    contextual = (out.get("summary") or {}).get("contextual_calibration")
-    out["summary"] = {**computed["summary"], "contextual_calibration": contextual}
+    out["summary"] = computed["summary"]  # the content-free bias is the stored one; its verdicts are the new rows'
     for field in ("per_relation", "per_domain", "by_popularity"):
         out[field] = computed[field]
     return out
