@@ -75,15 +75,15 @@ def zoo_slice(per_relation: int = DEFAULT_PER_RELATION) -> Questions:
     return chosen
 
 
-def zoo_questions(question_sets: Iterable[str] = ZOO_QUESTION_SETS, per_relation: int = DEFAULT_PER_RELATION) -> list[Questions]:
-    """The questions of each set of :data:`ZOO_QUESTION_SETS` asked for, in that order, checked before any model loads."""
+def zoo_questions(question_sets: Iterable[str] = ZOO_QUESTION_SETS, per_relation: int = DEFAULT_PER_RELATION) -> dict[str, Questions]:
+    """Set name -> its questions, for each set of :data:`ZOO_QUESTION_SETS` asked for (in that order, once), checked before any model loads."""
     from fk_bench.data import load_questions
 
     question_sets = list(dict.fromkeys(question_sets))
     unknown = [name for name in question_sets if name not in ZOO_QUESTION_SETS]
     if unknown or not question_sets:
         raise FkBenchError(f"question set(s) {unknown}: choose from {', '.join(ZOO_QUESTION_SETS)}")
-    return [load_questions(split=DEFAULT_SPLIT) if name == "full" else zoo_slice(per_relation) for name in question_sets]
+    return {name: load_questions(split=DEFAULT_SPLIT) if name == "full" else zoo_slice(per_relation) for name in question_sets}
 
 
 def _check_installed(entries: Iterable[ZooModel]) -> None:
@@ -173,7 +173,7 @@ def run_zoo(
     formats, entries = _checked_request(models, formats)
     names = list(entries)
     device, dtype = spec_names(device, dtype)
-    sets = dict(zip(dict.fromkeys(question_sets), zoo_questions(question_sets, per_relation)))
+    sets = zoo_questions(question_sets, per_relation)
 
     def spec_of(name: str, fmt: str, questions: Questions) -> RunSpec:  # fewshot_k is kept by the formats that use examples only
         return RunSpec(
@@ -181,12 +181,8 @@ def run_zoo(
         )
 
     planned = {name: _formats(entry, formats) if entry is not None else formats for name, entry in entries.items()}
-    jobs = {name: [(fmt, set_name) for fmt in planned[name] for set_name in sets] for name in names}
-    folders = {
-        spec_of(name, fmt, sets[set_name]): spec_of(name, fmt, sets[set_name]).run_name(model_display_name(name))
-        for name in names
-        for fmt, set_name in jobs[name]
-    }
+    jobs = {name: [(fmt, set_name, spec_of(name, fmt, sets[set_name])) for fmt in planned[name] for set_name in sets] for name in names}
+    folders = {spec: spec.run_name(model_display_name(name)) for name in names for _, _, spec in jobs[name]}
     reusable = _reusable(results_dir, folders) if resume else {}
     for spec, folder in folders.items():  # before any model loads: a refused folder costs nothing
         if spec not in reusable:
@@ -198,21 +194,20 @@ def run_zoo(
                 runs.append(ZooRun(name, fmt, skipped="no chat template"))
                 log(f"{name} {fmt}: not run, the model has no chat template")
         todo = []
-        for fmt, set_name in jobs[name]:
-            questions = sets[set_name]
-            if spec_of(name, fmt, questions) in reusable:
-                path, seconds = reusable[spec_of(name, fmt, questions)]
-                runs.append(ZooRun(name, fmt, set_name, path, eval_seconds=seconds, reused=True, n_questions=len(questions)))
+        for fmt, set_name, spec in jobs[name]:
+            if spec in reusable:
+                path, seconds = reusable[spec]
+                runs.append(ZooRun(name, fmt, set_name, path, eval_seconds=seconds, reused=True, n_questions=len(sets[set_name])))
                 log(f"{name} {fmt} {set_name}: kept {path}")
             else:
-                todo.append((fmt, set_name))
+                todo.append((fmt, set_name, spec))
         if not todo:
             continue
         start = time.perf_counter()
-        loaded = load_run_model(spec_of(name, todo[0][0], sets[todo[0][1]]))
+        loaded = load_run_model(todo[0][2])
         load_seconds = time.perf_counter() - start
         log(f"{name}: loaded in {load_seconds:.1f} s ({dtype} on {device})")
-        for fmt, set_name in todo:
+        for fmt, set_name, spec in todo:
             questions = sets[set_name]
             run = ZooRun(name, fmt, set_name, load_seconds=load_seconds, n_questions=len(questions))
             runs.append(run)
@@ -220,7 +215,7 @@ def run_zoo(
                 run.skipped = "no chat template"
                 log(f"{name} {fmt}: skipped, its tokenizer has no chat template")
                 continue
-            result = evaluate(loaded, questions, DEFAULT_GROUPS, spec_of(name, fmt, questions), progress=progress)
+            result = evaluate(loaded, questions, DEFAULT_GROUPS, spec, progress=progress)
             run.result = write_results(result, results_dir)
             run.eval_seconds = result.scoring.seconds
             log(f"{name} {fmt} {set_name}: {result.headline()} [{result.scoring.seconds:.1f} s]")

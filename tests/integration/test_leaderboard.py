@@ -290,23 +290,15 @@ def test_zoo_slice_is_whole_facts_in_every_wording_the_same_per_relation():
         zoo_slice(3)
 
 
+def tiny_zoo(out: Path, tiny_model, *options: str) -> list[str]:
+    """``fk-bench zoo run`` of the tiny model on the paraphrase slice alone (the full split is thousands of questions)."""
+    return ["zoo", "run", "--out", str(out), "--models", str(tiny_model.path), "--question-sets", "paraphrase", *options]
+
+
 @pytest.mark.slow  # the fast lane leaves out the slowest tests (tests/conftest.py)
 def test_zoo_run_on_a_tiny_model_then_the_leaderboard_renders_it(tmp_path, tiny_model, capsys):
     out = tmp_path / "results"
-    args = [
-        "zoo",
-        "run",
-        "--out",
-        str(out),
-        "--models",
-        str(tiny_model.path),
-        "--per-relation",
-        "6",
-        "--fewshot-k",
-        "2",
-        "--question-sets",
-        "paraphrase",
-    ]
+    args = tiny_zoo(out, tiny_model, "--per-relation", "6", "--fewshot-k", "2")
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "no chat template" in printed and "min wall" in printed and "--per-relation 6 --fewshot-k 2" in printed
@@ -445,20 +437,7 @@ def test_zoo_resume_keeps_only_a_sound_run_of_the_same_spec_in_its_own_folder(tm
     from fk_bench.files import STAGING_PREFIX
 
     out = tmp_path / "results"
-    args = [
-        "zoo",
-        "run",
-        "--out",
-        str(out),
-        "--models",
-        str(tiny_model.path),
-        "--per-relation",
-        "2",
-        "--formats",
-        "plain",
-        "--question-sets",
-        "paraphrase",
-    ]
+    args = tiny_zoo(out, tiny_model, "--per-relation", "2", "--formats", "plain")
     assert main(args) == 0
     (folder,) = [p for p in out.iterdir() if p.is_dir()]
     assert folder.name.endswith("--paraphrase--first2-per-relation")
@@ -563,7 +542,8 @@ def test_a_run_on_one_wording_per_fact_shows_the_consistency_of_its_paraphrase_r
     the paraphrase slice, saying so; a row with no such run (another prompt format) shows none."""
     from fk_bench.models.zoo_run import zoo_questions
 
-    full, paraphrase = zoo_questions(["full", "paraphrase"], per_relation=4)
+    sets = zoo_questions(["full", "paraphrase"], per_relation=4)
+    full, paraphrase = sets["full"], sets["paraphrase"]
     facts = set(paraphrase["fact_id"])
     keep = [i for i, fact in enumerate(full["fact_id"]) if fact in facts]
     full = full.select(keep, full.dataset.model_copy(update={"limit": len(keep)}))
